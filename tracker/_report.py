@@ -1,0 +1,90 @@
+"""How a tracking problem reaches the user: one clear warning per kind of problem, never a crash.
+
+Training must never stop because tracking failed. Each problem is reported once per run (with a
+count of repeats at ``finish``); with the ``strict`` setting it is raised instead, which is what the
+test-suite uses. Problems found on the writer thread are re-raised on the user's next call when
+strict, because an exception on a background thread reaches nobody.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections import Counter
+from typing import Hashable
+
+from tracker.errors import TrackerWarning, TrackingFailure
+
+
+class Reporter:
+    """Reports tracking problems for one run.
+
+    Args:
+        strict: raise :class:`TrackingFailure` instead of warning.
+        label: names the run in every message (``"run abc123"``).
+    """
+
+    def __init__(self, strict: bool, label: str) -> None:
+        self.strict = strict
+        self.label = label
+        self._lock = threading.Lock()
+        self._counts: Counter[Hashable] = Counter()
+        self._messages: dict[Hashable, str] = {}
+        self._pending: TrackingFailure | None = None
+
+    def problem(self, kind: Hashable, message: str, *, stacklevel: int = 3) -> None:
+        """Report a problem found on the caller's thread.
+
+        Args:
+            kind: identifies the problem; the same kind is warned about once.
+            message: says what was dropped or skipped, and why.
+            stacklevel: passed to :func:`warnings.warn` so the warning points at user code.
+
+        Raises:
+            TrackingFailure: when strict.
+        """
+        text = f"tracker ({self.label}): {message}"
+        if self.strict:
+            raise TrackingFailure(text)
+        with self._lock:
+            self._counts[kind] += 1
+            if self._counts[kind] > 1:
+                return
+            self._messages[kind] = message
+        warnings.warn(text, TrackerWarning, stacklevel=stacklevel)
+
+    def background_problem(self, kind: Hashable, message: str) -> None:
+        """Report a problem found on a background thread (the writer, a sampler).
+
+        When strict, the failure is kept and raised by the next :meth:`raise_pending` call on the
+        user's thread; otherwise it is warned about once.
+        """
+        text = f"tracker ({self.label}): {message}"
+        with self._lock:
+            self._counts[kind] += 1
+            first = self._counts[kind] == 1
+            if first:
+                self._messages[kind] = message
+            if self.strict and self._pending is None:
+                self._pending = TrackingFailure(text)
+        if first and not self.strict:
+            warnings.warn(text, TrackerWarning, stacklevel=2)
+
+    def raise_pending(self) -> None:
+        """Raise a failure kept from a background thread (strict mode only)."""
+        if self._pending is not None:
+            failure, self._pending = self._pending, None
+            raise failure
+
+    def count(self, kind: Hashable) -> int:
+        """How many times a problem of this kind was reported."""
+        return self._counts[kind]
+
+    def repeats_summary(self) -> list[str]:
+        """One line per problem that happened more than once, for the message at ``finish``."""
+        with self._lock:
+            return [
+                f"{self._messages[k]} (happened {n} times in all)"
+                for k, n in self._counts.items()
+                if n > 1
+            ]

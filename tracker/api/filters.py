@@ -1,0 +1,169 @@
+"""Run filters and orders in the form W&B's public API takes them.
+
+Filters are MongoDB-style dicts::
+
+    {"state": "finished"}
+    {"config.lr": {"$gt": 1e-3}, "tags": {"$in": ["baseline"]}}
+    {"$or": [{"summary.val/acc": {"$gte": 0.9}}, {"name": {"$regex": "^exp"}}]}
+
+Fields: ``id``, ``name``, ``state``, ``tags``, ``notes``, ``group``, ``job_type``, ``host``,
+``user``, ``created_at``, ``heartbeat_at``, ``duration``, ``config.<key>`` and ``summary.<key>``
+(``summary_metrics.<key>`` too). Operators: ``$eq $ne $gt $gte $lt $lte $in $nin $exists $regex
+$and $or $nor $not``. Orders: ``"+created_at"``, ``"-summary.val/acc"``, ``"config.lr"``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Mapping
+
+from tracker.errors import QueryError
+
+_MISSING = object()
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "$gt": lambda a, b: a > b,
+    "$gte": lambda a, b: a >= b,
+    "$lt": lambda a, b: a < b,
+    "$lte": lambda a, b: a <= b,
+}
+
+
+def lookup(doc: Mapping[str, Any], field: str) -> Any:
+    """The value of ``field`` in a run document, or a sentinel when absent.
+
+    ``config.a.b`` first tries the key ``"a.b"``, then ``config["a"]["b"]``.
+    """
+    if field.startswith("summary_metrics."):
+        field = "summary." + field[len("summary_metrics."):]
+    for prefix in ("config.", "summary."):
+        if field.startswith(prefix):
+            base = doc.get(prefix[:-1]) or {}
+            rest = field[len(prefix):]
+            return _nested(base, rest)
+    return doc.get(field, _MISSING)
+
+
+def _nested(base: Any, path: str) -> Any:
+    if not isinstance(base, Mapping):
+        return _MISSING
+    if path in base:
+        return base[path]
+    head, dot, tail = path.partition(".")
+    if dot and head in base:
+        return _nested(base[head], tail)
+    return _MISSING
+
+
+def matches(doc: Mapping[str, Any], flt: Mapping[str, Any] | None) -> bool:
+    """Whether a run document passes a filter.
+
+    Raises:
+        QueryError: an unknown operator, naming it.
+    """
+    if not flt:
+        return True
+    if not isinstance(flt, Mapping):
+        raise QueryError(f"a filter must be a dict, not {type(flt).__name__}")
+    for key, cond in flt.items():
+        if key == "$and":
+            ok = all(matches(doc, c) for c in _list(cond, key))
+        elif key == "$or":
+            ok = any(matches(doc, c) for c in _list(cond, key))
+        elif key == "$nor":
+            ok = not any(matches(doc, c) for c in _list(cond, key))
+        elif key.startswith("$"):
+            raise QueryError(f"unknown filter operator {key!r} at the top level")
+        else:
+            ok = _field_matches(lookup(doc, key), cond, key)
+        if not ok:
+            return False
+    return True
+
+
+def _list(cond: Any, op: str) -> list[Any]:
+    if not isinstance(cond, (list, tuple)):
+        raise QueryError(f"{op} takes a list of filters, not {type(cond).__name__}")
+    return list(cond)
+
+
+def _field_matches(value: Any, cond: Any, field: str) -> bool:
+    if isinstance(cond, Mapping) and cond and all(str(k).startswith("$") for k in cond):
+        return all(_op(value, op, arg, field) for op, arg in cond.items())
+    return _equal(value, cond)
+
+
+def _equal(value: Any, arg: Any) -> bool:
+    if value is _MISSING:
+        return arg is None
+    if isinstance(value, (list, tuple)) and not isinstance(arg, (list, tuple)):
+        return arg in value  # a tag equals "x" when "x" is among the tags
+    return bool(value == arg)
+
+
+def _op(value: Any, op: str, arg: Any, field: str) -> bool:
+    if op == "$eq":
+        return _equal(value, arg)
+    if op == "$ne":
+        return not _equal(value, arg)
+    if op in _COMPARE:
+        if value is _MISSING or value is None:
+            return False
+        try:
+            return _COMPARE[op](value, arg)
+        except TypeError:
+            return False
+    if op in ("$in", "$nin"):
+        if not isinstance(arg, (list, tuple, set)):
+            raise QueryError(f"{field}: {op} takes a list, not {type(arg).__name__}")
+        if isinstance(value, (list, tuple)):
+            hit = any(v in arg for v in value)
+        else:
+            hit = value is not _MISSING and value in arg
+        return hit if op == "$in" else not hit
+    if op == "$exists":
+        return (value is not _MISSING and value is not None) == bool(arg)
+    if op == "$regex":
+        if not isinstance(value, str):
+            return False
+        try:
+            return re.search(str(arg), value) is not None
+        except re.error as exc:
+            raise QueryError(f"{field}: bad $regex {arg!r}: {exc}") from None
+    if op == "$not":
+        return not _field_matches(value, arg, field)
+    raise QueryError(
+        f"{field}: unknown filter operator {op!r}; use one of $eq $ne $gt $gte $lt $lte $in $nin "
+        "$exists $regex $not"
+    )
+
+
+def sort_key(order: str) -> tuple[str, bool]:
+    """``"-summary.acc"`` -> ``("summary.acc", True)`` (field, descending)."""
+    if not isinstance(order, str) or not order.strip("+-"):
+        raise QueryError(f"order {order!r} must be a field name, optionally prefixed by + or -")
+    if order[0] in "+-":
+        return order[1:], order[0] == "-"
+    return order, False
+
+
+def order_docs(docs: list[Any], order: str | None, doc_of: Callable[[Any], Mapping[str, Any]]) -> list[Any]:
+    """Sort items by a field of their document; items missing the field go last."""
+    if not order:
+        return docs
+    field, desc = sort_key(order)
+
+    def key(item: Any) -> tuple[int, Any]:
+        v = lookup(doc_of(item), field)
+        if v is _MISSING or v is None:
+            return (1, 0)
+        if isinstance(v, bool):
+            v = int(v)
+        if isinstance(v, (int, float)):
+            return (0, (0, -v if desc else v))
+        return (0, (1, str(v)))
+
+    present = [d for d in docs if key(d)[0] == 0]
+    absent = [d for d in docs if key(d)[0] == 1]
+    numeric = [d for d in present if key(d)[1][0] == 0]
+    text = sorted((d for d in present if key(d)[1][0] == 1), key=lambda d: key(d)[1][1], reverse=desc)
+    return sorted(numeric, key=lambda d: key(d)[1][1]) + text + absent

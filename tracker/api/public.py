@@ -1,0 +1,561 @@
+"""The read API, shaped like W&B's public API: ``Api().runs(project)``, ``Api().run(path)``.
+
+Everything here reads the store; nothing needs the writer's process. A run being written can be
+read at any time: its JSON files are replaced atomically and its segments are immutable.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+from tracker.api import filters as _filters
+from tracker.api import history as _history
+from tracker.errors import QueryError, RunNotFoundError, UsageError
+from tracker.settings import Settings
+from tracker.store import layout, reader
+from tracker.store.layout import RunPaths
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+_STREAMS = {"default": "scalars", "scalars": "scalars", "system": "system"}
+
+
+class Api:
+    """Entry point of the read API.
+
+    Args:
+        dir: the store root; default from the settings (``TRACKER_DIR``, ``tracker.toml``, or
+            ``./tracker-runs``).
+    """
+
+    def __init__(self, dir: str | os.PathLike[str] | None = None) -> None:
+        settings = Settings.load()
+        if dir is not None:
+            settings = settings.copy(dir=os.fspath(dir))
+        self.root: Path = settings.root()
+        self._settings = settings
+        self._con: Any = None
+        self._con_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<tracker.Api {self.root}>"
+
+    def projects(self) -> list[str]:
+        """The project names in the store."""
+        return reader.list_projects(self.root)
+
+    def runs(
+        self,
+        project: str | None = None,
+        filters: dict[str, Any] | None = None,
+        order: str | None = "+created_at",
+    ) -> Runs:
+        """The runs of a project (every project when None), filtered and ordered.
+
+        Args:
+            project: a project name (``entity/project`` is accepted; the entity is ignored).
+            filters: a MongoDB-style filter (see :mod:`tracker.api.filters`).
+            order: ``"+field"`` or ``"-field"``, e.g. ``"-summary.val/acc"``.
+        """
+        projects = self.projects() if project is None else [_project_of(project)]
+        items: list[Run] = []
+        for name in projects:
+            for files in _read_project(self.root, name):
+                items.append(Run(self, files))
+        if filters:
+            items = [r for r in items if _filters.matches(r._doc(), filters)]
+        items = _filters.order_docs(items, order, lambda r: r._doc())
+        return Runs(self, project, items)
+
+    def run(self, path: str) -> Run:
+        """One run by ``project/run_id`` (or ``entity/project/run_id``).
+
+        Raises:
+            RunNotFoundError: no such run in the store.
+        """
+        parts = [p for p in str(path).split("/") if p]
+        if len(parts) == 3:
+            parts = parts[1:]
+        if len(parts) != 2:
+            raise UsageError(f"a run path is 'project/run_id', got {path!r}")
+        project, run_id = parts
+        layout.check_name(project, "project name")
+        layout.check_name(run_id, "run id")
+        files = reader.read_run(RunPaths(self.root, project, run_id))
+        if files is None:
+            raise RunNotFoundError(f"no run {project}/{run_id} in {self.root}")
+        return Run(self, files)
+
+    # --- SQL -----------------------------------------------------------------------------
+    def connection(self) -> Any:
+        """A DuckDB connection with the store's views (``runs``, ``history``, ``system``) fresh."""
+        import duckdb
+
+        with self._con_lock:
+            if self._con is None:
+                self._con = duckdb.connect()
+            con = self._con.cursor()
+        _create_views(con, self)
+        return con
+
+    def sql(self, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        """Run DuckDB SQL over the store's views and return a pandas DataFrame.
+
+        Views: ``runs`` (one row a run: project, id, name, state, created_at, ..., config and
+        summary as JSON), ``history`` and ``system`` (project, run_id, step, key, kind, value,
+        text, time). See docs/read-api.md.
+
+        Raises:
+            QueryError: the query failed; the message is DuckDB's.
+        """
+        import duckdb
+
+        for attempt in range(5):
+            con = self.connection()
+            try:
+                return con.execute(query, params or []).df()
+            except duckdb.IOException as exc:
+                if attempt == 4:
+                    raise QueryError(str(exc)) from exc
+            except duckdb.Error as exc:
+                raise QueryError(str(exc)) from exc
+            finally:
+                con.close()
+        raise AssertionError("unreachable")
+
+    def _duck(self) -> Any:
+        import duckdb
+
+        with self._con_lock:
+            if self._con is None:
+                self._con = duckdb.connect()
+            return self._con.cursor()
+
+
+def _project_of(project: str) -> str:
+    parts = [p for p in project.split("/") if p]
+    name = parts[-1] if parts else project
+    return layout.check_name(name, "project name")
+
+
+def _read_project(root: Path, project: str) -> Iterator[reader.RunFiles]:
+    for run_id in reader.list_run_ids(root, project):
+        files = reader.read_run(RunPaths(root, project, run_id))
+        if files is not None:
+            yield files
+
+
+class Runs(Sequence["Run"]):
+    """A list of read-side runs: ``len``, iteration, indexing, ``to_pandas()``, ``to_arrow()``."""
+
+    def __init__(self, api: Api, project: str | None, items: list[Run]) -> None:
+        self._api = api
+        self.project = project
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return Runs(self._api, self.project, self._items[index])
+        return self._items[index]
+
+    def __iter__(self) -> Iterator[Run]:
+        return iter(self._items)
+
+    def __repr__(self) -> str:
+        return f"<tracker.Runs {self.project or '*'}: {len(self)} runs>"
+
+    def records(self) -> list[dict[str, Any]]:
+        """One flat dict a run: the fixed columns, then ``config.*`` and ``summary.*``."""
+        return [r._flat() for r in self._items]
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row a run: id, name, state, ..., ``config.*`` and ``summary.*`` columns."""
+        import pandas as pd
+
+        frame = pd.DataFrame.from_records(self.records(), columns=_columns(self._items))
+        for col in ("created_at", "heartbeat_at"):
+            frame[col] = pd.to_datetime(frame[col], unit="s", utc=True)
+        return frame
+
+    def to_arrow(self) -> pa.Table:
+        """The same table as :meth:`to_pandas`, as Arrow."""
+        import pyarrow as pa
+
+        return pa.Table.from_pandas(self.to_pandas(), preserve_index=False)
+
+
+_FIXED = (
+    "project", "id", "name", "state", "created_at", "heartbeat_at", "duration", "tags", "notes",
+    "group", "job_type", "host", "user", "last_step",
+)
+
+
+def _columns(items: list[Run]) -> list[str]:
+    config: dict[str, None] = {}
+    summary: dict[str, None] = {}
+    for r in items:
+        for k in r._flat():
+            if k.startswith("config."):
+                config[k] = None
+            elif k.startswith("summary."):
+                summary[k] = None
+    return [*_FIXED, *config, *summary]
+
+
+def _flatten(prefix: str, d: Any, out: dict[str, Any]) -> None:
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            _flatten(f"{prefix}{k}.", v, out)
+        else:
+            out[f"{prefix}{k}"] = v
+
+
+class Run:
+    """A run read from the store (finished, crashed, or still being written elsewhere)."""
+
+    def __init__(self, api: Api, files: reader.RunFiles) -> None:
+        self._api = api
+        self._files = files
+        self._status_read = time.monotonic()
+
+    def __repr__(self) -> str:
+        return f"<tracker.Run {self.path} name={self.name!r} state={self.state}>"
+
+    # --- identity and metadata ---------------------------------------------------------------
+    @property
+    def _record(self) -> dict[str, Any]:
+        return self._files.record
+
+    @property
+    def id(self) -> str:
+        return str(self._record["id"])
+
+    @property
+    def name(self) -> str:
+        return str(self._record.get("name") or self.id)
+
+    @property
+    def project(self) -> str:
+        return str(self._record["project"])
+
+    @property
+    def path(self) -> str:
+        return f"{self.project}/{self.id}"
+
+    @property
+    def dir(self) -> str:
+        return str(self._files.paths.dir)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return dict(self._record.get("config") or {})
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return dict(self._files.summary)
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self._record.get("tags") or [])
+
+    @property
+    def notes(self) -> str | None:
+        return self._record.get("notes")
+
+    @property
+    def group(self) -> str | None:
+        return self._record.get("group")
+
+    @property
+    def job_type(self) -> str | None:
+        return self._record.get("job_type")
+
+    @property
+    def host(self) -> str | None:
+        return self._record.get("host")
+
+    @property
+    def user(self) -> str | None:
+        return self._record.get("user")
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Everything ``run.json`` holds besides config (program, python, cwd, ...)."""
+        return {k: v for k, v in self._record.items() if k not in ("config",)}
+
+    @property
+    def metrics(self) -> list[dict[str, Any]]:
+        """The ``define_metric`` definitions."""
+        return list(self._record.get("metrics") or [])
+
+    @property
+    def created_at(self) -> float:
+        """Unix time the run was first started."""
+        return float(self._record.get("created_at") or 0.0)
+
+    @property
+    def status(self) -> dict[str, Any]:
+        """The status record, re-read when older than half a second (for live polling)."""
+        if time.monotonic() - self._status_read > 0.5:
+            self.refresh_status()
+        return self._files.status
+
+    @property
+    def state(self) -> str:
+        """running, finished, failed, crashed, killed, preempting or preempted."""
+        return reader.derive_state(self.status)
+
+    @property
+    def heartbeat_at(self) -> float | None:
+        beat = self.status.get("heartbeat_at")
+        return float(beat) if isinstance(beat, (int, float)) else None
+
+    @property
+    def last_step(self) -> int | None:
+        step = self.status.get("last_step")
+        return step if isinstance(step, int) and step >= 0 else None
+
+    @property
+    def duration(self) -> float:
+        """Seconds from creation to the end (or the last heartbeat; or now while running)."""
+        st = self.status
+        end = st.get("finished_at")
+        if not isinstance(end, (int, float)):
+            end = time.time() if self.state in ("running", "preempting") else st.get("heartbeat_at")
+        return max(0.0, float(end or self.created_at) - self.created_at)
+
+    def refresh_status(self) -> None:
+        self._files.status = layout.read_json(self._files.paths.status_file) or self._files.status
+        self._status_read = time.monotonic()
+
+    def refresh(self) -> Run:
+        """Re-read every side file (config, summary, status) of the run."""
+        files = reader.read_run(self._files.paths)
+        if files is not None:
+            self._files = files
+        self._status_read = time.monotonic()
+        return self
+
+    load = refresh
+
+    def _doc(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "id": self.id,
+            "name": self.name,
+            "state": self.state,
+            "created_at": self.created_at,
+            "heartbeat_at": self.heartbeat_at,
+            "duration": self.duration,
+            "tags": self.tags,
+            "notes": self.notes,
+            "group": self.group,
+            "job_type": self.job_type,
+            "host": self.host,
+            "user": self.user,
+            "last_step": self.last_step,
+            "config": self.config,
+            "summary": self.summary,
+        }
+
+    def _flat(self) -> dict[str, Any]:
+        doc = self._doc()
+        out = {k: doc[k] for k in _FIXED}
+        _flatten("config.", doc["config"], out)
+        _flatten("summary.", doc["summary"], out)
+        return out
+
+    # --- history --------------------------------------------------------------------------
+    def _stream_dir(self, stream: str) -> Path:
+        try:
+            return self._files.paths.stream_dir(_STREAMS[stream])
+        except KeyError:
+            raise UsageError(f"stream={stream!r} is not one of {sorted(_STREAMS)}") from None
+
+    def history(
+        self,
+        keys: Sequence[str] | None = None,
+        x_axis: str = "_step",
+        samples: int | None = None,
+        min_step: int | None = None,
+        max_step: int | None = None,
+        stream: str = "default",
+        pandas: bool = True,
+    ) -> Any:
+        """The run's history as a wide frame: ``_step``, ``_timestamp``, ``_runtime``, one column a key.
+
+        Args:
+            keys: only these keys, and only rows where all of them were logged.
+            x_axis: ``_step``, ``_timestamp``, ``_runtime`` or a logged key; rows without it are
+                left out and it becomes the first column.
+            samples: keep about this many rows per key, chosen in the query: per bucket of steps
+                the first, last, smallest and largest value of each key (spikes survive).
+            min_step: first step to include.
+            max_step: first step to exclude.
+            stream: ``"default"`` (what ``log`` wrote) or ``"system"``.
+            pandas: a DataFrame (True) or a list of row dicts (False).
+        """
+        if isinstance(keys, str):
+            keys = [keys]
+        want = None if keys is None else list(dict.fromkeys(
+            [*keys, *([x_axis] if x_axis not in _history.INDEX_COLUMNS else [])]
+        ))
+        table = self._long(want, samples, min_step, max_step, stream)
+        if not pandas:
+            rows = list(_history.iter_rows(table, self.created_at))
+            if keys is not None:
+                rows = [r for r in rows if all(k in r for k in keys)]
+            if x_axis != "_step":
+                rows = [r for r in rows if x_axis in r]
+            return rows
+        return _history.pivot(table, self.created_at, keys=keys, x_axis=x_axis)
+
+    def _long(
+        self, keys: Sequence[str] | None, samples: int | None, min_step: int | None,
+        max_step: int | None, stream: str,
+    ) -> pa.Table | None:
+        stream_dir = self._stream_dir(stream)
+        if samples is not None:
+            if not isinstance(samples, int) or isinstance(samples, bool):
+                raise UsageError(f"samples must be an int, not {type(samples).__name__}")
+            con = self._api._duck()
+            try:
+                return _history.downsampled(con, stream_dir, samples, keys, min_step, max_step)
+            finally:
+                con.close()
+        return _history.read_long(stream_dir, keys, min_step, max_step)
+
+    def scan_history(
+        self,
+        keys: Sequence[str] | None = None,
+        page_size: int = 4096,
+        min_step: int | None = None,
+        max_step: int | None = None,
+        stream: str = "default",
+    ) -> Iterator[dict[str, Any]]:
+        """Every row, streamed, as dicts holding only the keys logged at that step (exact types)."""
+        table = _history.read_long(self._stream_dir(stream), keys, min_step, max_step)
+        for row in _history.iter_rows(table, self.created_at, page_size):
+            if keys is None or all(k in row for k in keys):
+                yield row
+
+    def to_arrow(self, wide: bool = True, stream: str = "default") -> pa.Table:
+        """The history as Arrow: the wide frame, or (``wide=False``) the stored long table."""
+        import pyarrow as pa
+
+        if wide:
+            return pa.Table.from_pandas(self.history(stream=stream), preserve_index=False)
+        table = _history.read_long(self._stream_dir(stream))
+        if table is None:
+            from tracker.store.segments import columns_to_table
+
+            import numpy as np
+
+            empty = {k: np.empty(0) for k in ("step", "key", "kind", "value", "time")}
+            empty.update(step=np.empty(0, np.int64), key=np.empty(0, np.int32), kind=np.empty(0, np.int8),
+                         null=None, text=None)
+            return columns_to_table(empty, [])
+        return table
+
+    def to_pandas(self, **kwargs: Any) -> pd.DataFrame:
+        """Same as :meth:`history`."""
+        return self.history(**kwargs)
+
+    # --- edits ------------------------------------------------------------------------------
+    def update(self) -> None:
+        """Write edits of ``name``, ``notes``, ``tags`` and ``config`` made through :meth:`set`.
+
+        Raises:
+            UsageError: the run is still being written (edit it through its live ``Run`` instead).
+        """
+        if self.state in ("running", "preempting"):
+            raise UsageError(
+                f"run {self.path} is still being written by process {self.status.get('pid')}; "
+                "edit it from that process (run.tags = ..., run.notes = ...)"
+            )
+        layout.write_json_atomic(self._files.paths.run_file, self._record)
+
+    def set(self, *, name: str | None = None, notes: str | None = None, tags: Sequence[str] | None = None) -> Run:
+        """Change name, notes or tags of a finished run and write them at once."""
+        if name is not None:
+            self._record["name"] = str(name)
+        if notes is not None:
+            self._record["notes"] = str(notes)
+        if tags is not None:
+            from tracker.sdk.run import _check_tags
+
+            self._record["tags"] = _check_tags(tags)
+        self.update()
+        return self
+
+
+def _create_views(con: Any, api: Api) -> None:
+    """(Re)create the SQL views over the current segment files and run documents."""
+    import pyarrow as pa
+
+    runs = api.runs(None)
+    recs = []
+    for r in runs:
+        d = r._doc()
+        recs.append({
+            **{k: d[k] for k in _FIXED if k != "tags"},
+            "tags": d["tags"],
+            "config": layout.dumps(d["config"]),
+            "summary": layout.dumps(d["summary"]),
+            "dir": r.dir,
+        })
+    schema = pa.schema([
+        ("project", pa.string()), ("id", pa.string()), ("name", pa.string()), ("state", pa.string()),
+        ("created_at", pa.float64()), ("heartbeat_at", pa.float64()), ("duration", pa.float64()),
+        ("notes", pa.string()), ("group", pa.string()), ("job_type", pa.string()), ("host", pa.string()),
+        ("user", pa.string()), ("last_step", pa.int64()), ("tags", pa.list_(pa.string())),
+        ("config", pa.string()), ("summary", pa.string()), ("dir", pa.string()),
+    ])
+    table = pa.Table.from_pylist(recs, schema=schema)
+    con.register("_runs_table", table)
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW runs AS SELECT project, id, name, state, "
+        "to_timestamp(created_at) AS created_at, to_timestamp(heartbeat_at) AS heartbeat_at, duration, "
+        "tags, notes, \"group\", job_type, host, \"user\", last_step, config::JSON AS config, "
+        "summary::JSON AS summary, dir FROM _runs_table"
+    )
+    for view, stream in (("history", "scalars"), ("system", "system")):
+        files: list[str] = []
+        for r in runs:
+            files.extend(str(p) for p in _segment_paths(Path(r.dir) / stream))
+        if files:
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT "
+                "regexp_extract(filename, '([^/\\\\]+)[/\\\\]([^/\\\\]+)[/\\\\][a-z]+[/\\\\][^/\\\\]+$', 1) AS project, "
+                "regexp_extract(filename, '([^/\\\\]+)[/\\\\]([^/\\\\]+)[/\\\\][a-z]+[/\\\\][^/\\\\]+$', 2) AS run_id, "
+                "step, CAST(key AS VARCHAR) AS key, kind, value, text, to_timestamp(time) AS time "
+                f"FROM read_parquet({_sql_list(files)}, filename = true)"
+            )
+        else:
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT NULL::VARCHAR AS project, NULL::VARCHAR AS run_id, "
+                "NULL::BIGINT AS step, NULL::VARCHAR AS key, NULL::TINYINT AS kind, NULL::DOUBLE AS value, "
+                "NULL::VARCHAR AS text, NULL::TIMESTAMPTZ AS time WHERE false"
+            )
+
+
+def _segment_paths(stream_dir: Path) -> list[Path]:
+    from tracker.store import segments
+
+    return segments.segment_files(stream_dir)
+
+
+def _sql_list(items: list[str]) -> str:
+    return "[" + ", ".join("'" + s.replace("'", "''") + "'" for s in items) + "]"
+
+
+__all__ = ["Api", "QueryError", "Run", "Runs"]

@@ -1,0 +1,88 @@
+"""Process hooks that give every run a final state, however the process ends.
+
+- normal exit (``atexit``): ``finished``, or ``failed`` when ``sys.exit`` got a non-zero code;
+- an uncaught exception (``sys.excepthook``): ``failed``; ``KeyboardInterrupt``: ``killed``;
+- SIGTERM (when nobody else handles it): ``killed``, then the default action;
+- kill -9 or a power cut: nothing runs; readers derive ``crashed`` from the dead pid or an old
+  heartbeat.
+
+A forked child inherits its parent's runs but must not write them: they are switched off there.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+from tracker.sdk import state
+
+_installed = False
+_exit_code: Any = None
+
+
+def install() -> None:
+    """Install the hooks once per process."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    atexit.register(_at_exit)
+    previous_hook = sys.excepthook
+
+    def excepthook(exc_type: Any, exc: Any, tb: Any) -> None:
+        previous_hook(exc_type, exc, tb)
+        killed = issubclass(exc_type, KeyboardInterrupt)
+        _end_all("killed" if killed else "failed", 255 if killed else 1)
+
+    sys.excepthook = excepthook
+    _wrap_sys_exit()
+    if threading.current_thread() is threading.main_thread():
+        try:
+            if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+                signal.signal(signal.SIGTERM, _on_sigterm)
+        except (ValueError, OSError, AttributeError):
+            pass  # no signals here (an embedded interpreter): states still come from atexit
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _wrap_sys_exit() -> None:
+    original = sys.exit
+
+    def exit(code: Any = None) -> None:
+        global _exit_code
+        _exit_code = code
+        original(code)
+
+    exit.__doc__ = original.__doc__
+    sys.exit = exit
+
+
+def _end_all(run_state: str, code: Any) -> None:
+    for run in list(state.active):
+        run._end(run_state, code)
+
+
+def _at_exit() -> None:
+    code = _exit_code
+    if code is None or code == 0:
+        _end_all("finished", 0)
+    else:
+        _end_all("failed", code if isinstance(code, int) else 1)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    _end_all("killed", 128 + signum)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _after_fork_in_child() -> None:
+    for run in list(state.active):
+        run._fast = False  # the slow path says why a child's log is dropped
+    state.active.clear()
+    state.current = None

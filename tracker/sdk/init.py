@@ -1,0 +1,291 @@
+"""``tracker.init``: settings, reinit and resume rules, and making the run."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+from tracker.errors import RunExistsError, RunNotFoundError, StoreError, TrackerWarning, UsageError
+from tracker.sdk import hooks, names, state
+from tracker.sdk.config import Config, _as_mapping
+from tracker.sdk.disabled import DisabledRun
+from tracker.sdk.run import Run, make_record
+from tracker.settings import RESUME_MODES, Settings
+from tracker.store import layout, reader
+from tracker.store.layout import RunPaths
+
+_RESUMABLE = ("crashed", "failed", "killed", "preempted")
+
+
+def in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel."""
+    if "ipykernel" not in sys.modules:
+        return False
+    ipython = sys.modules.get("IPython")
+    get = getattr(ipython, "get_ipython", None)
+    shell = get() if callable(get) else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def init(
+    project: str | None = None,
+    name: str | None = None,
+    config: Any = None,
+    tags: Sequence[str] | None = None,
+    notes: str | None = None,
+    group: str | None = None,
+    job_type: str | None = None,
+    id: str | None = None,
+    dir: str | Path | None = None,
+    resume: bool | str | None = None,
+    reinit: bool | str | None = None,
+    mode: str | None = None,
+    settings: Settings | dict[str, Any] | None = None,
+    *,
+    entity: str | None = None,
+    allow_val_change: bool | None = None,
+    config_exclude_keys: Sequence[str] | None = None,
+    config_include_keys: Sequence[str] | None = None,
+    save_code: bool | None = None,
+    anonymous: str | None = None,
+    sync_tensorboard: bool | None = None,
+    monitor_gym: bool | None = None,
+) -> Run | DisabledRun:
+    """Start (or resume) a run and make it the current one.
+
+    Args:
+        project: the project the run belongs to (a folder in the store).
+        name: display name; default a readable generated one.
+        config: hyperparameters: a dict, an ``argparse.Namespace`` or a dataclass.
+        tags: strings to label the run.
+        notes: free text.
+        group: groups runs of one experiment (DDP ranks, CV folds).
+        job_type: e.g. ``"train"``, ``"eval"``.
+        id: the run id; with ``resume`` it names the run to continue.
+        dir: the store root (default ``./tracker-runs`` or the ``dir`` setting).
+        resume: ``"allow"`` (resume ``id`` if it exists), ``"must"`` (it must exist),
+            ``"never"`` (it must not), ``"auto"`` (resume the most recent crashed/failed run of
+            this program on this host); True means ``"auto"``.
+        reinit: when a run is active: ``"return_previous"`` (the script default),
+            ``"finish_previous"`` (the notebook default), ``"create_new"``.
+        mode: ``"online"``/``"offline"`` (both write the local store) or ``"disabled"``.
+        settings: a :class:`~tracker.Settings` or a dict of settings.
+        entity: recorded for W&B compatibility.
+        allow_val_change: let config values change after they are set.
+        config_exclude_keys: config keys to leave out.
+        config_include_keys: the only config keys to keep.
+
+    Returns:
+        The :class:`~tracker.sdk.run.Run` (a no-op run when disabled).
+
+    Raises:
+        UsageError: a bad argument (an unknown resume mode, a bad project name, ...).
+        RunNotFoundError: ``resume="must"`` and the run does not exist.
+        RunExistsError: the id exists and resume is ``"never"`` or not given, or its writer is alive.
+    """
+    if isinstance(settings, dict):
+        settings = Settings(**settings)
+    elif settings is not None and not isinstance(settings, Settings):
+        raise UsageError(f"settings must be a tracker.Settings or a dict, not {type(settings).__name__}")
+    if resume is True:
+        resume = "auto"
+    elif resume is False:
+        resume = None
+    if resume is not None and resume not in RESUME_MODES:
+        raise UsageError(f"resume={resume!r} is not one of {RESUME_MODES} (or True/False)")
+    if reinit is True:
+        reinit = "finish_previous"
+    elif reinit is False:
+        reinit = "return_previous"
+    changes: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "project": project,
+            "dir": str(dir) if dir is not None else None,
+            "mode": "offline" if mode == "dryrun" else mode,
+            "resume": resume,
+            "reinit": reinit,
+            "allow_val_change": allow_val_change,
+            "run_id": id,
+            "run_name": name,
+            "run_group": group,
+            "run_job_type": job_type,
+            "run_notes": notes,
+            "run_tags": tuple(tags) if tags is not None else None,
+            "entity": entity,
+        }.items()
+        if v is not None
+    }
+    s = Settings.load(settings).copy(**changes)
+    cfg = dict(_as_mapping(config, "init(config=...)")) if config is not None else {}
+    if config_include_keys:
+        cfg = {k: v for k, v in cfg.items() if k in set(config_include_keys)}
+    if config_exclude_keys:
+        cfg = {k: v for k, v in cfg.items() if k not in set(config_exclude_keys)}
+    for flag, value in (("anonymous", anonymous), ("sync_tensorboard", sync_tensorboard), ("monitor_gym", monitor_gym)):
+        if value:
+            _warn(s, f"init({flag}=...) has no effect in a local store and was ignored")
+    del save_code  # recorded by the context capture when it lands; accepted for W&B scripts
+
+    previous = state.newest_active()
+    if previous is not None:
+        how = s.reinit
+        if how == "default":
+            how = "finish_previous" if in_notebook() else "return_previous"
+            if how == "return_previous":
+                _warn(
+                    s,
+                    f"tracker.init() was called while run {previous.path} is active: returning that "
+                    "run. Pass reinit='finish_previous' to end it first, or reinit='create_new' for "
+                    "a second run alongside",
+                )
+        if how == "return_previous":
+            return previous  # type: ignore[no-any-return]
+        if how == "finish_previous":
+            for run in list(state.active):
+                run.finish()
+    make_current = s.reinit != "create_new"
+
+    project_name = layout.check_name(s.project or "uncategorized", "project name")
+    if s.run_id is not None:
+        layout.check_name(s.run_id, "run id")
+
+    if s.mode == "disabled":
+        run_d = DisabledRun(project_name, s.run_id or names.new_run_id(), s.run_name or "disabled", cfg)
+        state.add(run_d, make_current)
+        return run_d
+
+    root = s.root()
+    try:
+        layout.ensure_store(root)
+    except OSError as exc:
+        if s.strict:
+            raise StoreError(f"cannot create the store at {root}: {exc}") from exc
+        _warn(s, f"cannot create the store at {root} ({exc.strerror or exc}); the run is kept in "
+                 "memory and written when the store becomes writable")
+
+    run = _create_or_resume(s, root, project_name, cfg)
+    state.add(run, make_current)
+    hooks.install()
+    if not s.quiet:
+        verb = "resumed" if run.resumed else "started"
+        print(f"tracker: {verb} run {run.name} ({run.path}) in {root}", file=sys.stderr)
+    return run
+
+
+def _warn(s: Settings, message: str) -> None:
+    if s.strict:
+        from tracker.errors import TrackingFailure
+
+        raise TrackingFailure(f"tracker: {message}")
+    warnings.warn(f"tracker: {message}", TrackerWarning, stacklevel=4)
+
+
+def _create_or_resume(s: Settings, root: Path, project: str, cfg: dict[str, Any]) -> Run:
+    resume = s.resume
+    run_id = s.run_id
+    existing: reader.RunFiles | None = None
+    if run_id is not None:
+        existing = reader.read_run(RunPaths(root, project, run_id))
+    elif resume == "must":
+        raise UsageError("resume='must' needs the id of the run to resume: tracker.init(id=..., resume='must')")
+    elif resume == "auto":
+        existing = _latest_resumable(root, project)
+
+    if existing is None:
+        if resume == "must":
+            raise RunNotFoundError(f"resume='must' but run {project}/{run_id} does not exist in {root}")
+        return _new_run(s, root, project, run_id, cfg)
+    if resume is None or resume == "never":
+        raise RunExistsError(
+            f"run {project}/{existing.paths.run_id} already exists in {root}; pass resume='allow' "
+            "(or 'must') to continue it, or another id"
+        )
+    current = existing.state
+    if current in ("running", "preempting"):
+        raise RunExistsError(
+            f"run {project}/{existing.paths.run_id} is still being written by process "
+            f"{existing.status.get('pid')} on {existing.status.get('host')}; it cannot be resumed "
+            "until that process ends"
+        )
+    return _resume(s, existing, cfg)
+
+
+def _latest_resumable(root: Path, project: str) -> reader.RunFiles | None:
+    program = sys.argv[0] if sys.argv and sys.argv[0] else None
+    best: reader.RunFiles | None = None
+    for run_id in reader.list_run_ids(root, project):
+        files = reader.read_run(RunPaths(root, project, run_id))
+        if files is None or files.status.get("host") != layout.HOSTNAME:
+            continue
+        if files.record.get("program") != program or files.state not in _RESUMABLE:
+            continue
+        if best is None or files.record.get("created_at", 0) > best.record.get("created_at", 0):
+            best = files
+    return best
+
+
+def _new_run(s: Settings, root: Path, project: str, run_id: str | None, cfg: dict[str, Any]) -> Run:
+    project_dir = root / project
+    if run_id is None:
+        run_id = names.new_run_id()
+        while (project_dir / run_id).exists():
+            run_id = names.new_run_id()
+    paths = RunPaths(root, project, run_id)
+    problems: list[str] = []
+    record = make_record(
+        run_id=run_id,
+        project=project,
+        name=s.run_name or names.new_run_name(project_dir),
+        settings=s,
+        config=cfg,
+        tags=s.run_tags,
+        notes=s.run_notes,
+        group=s.run_group,
+        job_type=s.run_job_type,
+        problem=lambda kind, msg: problems.append(msg),
+    )
+    try:
+        paths.dir.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # reported by the run's first write
+    run = Run(settings=s, paths=paths, record=record, resumed=False, start_step=0, summary_state=None)
+    for msg in problems:
+        run._reporter.problem(("config", msg), msg, stacklevel=4)
+    return run
+
+
+def _resume(s: Settings, existing: reader.RunFiles, cfg: dict[str, Any]) -> Run:
+    paths = existing.paths
+    record = dict(existing.record)
+    record["resumes"] = int(record.get("resumes") or 0) + 1
+    for key, value in (
+        ("name", s.run_name),
+        ("notes", s.run_notes),
+        ("group", s.run_group),
+        ("job_type", s.run_job_type),
+    ):
+        if value is not None:
+            record[key] = value
+    if s.run_tags is not None:
+        record["tags"] = list(dict.fromkeys([*(record.get("tags") or []), *s.run_tags]))
+    if cfg:  # checked before the run starts, so a refused change leaves nothing half-open
+        merged = Config(record.get("config") or {}, allow_val_change=s.allow_val_change)
+        merged.update(cfg)
+        record["config"] = merged.as_dict()
+    last = existing.status.get("last_step")
+    stored = reader.max_step(paths.stream_dir("scalars"))
+    steps = [x for x in (last, stored) if isinstance(x, int)]
+    start_step = max(steps) + 1 if steps else 0
+    summary_state = layout.read_json(paths.summary_state_file)
+    run = Run(
+        settings=s,
+        paths=paths,
+        record=record,
+        resumed=True,
+        start_step=start_step,
+        summary_state=summary_state,
+    )
+    return run

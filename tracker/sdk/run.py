@@ -1,0 +1,557 @@
+"""The write-side ``Run``: what ``tracker.init`` returns.
+
+``log`` semantics follow W&B: each call is one step unless ``commit=False`` (then values gather
+into the current step) or an explicit ``step`` is given (values gather until a later step arrives).
+A step below the current one is dropped with a warning. The common call (a flat dict of numbers
+and strings, no ``step``/``commit``) takes a fast path that only appends to the writer's deque.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from typing import Any, Mapping
+
+from tracker import __version__
+from tracker._report import Reporter
+from tracker.errors import UsageError
+from tracker.sdk import state as _state
+from tracker.sdk.config import Config
+from tracker.sdk.summary import Metric, MetricTable, Summary
+from tracker.sdk.values import PLAIN_TYPES, RESERVED_KEYS, flatten_row, to_jsonable
+from tracker.settings import Settings
+from tracker.store import layout
+from tracker.store.layout import RunPaths
+from tracker.store.writer import RunWriter
+
+_PLAIN = PLAIN_TYPES
+_now = time.time
+
+#: Run states as written by the writer; ``crashed`` (and ``preempted``) are derived when read.
+WRITTEN_STATES = ("running", "finished", "failed", "killed", "preempting")
+
+
+class Run:
+    """A run being written by this process.
+
+    Create it with :func:`tracker.init`; use it as a context manager to finish it (an exception
+    in the block marks it ``failed``, ``KeyboardInterrupt`` marks it ``killed``).
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        paths: RunPaths,
+        record: dict[str, Any],
+        resumed: bool,
+        start_step: int,
+        summary_state: dict[str, Any] | None,
+    ) -> None:
+        self._settings = settings
+        self._paths = paths
+        self._record = record
+        self._resumed = resumed
+        self._reporter = Reporter(settings.strict, f"run {record['id']}")
+        self._start_time = _now()
+        self._state = "running"
+        self._exit_code: int | None = None
+        self._finished_at: float | None = None
+        self._owner_pid = os.getpid()
+        self._lock = threading.RLock()
+        self._metrics = MetricTable()
+        self._metrics.load(record.get("metrics") or [])
+        self._writer = RunWriter(
+            paths,
+            flush_interval=settings.flush_interval,
+            fanin=settings.compaction_fanin,
+            max_buffered_points=settings.max_buffered_points,
+            reporter=self._reporter,
+            side_files=self._write_side_files,
+        )
+        scalars = self._writer.streams["scalars"]
+        self._append = scalars.queue.append
+        self._summary = Summary(self._metrics, scalars.last, self._writer.drain, self._problem)
+        scalars.on_batch = self._summary.on_batch
+        if summary_state:
+            self._summary.restore(summary_state)
+        self._config = Config(
+            record.get("config") or {},
+            allow_val_change=settings.allow_val_change,
+            on_change=self._config_changed,
+            problem=self._problem,
+        )
+        self._step = start_step
+        self._pending: dict[str, Any] | None = None
+        self._sync_last: dict[str, Any] = {}
+        self._sync_pairs = self._metrics.sync_pairs()
+        self._status_written = 0.0
+        self._status_step = -1
+        self._summary_written = -1
+        self._fast = not self._sync_pairs
+        self._writer.start()
+        self._write_record()
+        self._try_write_status(durable=False)
+
+    # --- identity -------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        """The run's unique id."""
+        return self._record["id"]
+
+    @property
+    def name(self) -> str:
+        """The run's display name (settable)."""
+        return self._record["name"]
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._record["name"] = str(value)
+        self._write_record()
+
+    @property
+    def project(self) -> str:
+        return self._record["project"]
+
+    @property
+    def entity(self) -> str | None:
+        return self._record.get("entity")
+
+    @property
+    def path(self) -> str:
+        """``project/run_id``: what ``tracker.Api().run(...)`` takes."""
+        return f"{self.project}/{self.id}"
+
+    @property
+    def dir(self) -> str:
+        """The run's folder in the store."""
+        return str(self._paths.dir)
+
+    @property
+    def group(self) -> str | None:
+        return self._record.get("group")
+
+    @property
+    def job_type(self) -> str | None:
+        return self._record.get("job_type")
+
+    @property
+    def notes(self) -> str | None:
+        """Free-text notes (settable; Markdown is fine)."""
+        return self._record.get("notes")
+
+    @notes.setter
+    def notes(self, value: str | None) -> None:
+        self._record["notes"] = None if value is None else str(value)
+        self._write_record()
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The run's tags (settable with any iterable of strings)."""
+        return tuple(self._record.get("tags") or ())
+
+    @tags.setter
+    def tags(self, value: Any) -> None:
+        self._record["tags"] = _check_tags(value)
+        self._write_record()
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def summary(self) -> Summary:
+        return self._summary
+
+    @property
+    def settings(self) -> Settings:
+        """A copy of the settings this run was made with."""
+        return self._settings.copy()
+
+    @property
+    def start_time(self) -> float:
+        """Unix time when this process started (or resumed) the run."""
+        return self._start_time
+
+    @property
+    def resumed(self) -> bool:
+        return self._resumed
+
+    @property
+    def offline(self) -> bool:
+        return self._settings.mode == "offline"
+
+    @property
+    def disabled(self) -> bool:
+        return False
+
+    @property
+    def step(self) -> int:
+        """The step the next committed row gets."""
+        return self._step
+
+    @property
+    def state(self) -> str:
+        """``running``, ``finished``, ``failed``, ``killed`` or ``preempting``."""
+        return self._state
+
+    url = None
+    project_url = None
+    sweep_id = None
+    sweep_url = None
+
+    def __repr__(self) -> str:
+        return f"<tracker.Run {self.path} name={self.name!r} state={self._state}>"
+
+    # --- logging --------------------------------------------------------------------------
+    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+        """Log a dict of values to the run's history.
+
+        Args:
+            data: ``{key: value}``; nested dicts become ``a/b`` keys. Values: numbers, bools,
+                strings, None, numpy scalars and arrays, 0-d tensors, lists, media objects.
+            step: the step to log at; must not be below the current step. Values for one step
+                gather until a later step arrives (or ``commit=True``).
+            commit: False gathers values into the current step without ending it. Defaults to
+                True without ``step`` and False with it.
+        """
+        if self._fast and step is None and commit is None and data.__class__ is dict:
+            for k, v in data.items():
+                if v.__class__ not in _PLAIN or k.__class__ is not str:
+                    break
+            else:
+                if "_step" not in data and "_runtime" not in data and "_timestamp" not in data:
+                    self._append((self._step, _now(), data.copy()))
+                    self._step += 1
+                    return
+        self._log_general(data, step, commit)
+
+    def _log_general(self, data: Any, step: Any, commit: Any) -> None:
+        with self._lock:
+            self._reporter.raise_pending()
+            if self._state not in ("running", "preempting"):
+                keys = list(data)[:5] if isinstance(data, Mapping) else []
+                self._problem(
+                    ("log-after-finish",),
+                    f"log() called after the run ended ({self._state}): values for {keys} were "
+                    "dropped; start a new run with tracker.init()",
+                )
+                return
+            if os.getpid() != self._owner_pid:
+                self._problem(
+                    ("forked",),
+                    f"log() called in process {os.getpid()}, a fork of the process that owns this "
+                    "run: values were dropped; call tracker.init() in the child process",
+                )
+                return
+            if not isinstance(data, Mapping):
+                self._problem(
+                    ("data-type", type(data).__name__),
+                    f"log() takes a dict of key -> value, got a {type(data).__name__}: "
+                    "nothing was logged",
+                )
+                return
+            row = flatten_row(data, self._settings.max_text_bytes, self._problem)
+            if step is not None:
+                step = self._check_step(step)
+            if step is not None:
+                if step < self._step:
+                    self._problem(
+                        ("past-step",),
+                        f"step {step} is below the current step {self._step}: values for "
+                        f"{sorted(row)[:5]} were dropped (steps only increase; log without step= "
+                        "to use the current step)",
+                    )
+                    return
+                if step > self._step:
+                    self._commit_pending()
+                    self._step = step
+                self._merge(row)
+                if commit:
+                    self._commit_pending()
+            else:
+                self._merge(row)
+                if commit is None or commit:
+                    self._commit_pending()
+            self._fast = self._pending is None and not self._sync_pairs
+
+    def _check_step(self, step: Any) -> int | None:
+        if isinstance(step, bool):
+            ok = False
+        elif isinstance(step, int) or hasattr(type(step), "__index__"):
+            step = int(step.__index__()) if not isinstance(step, int) else step
+            ok = step >= 0
+        elif isinstance(step, float) and step.is_integer():
+            step, ok = int(step), step >= 0
+        else:
+            ok = False
+        if not ok:
+            self._problem(
+                ("step-type", type(step).__name__),
+                f"step={step!r} ({type(step).__name__}) is not a non-negative integer: "
+                "the values were logged at the current step instead",
+            )
+            return None
+        return step
+
+    def _merge(self, row: dict[str, Any]) -> None:
+        if self._pending is None:
+            self._pending = row
+        else:
+            self._pending.update(row)
+
+    def _commit_pending(self) -> None:
+        row = self._pending
+        if row is None:
+            return
+        self._pending = None
+        if self._sync_pairs:
+            for metric, step_key in self._sync_pairs:
+                if step_key in row:
+                    self._sync_last[step_key] = row[step_key]
+            for metric, step_key in self._sync_pairs:
+                if step_key not in row and step_key in self._sync_last:
+                    if any(k == metric.name or self._metrics.resolve(k) is metric for k in row):
+                        row[step_key] = self._sync_last[step_key]
+        self._append((self._step, _now(), row))
+        self._step += 1
+
+    def define_metric(
+        self,
+        name: str,
+        step_metric: str | Metric | None = None,
+        step_sync: bool | None = None,
+        hidden: bool | None = None,
+        summary: str | None = None,
+        goal: str | None = None,
+        overwrite: bool | None = None,
+    ) -> Metric:
+        """Customise how a metric (or every metric matching a glob like ``train/*``) is treated.
+
+        Args:
+            name: the key, or a glob.
+            step_metric: another key that is this metric's x-axis in charts and ``history``.
+            step_sync: insert the step metric's last value into rows that lack it (default True
+                when ``step_metric`` is given).
+            hidden: hide the metric from automatic charts.
+            summary: ``min``, ``max``, ``mean``, ``first``, ``last``, ``none`` or several joined
+                by commas; ``best`` with ``goal``.
+            goal: ``minimize`` or ``maximize``.
+            overwrite: replace an earlier definition instead of merging into it.
+
+        Returns:
+            The recorded :class:`~tracker.sdk.summary.Metric`.
+        """
+        with self._lock:
+            self._writer.drain()
+            metric = self._metrics.define(name, step_metric, step_sync, hidden, summary, goal, overwrite)
+            self._sync_pairs = self._metrics.sync_pairs()
+            self._fast = self._pending is None and not self._sync_pairs
+            self._record["metrics"] = self._metrics.to_json()
+            self._write_record()
+            self._summary.version += 1
+            return metric
+
+    # --- durability and ending ---------------------------------------------------------------
+    def flush(self) -> bool:
+        """Write every committed row now and sync it to disk.
+
+        Returns:
+            False when the store could not be written (a warning says why).
+        """
+        self._reporter.raise_pending()
+        ok = self._writer.flush(durable=True)
+        self._reporter.raise_pending()
+        return ok
+
+    def mark_preempting(self) -> None:
+        """Mark the run as about to be preempted (reads as ``preempted`` once its process is gone)."""
+        with self._lock:
+            if self._state == "running":
+                self._state = "preempting"
+                self._try_write_status(durable=False)
+
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
+        """End the run: write everything, merge its segments, and set its final state.
+
+        Args:
+            exit_code: 0 or None marks the run ``finished``; anything else ``failed``.
+            quiet: no closing message.
+        """
+        state = "finished" if not exit_code else "failed"
+        self._end(state, exit_code, quiet)
+
+    def _end(self, state: str, exit_code: int | None, quiet: bool | None = None) -> None:
+        with self._lock:
+            if self._state not in ("running", "preempting"):
+                return
+            if os.getpid() != self._owner_pid:
+                return  # a forked child must not finish its parent's run
+            self._commit_pending()
+            self._state = state
+            self._exit_code = exit_code
+            self._finished_at = _now()
+            self._fast = False
+        self._writer.close()
+        self._try_write_status(durable=True)
+        _state.forget(self)
+        for line in self._reporter.repeats_summary():
+            self._reporter.background_problem(("repeat", line), line)
+        if not (quiet if quiet is not None else self._settings.quiet):
+            print(
+                f"tracker: run {self.name} ({self.path}) {state} after {self._step} steps; "
+                f"stored in {self.dir}",
+                file=sys.stderr,
+            )
+        self._reporter.raise_pending()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if exc_type is None:
+            self.finish()
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self._end("killed", 255)
+        elif issubclass(exc_type, SystemExit):
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            self.finish(code)
+        else:
+            self._end("failed", 1)
+        return False
+
+    def status(self) -> dict[str, Any]:
+        """The run's current status record (state, step, heartbeat, ...)."""
+        return self._status_record()
+
+    # --- persistence -------------------------------------------------------------------------
+    def _problem(self, kind: tuple[Any, ...], message: str) -> None:
+        self._reporter.problem(kind, message, stacklevel=5)
+
+    def _config_changed(self, items: dict[str, Any]) -> None:
+        self._record["config"] = items
+        self._write_record()
+
+    def _write_record(self) -> None:
+        try:
+            self._paths.dir.mkdir(parents=True, exist_ok=True)
+            layout.write_json_atomic(self._paths.run_file, self._record)
+        except OSError as exc:
+            self._reporter.problem(
+                "store-write",
+                f"cannot write {self._paths.run_file} ({exc.strerror or exc}); training goes on and "
+                "it is written again at the next change",
+                stacklevel=4,
+            )
+
+    def _status_record(self) -> dict[str, Any]:
+        return {
+            "schema_version": layout.SCHEMA_VERSION,
+            "state": self._state,
+            "pid": self._owner_pid,
+            "pid_start": layout.process_start_ticks(self._owner_pid),
+            "host": layout.HOSTNAME,
+            "started_at": self._start_time,
+            "heartbeat_at": _now(),
+            "finished_at": self._finished_at,
+            "exit_code": self._exit_code,
+            "last_step": self._step - 1,
+            "writer": self._writer.writer_id,
+            "heartbeat_interval": self._settings.heartbeat_interval,
+            "dropped_points": self._writer.dropped_points,
+        }
+
+    def _write_status(self, durable: bool) -> None:
+        self._paths.dir.mkdir(parents=True, exist_ok=True)
+        layout.write_json_atomic(self._paths.status_file, self._status_record(), durable=durable)
+        self._status_written = _now()
+        self._status_step = self._step
+
+    def _try_write_status(self, durable: bool) -> None:
+        """Write status.json from the user's thread: a failure is reported, never raised."""
+        try:
+            self._write_status(durable)
+        except OSError as exc:
+            self._reporter.background_problem(
+                "store-write",
+                f"cannot write {self._paths.status_file} ({exc.strerror or exc}); training goes on",
+            )
+
+    def _write_side_files(self, durable: bool) -> None:
+        """Called on the writer thread after each flush."""
+        if self._summary.version != self._summary_written:
+            version = self._summary.version
+            self._paths.dir.mkdir(parents=True, exist_ok=True)
+            layout.write_json_atomic(self._paths.summary_file, self._summary.as_dict(), durable=durable)
+            layout.write_json_atomic(self._paths.summary_state_file, self._summary.state(), durable=durable)
+            self._summary_written = version
+        now = _now()
+        if (
+            durable
+            or now - self._status_written >= self._settings.heartbeat_interval
+            or (self._step != self._status_step and now - self._status_written >= 1.0)
+        ):
+            self._write_status(durable)
+
+
+def _check_tags(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    tags = list(value)
+    for t in tags:
+        if not isinstance(t, str) or not t or len(t) > 256:
+            raise UsageError(f"tags must be non-empty strings of at most 256 characters, got {t!r}")
+    return list(dict.fromkeys(tags))
+
+
+def make_record(
+    *,
+    run_id: str,
+    project: str,
+    name: str,
+    settings: Settings,
+    config: dict[str, Any],
+    tags: Any,
+    notes: str | None,
+    group: str | None,
+    job_type: str | None,
+    problem: Any,
+) -> dict[str, Any]:
+    """The initial ``run.json`` of a new run."""
+    return {
+        "schema_version": layout.SCHEMA_VERSION,
+        "id": run_id,
+        "project": project,
+        "name": name,
+        "notes": notes,
+        "tags": _check_tags(tags),
+        "group": group,
+        "job_type": job_type,
+        "entity": settings.entity,
+        "mode": settings.mode,
+        "created_at": _now(),
+        "host": layout.HOSTNAME,
+        "user": _user(),
+        "program": sys.argv[0] if sys.argv and sys.argv[0] else None,
+        "args": list(sys.argv[1:]),
+        "cwd": os.getcwd(),
+        "python": sys.version.split()[0],
+        "executable": sys.executable,
+        "tracker_version": __version__,
+        "config": to_jsonable(config, "config", problem) if config else {},
+        "metrics": [],
+        "resumes": 0,
+    }
+
+
+def _user() -> str | None:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):
+        return None

@@ -1,0 +1,290 @@
+"""``run.summary`` and ``run.define_metric``.
+
+By default a key's summary is its last logged value. ``define_metric(name, summary="min")`` (also
+``max``, ``mean``, ``first``, ``last``, ``none``, or several: ``"min,max"``) changes that for the
+keys it matches (names may hold ``*`` globs, as ``train/*``). A value assigned by hand
+(``run.summary["best"] = 7``) sticks: later logs of that key no longer change it.
+
+Aggregates are updated on the writer's drain with numpy, so they cost the training loop nothing.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import threading
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterator, MutableMapping
+
+from tracker.errors import UsageError
+from tracker.sdk.values import to_jsonable
+from tracker.store.segments import KIND_BOOL, JsonText, KeyTable, MediaText
+
+if TYPE_CHECKING:
+    pass
+
+SUMMARY_KINDS = ("min", "max", "mean", "first", "last", "none", "best", "copy")
+GOALS = ("minimize", "maximize")
+
+
+@dataclass
+class Metric:
+    """What ``define_metric`` recorded for one name or glob.
+
+    Attributes:
+        name: a key or a glob (``train/*``).
+        step_metric: another key to use as this metric's x-axis.
+        step_sync: insert the step metric's last value into rows that lack it.
+        hidden: hide from automatic charts.
+        summary: the summary aggregations (a tuple of ``SUMMARY_KINDS``).
+        goal: ``minimize`` or ``maximize`` (used by ``summary="best"``).
+    """
+
+    name: str
+    step_metric: str | None = None
+    step_sync: bool | None = None
+    hidden: bool | None = None
+    summary: tuple[str, ...] | None = None
+    goal: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["summary"] = list(self.summary) if self.summary is not None else None
+        return d
+
+    def aggregations(self) -> tuple[str, ...]:
+        """The summary kinds with ``best`` resolved by the goal."""
+        out = []
+        for kind in self.summary or ():
+            if kind == "best":
+                out.append("max" if self.goal == "maximize" else "min")
+            elif kind == "copy":
+                out.append("last")
+            else:
+                out.append(kind)
+        return tuple(out)
+
+
+def parse_summary(summary: str | None) -> tuple[str, ...] | None:
+    """``"min,max"`` -> ``("min", "max")``, checked against :data:`SUMMARY_KINDS`."""
+    if summary is None:
+        return None
+    kinds = tuple(s.strip() for s in str(summary).split(",") if s.strip())
+    for kind in kinds:
+        if kind not in SUMMARY_KINDS:
+            raise UsageError(f"define_metric summary={summary!r}: {kind!r} is not one of {SUMMARY_KINDS}")
+    return kinds
+
+
+class MetricTable:
+    """The run's metric definitions, and which definition each key falls under."""
+
+    def __init__(self) -> None:
+        self.metrics: dict[str, Metric] = {}
+        self._resolved: dict[str, Metric | None] = {}
+
+    def define(
+        self,
+        name: str,
+        step_metric: str | None,
+        step_sync: bool | None,
+        hidden: bool | None,
+        summary: str | None,
+        goal: str | None,
+        overwrite: bool | None,
+    ) -> Metric:
+        if not isinstance(name, str) or not name:
+            raise UsageError(f"define_metric name must be a non-empty string, got {name!r}")
+        if goal is not None and goal not in GOALS:
+            raise UsageError(f"define_metric goal={goal!r} is not one of {GOALS}")
+        if step_metric is not None and not isinstance(step_metric, str):
+            step_metric = getattr(step_metric, "name", None)
+            if not isinstance(step_metric, str):
+                raise UsageError("define_metric step_metric must be a metric name or a Metric")
+        if step_metric is not None and step_sync is None:
+            step_sync = True
+        new = Metric(name, step_metric, step_sync, hidden, parse_summary(summary), goal)
+        old = self.metrics.get(name)
+        if old is not None and not overwrite:
+            for field in ("step_metric", "step_sync", "hidden", "summary", "goal"):
+                if getattr(new, field) is None:
+                    setattr(new, field, getattr(old, field))
+        self.metrics[name] = new
+        self._resolved.clear()
+        return new
+
+    def resolve(self, key: str) -> Metric | None:
+        """The definition for ``key``: an exact name first, else the last matching glob."""
+        try:
+            return self._resolved[key]
+        except KeyError:
+            pass
+        found = self.metrics.get(key)
+        if found is None:
+            for name, metric in reversed(self.metrics.items()):
+                if any(c in name for c in "*?[") and fnmatch.fnmatchcase(key, name):
+                    found = metric
+                    break
+        self._resolved[key] = found
+        return found
+
+    def sync_pairs(self) -> list[tuple[Metric, str]]:
+        """Metrics whose step metric is inserted into rows automatically."""
+        return [(m, m.step_metric) for m in self.metrics.values() if m.step_metric and m.step_sync]
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [m.to_json() for m in self.metrics.values()]
+
+    def load(self, items: list[dict[str, Any]]) -> None:
+        for d in items or []:
+            summary = d.get("summary")
+            m = Metric(
+                d["name"],
+                d.get("step_metric"),
+                d.get("step_sync"),
+                d.get("hidden"),
+                tuple(summary) if summary is not None else None,
+                d.get("goal"),
+            )
+            self.metrics[m.name] = m
+        self._resolved.clear()
+
+
+class Summary(MutableMapping[str, Any]):
+    """The run's summary: last values, aggregates from ``define_metric``, and manual values.
+
+    Reading it first converts rows still queued on the writer, so a value logged just before is
+    always seen.
+    """
+
+    def __init__(
+        self,
+        metrics: MetricTable,
+        last: dict[str, Any],
+        drain: Callable[[], None],
+        problem: Callable[[tuple[Any, ...], str], None],
+    ) -> None:
+        self._metrics = metrics
+        self._last = last
+        self._drain = drain
+        self._problem = problem
+        self._manual: dict[str, Any] = {}
+        self._removed: set[str] = set()
+        self._agg: dict[str, list[float]] = {}  # key -> [count, sum, min, max, first]
+        self._lock = threading.Lock()
+        self.version = 0
+
+    # --- called on the writer's drain ------------------------------------------------------
+    def on_batch(self, cols: dict[str, Any], keys: KeyTable) -> None:
+        """Update aggregates of keys with aggregated summaries from one batch of columns."""
+        import numpy as np
+
+        self.version += 1
+        if not self._metrics.metrics:
+            return
+        codes = cols["key"]
+        present = np.unique(codes)
+        numeric = cols["kind"] <= KIND_BOOL
+        for code in present.tolist():
+            key = keys.names[code]
+            metric = self._metrics.resolve(key)
+            if metric is None or not metric.summary:
+                continue
+            aggs = metric.aggregations()
+            if not any(a in ("min", "max", "mean", "first") for a in aggs):
+                continue
+            v = cols["value"][(codes == code) & numeric]
+            v = v[~np.isnan(v)]
+            if not len(v):
+                continue
+            with self._lock:
+                state = self._agg.get(key)
+                if state is None:
+                    state = self._agg[key] = [0, 0.0, float(v.min()), float(v.max()), float(v[0])]
+                state[0] += len(v)
+                state[1] += float(v.sum())
+                state[2] = min(state[2], float(v.min()))
+                state[3] = max(state[3], float(v.max()))
+
+    # --- the mapping the user sees ---------------------------------------------------------
+    def _computed(self) -> dict[str, Any]:
+        self._drain()
+        out: dict[str, Any] = {}
+        for key, value in list(self._last.items()):
+            if key in self._removed:
+                continue
+            metric = self._metrics.resolve(key)
+            aggs = metric.aggregations() if metric is not None and metric.summary else ("last",)
+            if "none" in aggs:
+                continue
+            values = {}
+            state = self._agg.get(key)
+            for agg in aggs:
+                if agg == "last":
+                    values[agg] = _decode(value)
+                elif state is not None:
+                    values[agg] = {
+                        "min": state[2],
+                        "max": state[3],
+                        "mean": state[1] / state[0] if state[0] else None,
+                        "first": state[4],
+                    }[agg]
+            if not values:
+                continue
+            out[key] = next(iter(values.values())) if len(values) == 1 else values
+        out.update(self._manual)
+        return out
+
+    def __getitem__(self, key: str) -> Any:
+        return self._computed()[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if not isinstance(key, str):
+            raise UsageError(f"summary keys must be strings, got {key!r} ({type(key).__name__})")
+        self._manual[key] = to_jsonable(value, f"summary[{key!r}]", self._problem)
+        self._removed.discard(key)
+        self.version += 1
+
+    def __delitem__(self, key: str) -> None:
+        computed = self._computed()
+        if key not in computed:
+            raise KeyError(key)
+        self._manual.pop(key, None)
+        self._removed.add(key)
+        self.version += 1
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._computed())
+
+    def __len__(self) -> int:
+        return len(self._computed())
+
+    def __repr__(self) -> str:
+        return f"Summary({self._computed()!r})"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as a plain dict."""
+        return self._computed()
+
+    # --- persistence ------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """What a resumed run needs to carry the summary on."""
+        return {
+            "manual": self._manual,
+            "removed": sorted(self._removed),
+            "agg": self._agg,
+            "last": {k: _decode(v) for k, v in self._last.items()},
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self._manual.update(state.get("manual") or {})
+        self._removed.update(state.get("removed") or [])
+        self._agg.update(state.get("agg") or {})
+        for k, v in (state.get("last") or {}).items():
+            self._last.setdefault(k, v)
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, (JsonText, MediaText)):
+        return json.loads(value)
+    return value

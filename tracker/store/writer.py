@@ -1,0 +1,291 @@
+"""The writer of one run: a background thread that turns logged rows into Parquet segments.
+
+The user's thread only appends ``(step, time, row)`` tuples to a deque (thread-safe, ~50 ns).
+Every ``flush_interval`` seconds the writer thread drains the deque into column arrays, writes
+them as one immutable segment per stream, merges small segments (``compaction_fanin`` of one size
+into one of the next), and rewrites the small JSON side files. Nothing here holds a lock that
+another process could wait on: each run's files are written by its own process only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable
+
+from tracker._report import Reporter
+from tracker.store import layout, segments
+from tracker.store.layout import RunPaths
+
+
+class StreamWriter:
+    """Rows of one stream (``scalars`` or ``system``) on their way to segment files."""
+
+    def __init__(self, stream_dir: Path, writer_id: str, fanin: int) -> None:
+        self.dir = stream_dir
+        self.writer_id = writer_id
+        self.fanin = fanin
+        self.queue: deque[tuple[int, float, dict[str, Any]]] = deque()
+        self.keys = segments.KeyTable()
+        self.last: dict[str, Any] = {}
+        self.pending: list[dict[str, Any]] = []
+        self.pending_points = 0
+        self.written_points = 0
+        self.next_seq = self._first_free_seq()
+        # own segments by level: level L holds merges of fanin**L level-0 segments
+        self.levels: list[list[tuple[int, int, str]]] = [[]]
+        self.on_batch: Callable[[dict[str, Any], segments.KeyTable], None] | None = None
+
+    def _first_free_seq(self) -> int:
+        seqs = [p[1] for n in layout.list_segments(self.dir) if (p := layout.parse_segment(n))]
+        return max(seqs) + 1 if seqs else 0
+
+    def drain(self) -> int:
+        """Move queued rows into column batches; returns the number of rows moved."""
+        q = self.queue
+        if not q:
+            return 0
+        items = []
+        pop = q.popleft
+        append = items.append
+        while q:
+            append(pop())
+        cols = segments.rows_to_columns(items, self.keys, self.last)
+        self.pending.append(cols)
+        self.pending_points += len(cols["step"])
+        if self.on_batch is not None:
+            self.on_batch(cols, self.keys)
+        return len(items)
+
+    def write_pending(self, durable: bool = False) -> None:
+        """Write the pending batches as one segment (raises OSError; the batches then stay)."""
+        if not self.pending:
+            return
+        cols = segments.concat_columns(self.pending)
+        table = segments.columns_to_table(cols, self.keys.names)
+        seq = self.next_seq
+        name = layout.segment_name(seq, seq, self.writer_id)
+        segments.write_segment(table, self.dir, name, durable=durable)
+        self.next_seq += 1
+        self.written_points += self.pending_points
+        self.pending = []
+        self.pending_points = 0
+        self.levels[0].append((seq, seq, name))
+
+    def drop_oldest(self, keep_points: int) -> int:
+        """Drop the oldest pending batches beyond ``keep_points``; returns points dropped."""
+        dropped = 0
+        while self.pending and self.pending_points > keep_points:
+            cols = self.pending.pop(0)
+            n = len(cols["step"])
+            self.pending_points -= n
+            dropped += n
+        return dropped
+
+    def compact_levels(self) -> None:
+        """Merge ``fanin`` segments of one level into one of the next, as often as possible."""
+        level = 0
+        while level < len(self.levels):
+            files = self.levels[level]
+            if len(files) >= self.fanin:
+                merged = self._merge(files)
+                self.levels[level] = []
+                if level + 1 == len(self.levels):
+                    self.levels.append([])
+                self.levels[level + 1].append(merged)
+            level += 1
+
+    def compact_all(self) -> None:
+        """Merge every live segment of the stream (earlier writers' too) into one file."""
+        names = layout.list_segments(self.dir)
+        if len(names) <= 1:
+            return
+        parsed = [(p[0], p[1], n) for n in names if (p := layout.parse_segment(n))]
+        merged = self._merge(parsed)
+        self.levels = [[], [merged]]
+
+    def _merge(self, files: list[tuple[int, int, str]]) -> tuple[int, int, str]:
+        """Stream ``files`` into one segment named by their whole range, then delete them.
+
+        Readers listing the folder in between see the new file cover the old ones, so they read
+        either the old set or the new file, never both.
+        """
+        import pyarrow.parquet as pq
+
+        lo = min(f[0] for f in files)
+        hi = max(f[1] for f in files)
+        name = layout.segment_name(lo, hi, self.writer_id)
+        final = self.dir / name
+        tmp = self.dir / f".{name}.tmp"
+        writer = None
+        try:
+            for _, _, fname in sorted(files):
+                pf = pq.ParquetFile(self.dir / fname)
+                for batch in pf.iter_batches(batch_size=1 << 20):
+                    if writer is None:
+                        writer = pq.ParquetWriter(
+                            tmp,
+                            batch.schema,
+                            compression="snappy",
+                            use_dictionary=["key", "kind", "step", "time", "text"],
+                            write_statistics=["step"],
+                        )
+                    writer.write_batch(batch)
+            if writer is not None:
+                writer.close()
+                writer = None
+            import os
+
+            os.replace(tmp, final)
+        except BaseException:
+            if writer is not None:
+                writer.close()
+            tmp.unlink(missing_ok=True)
+            raise
+        for _, _, fname in files:
+            if fname != name:
+                (self.dir / fname).unlink(missing_ok=True)
+        return (lo, hi, name)
+
+
+class RunWriter:
+    """Owns the writer thread of one run and every stream it writes.
+
+    Args:
+        paths: the run's files.
+        flush_interval: seconds between flushes.
+        fanin: compaction fan-in.
+        max_buffered_points: points kept in memory while the store cannot be written.
+        reporter: where problems are said.
+        side_files: called on the writer thread after each flush to rewrite the JSON side files.
+    """
+
+    def __init__(
+        self,
+        paths: RunPaths,
+        *,
+        flush_interval: float,
+        fanin: int,
+        max_buffered_points: int,
+        reporter: Reporter,
+        side_files: Callable[[bool], None],
+    ) -> None:
+        self.paths = paths
+        self.writer_id = layout.new_writer_id()
+        self.flush_interval = flush_interval
+        self.max_buffered_points = max_buffered_points
+        self.reporter = reporter
+        self.side_files = side_files
+        self.lock = threading.RLock()
+        self.streams = {
+            name: StreamWriter(paths.stream_dir(name), self.writer_id, fanin)
+            for name in layout.STREAMS
+        }
+        self.dropped_points = 0
+        self._wake = threading.Event()
+        self._closing = False
+        self._store_ok = True
+        self._thread = threading.Thread(
+            target=self._loop, name=f"tracker-writer-{paths.run_id}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def queue(self, stream: str = "scalars") -> deque[tuple[int, float, dict[str, Any]]]:
+        """The deque that rows of ``stream`` are appended to."""
+        return self.streams[stream].queue
+
+    def _loop(self) -> None:
+        while not self._closing:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            if self._closing:
+                break
+            self.flush()
+
+    def drain(self) -> None:
+        """Convert queued rows to columns now (so summaries are current); no file is written."""
+        with self.lock:
+            for stream in self.streams.values():
+                self._guarded(stream.drain, "convert logged rows")
+
+    def flush(self, durable: bool = False) -> bool:
+        """Write everything logged so far; returns False when the store could not be written."""
+        with self.lock:
+            ok = True
+            for stream in self.streams.values():
+                self._guarded(stream.drain, "convert logged rows")
+                try:
+                    stream.write_pending(durable)
+                    stream.compact_levels()
+                except OSError as exc:
+                    ok = False
+                    self._store_failed(exc)
+                    self._enforce_buffer_cap(stream)
+                except Exception as exc:  # a bug or unexpected data: say it, drop that batch
+                    n = stream.drop_oldest(0)
+                    self.dropped_points += n
+                    self.reporter.background_problem(
+                        ("write-bug", type(exc).__name__),
+                        f"could not write {n} points of stream {stream.dir.name!r} "
+                        f"({type(exc).__name__}: {exc}); they were dropped",
+                    )
+            try:
+                self.side_files(durable)
+            except OSError as exc:
+                ok = False
+                self._store_failed(exc)
+            if ok and not self._store_ok:
+                self._store_ok = True
+                self.reporter.background_problem(
+                    "store-recovered", f"the store at {self.paths.dir} is writable again; "
+                    "buffered points were written"
+                )
+            return ok
+
+    def _guarded(self, fn: Callable[[], Any], what: str) -> None:
+        try:
+            fn()
+        except Exception as exc:  # never let the writer thread die silently
+            self.reporter.background_problem(
+                ("drain-bug", type(exc).__name__),
+                f"failed to {what} ({type(exc).__name__}: {exc}); those rows were dropped",
+            )
+
+    def _store_failed(self, exc: OSError) -> None:
+        self._store_ok = False
+        pending = sum(s.pending_points for s in self.streams.values())
+        self.reporter.background_problem(
+            "store-write",
+            f"cannot write to the store at {self.paths.dir} ({exc.strerror or exc}); training goes "
+            f"on, {pending} points are kept in memory and written when the store is writable again",
+        )
+
+    def _enforce_buffer_cap(self, stream: StreamWriter) -> None:
+        dropped = stream.drop_oldest(self.max_buffered_points)
+        if dropped:
+            self.dropped_points += dropped
+            self.reporter.background_problem(
+                "buffer-full",
+                f"the store stayed unwritable and the memory buffer reached "
+                f"{self.max_buffered_points} points: the oldest {dropped} points were dropped",
+            )
+
+    def close(self) -> bool:
+        """Stop the thread, write everything, and merge each stream into one segment."""
+        self._closing = True
+        self._wake.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
+        ok = self.flush()
+        if ok:
+            with self.lock:
+                for stream in self.streams.values():
+                    try:
+                        stream.compact_all()
+                    except OSError as exc:
+                        self._store_failed(exc)
+                        ok = False
+        return ok
