@@ -89,18 +89,21 @@ def pivot(
     newrow = np.empty(n, dtype=bool)
     newrow[0] = True
     np.not_equal(step[1:], step[:-1], out=newrow[1:])
-    row = np.cumsum(newrow) - 1
     steps = step[newrow]
     nrows, nkeys = len(steps), len(names)
-    flat = row * nkeys + codes
+    index_type = np.int32 if nrows * max(nkeys, 1) < 2**31 else np.int64
+    row = np.cumsum(newrow, dtype=index_type)
+    row -= 1
+    flat = row * index_type(nkeys) + codes.astype(index_type, copy=False)
 
-    present = np.zeros(nrows * nkeys, dtype=bool)
-    present[flat] = True
-    present = present.reshape(nrows, nkeys)
-    # kinds present per key: a bit per kind
-    kind_bits = np.zeros(nkeys, dtype=np.int64)
-    np.bitwise_or.at(kind_bits, codes, (1 << kind.astype(np.int64)))
-    numeric_bits = (1 << KIND_FLOAT) | (1 << KIND_INT) | (1 << KIND_BOOL)
+    # which kinds each key holds (a bincount, not ufunc.at: 1M points in ~3 ms)
+    counts = np.bincount(codes, minlength=nkeys)
+    kinds_per_key = np.zeros((nkeys, 8), dtype=np.int64)
+    other = np.flatnonzero(kind)  # points that are not floats (usually few)
+    if len(other):
+        kinds_per_key += np.bincount(codes[other] * 8 + kind[other], minlength=nkeys * 8).reshape(nkeys, 8)
+    kinds_per_key[:, KIND_FLOAT] = counts - kinds_per_key.sum(axis=1)
+    numeric_kinds = (KIND_FLOAT, KIND_INT, KIND_BOOL)
 
     out = np.full((nrows, nkeys), np.nan)
     out.ravel()[flat] = value  # nulls arrive as NaN, and their cells are fixed below
@@ -111,21 +114,19 @@ def pivot(
     }
     text_col = None
     for code, name in enumerate(names):
-        bits = int(kind_bits[code])
-        if bits == 0:
+        held = kinds_per_key[code]
+        if counts[code] == 0:
             continue
         col = out[:, code]
-        complete = bool(present[:, code].all())
-        if bits & ~numeric_bits == 0:
-            if bits == (1 << KIND_INT) and complete and np.isfinite(col).all() and np.abs(col).max(initial=0) < 2**53:
+        complete = counts[code] == nrows
+        only = [k for k in range(8) if held[k]]
+        if all(k in numeric_kinds or k == KIND_NULL for k in only):
+            if only == [KIND_INT] and complete and np.isfinite(col).all() and np.abs(col).max(initial=0) < 2**53:
                 data[name] = col.astype(np.int64)
-            elif bits == (1 << KIND_BOOL) and complete:
+            elif only == [KIND_BOOL] and complete:
                 data[name] = col.astype(bool)
             else:
-                data[name] = col
-            continue
-        if bits == (1 << KIND_NULL) or (bits & ~(numeric_bits | (1 << KIND_NULL))) == 0:
-            data[name] = col  # numbers with some None: None reads as NaN in a wide frame
+                data[name] = col  # numbers, perhaps with None: None reads as NaN in a wide frame
             continue
         if text_col is None:
             text_col = table.column("text").to_pylist()
@@ -139,9 +140,10 @@ def pivot(
         missing = [k for k in keys if k not in frame.columns]
         if missing:
             return frame.iloc[0:0].reindex(columns=list(frame.columns) + missing)
-        mask = np.ones(nrows, dtype=bool)
+        hits = np.zeros(nrows, dtype=np.int64)
         for k in keys:
-            mask &= present[:, names.index(k)]
+            hits[row[codes == names.index(k)]] += 1
+        mask = hits == len(keys)
         frame = frame[mask].reset_index(drop=True)
     if x_axis != "_step":
         if x_axis not in frame.columns:

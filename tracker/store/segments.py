@@ -90,68 +90,74 @@ def rows_to_columns(
 
     Also updates ``last`` with each key's latest value. Values must already be plain
     (float, int, bool, str, None, :class:`JsonText`, :class:`MediaText`): ``Run.log`` makes them so.
+
+    Consecutive rows with the same keys and value types form a run; codes and kinds are computed
+    once per run, so the per-point work is only copying values (1M points in ~0.1 s).
     """
     import numpy as np
 
-    run_keys: list[np.ndarray] = []
-    run_counts: list[int] = []
+    runs: list[tuple[tuple[str, ...], tuple[type, ...], int, dict[str, Any]]] = []
     vals: list[Any] = []
-    prev: tuple[str, ...] | None = None
+    prev_k: tuple[str, ...] | None = None
+    prev_t: tuple[type, ...] | None = None
+    prev_d: dict[str, Any] = {}
     count = 0
     extend = vals.extend
-    update = last.update
     for _, _, d in items:
+        vs = d.values()
         kt = tuple(d)
-        if kt != prev:
+        tt = tuple(map(type, vs))
+        if kt != prev_k or tt != prev_t:
             if count:
-                run_keys.append(keys.codes_for(prev))  # type: ignore[arg-type]
-                run_counts.append(count)
-            prev, count = kt, 0
+                runs.append((prev_k, prev_t, count, prev_d))  # type: ignore[arg-type]
+            prev_k, prev_t, count = kt, tt, 0
         count += 1
-        extend(d.values())
-        update(d)
+        prev_d = d
+        extend(vs)
     if count:
-        run_keys.append(keys.codes_for(prev))  # type: ignore[arg-type]
-        run_counts.append(count)
+        runs.append((prev_k, prev_t, count, prev_d))  # type: ignore[arg-type]
 
-    row_lens = np.repeat(
-        np.fromiter((len(k) for k in run_keys), dtype=np.int64, count=len(run_keys)), run_counts
-    )
-    codes = np.concatenate([np.tile(k, c) for k, c in zip(run_keys, run_counts)]) if run_keys else (
-        np.empty(0, np.int32)
-    )
+    code_parts = []
+    kind_parts = []
+    lens = []
+    counts = []
+    classes: set[type] = set()
+    for kt, tt, c, final_row in runs:
+        last.update(final_row)  # the run's last row holds the latest value of each of its keys
+        code_parts.append(np.tile(keys.codes_for(kt), c))
+        kind_parts.append(np.tile(np.fromiter(map(KIND_OF.__getitem__, tt), dtype=np.int8, count=len(tt)), c))
+        lens.append(len(kt))
+        counts.append(c)
+        classes.update(tt)
+    n = len(vals)
+    codes = np.concatenate(code_parts) if code_parts else np.empty(0, np.int32)
+    kind = np.concatenate(kind_parts) if kind_parts else np.empty(0, np.int8)
+    row_lens = np.repeat(np.array(lens, dtype=np.int64), counts)
     step = np.repeat(np.fromiter((it[0] for it in items), dtype=np.int64, count=len(items)), row_lens)
     time_ = np.repeat(np.fromiter((it[1] for it in items), dtype=np.float64, count=len(items)), row_lens)
 
-    n = len(vals)
-    classes = set(map(type, vals))
     text = None
     null = None
-    if classes <= {float}:
-        kind = np.zeros(n, dtype=np.int8)
-        value = np.array(vals, dtype=np.float64) if n else np.empty(0, np.float64)
+    if classes <= {float, int, bool}:
+        value = _to_float64(vals) if n else np.empty(0, np.float64)
     else:
-        kind = np.fromiter(map(KIND_OF.__getitem__, map(type, vals)), dtype=np.int8, count=n)
         numeric = kind <= KIND_BOOL
-        if numeric.all():
-            value = _to_float64(vals)
-        else:
-            obj = np.array(vals, dtype=object)
-            value = np.full(n, np.nan)
-            idx = np.flatnonzero(numeric)
-            value[idx] = _to_float64(obj[idx].tolist())
-            null = ~numeric
-            tidx = np.flatnonzero(~numeric & (kind != KIND_NULL))
-            if len(tidx):
+        obj = np.array(vals, dtype=object)
+        value = np.full(n, np.nan)
+        idx = np.flatnonzero(numeric)
+        value[idx] = _to_float64(obj[idx].tolist())
+        null = ~numeric
+        tidx = np.flatnonzero(~numeric & (kind != KIND_NULL))
+        if len(tidx):
+            text = np.full(n, None, dtype=object)
+            text[tidx] = obj[tidx]
+    if int in classes:
+        big = np.flatnonzero((kind == KIND_INT) & (np.abs(value) >= EXACT_INT_LIMIT))
+        if len(big):
+            if text is None:
                 text = np.full(n, None, dtype=object)
-                text[tidx] = obj[tidx]
-        if int in classes:
-            big = np.flatnonzero((kind == KIND_INT) & (np.abs(value) >= EXACT_INT_LIMIT))
-            if len(big):
-                if text is None:
-                    text = np.full(n, None, dtype=object)
-                for i in big:
-                    text[i] = str(vals[i])
+            for i in big:
+                text[i] = str(vals[i])
     return {"step": step, "key": codes, "kind": kind, "value": value, "null": null, "text": text, "time": time_}
 
 
@@ -199,25 +205,73 @@ def concat_columns(batches: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def columns_to_table(cols: dict[str, Any], key_names: list[str]) -> pa.Table:
-    """Build the Arrow table of a segment."""
+    """Build the Arrow table of a segment.
+
+    Arrays are made from their buffers: ``pa.array`` would import pandas (300 ms, 40 MB) on the
+    writer thread of every training process just to check for pandas types.
+    """
+    import numpy as np
     import pyarrow as pa
 
     n = len(cols["step"])
     keys = pa.DictionaryArray.from_arrays(
-        pa.array(cols["key"], type=pa.int32()), pa.array(key_names, type=pa.string())
+        numpy_array(cols["key"].astype(np.int32, copy=False), pa.int32()), string_array(key_names)
     )
-    text = (
-        pa.array(cols["text"], type=pa.string()) if cols["text"] is not None else pa.nulls(n, pa.string())
+    valid = None if cols["null"] is None else ~cols["null"]
+    text = string_array(cols["text"]) if cols["text"] is not None else string_array([None] * n)
+    return pa.Table.from_arrays(
+        [
+            numpy_array(cols["step"].astype(np.int64, copy=False), pa.int64()),
+            keys,
+            numpy_array(cols["kind"].astype(np.int8, copy=False), pa.int8()),
+            numpy_array(cols["value"].astype(np.float64, copy=False), pa.float64(), valid),
+            text,
+            numpy_array(cols["time"].astype(np.float64, copy=False), pa.float64()),
+        ],
+        names=list(COLUMNS),
     )
-    return pa.table(
-        {
-            "step": pa.array(cols["step"], type=pa.int64()),
-            "key": keys,
-            "kind": pa.array(cols["kind"], type=pa.int8()),
-            "value": pa.array(cols["value"], type=pa.float64(), mask=cols["null"]),
-            "text": text,
-            "time": pa.array(cols["time"], type=pa.float64()),
-        }
+
+
+def _validity(valid: Any) -> tuple[Any, int]:
+    import numpy as np
+    import pyarrow as pa
+
+    if valid is None:
+        return None, 0
+    nulls = int(len(valid) - np.count_nonzero(valid))
+    if not nulls:
+        return None, 0
+    return pa.py_buffer(np.packbits(valid, bitorder="little")), nulls
+
+
+def numpy_array(arr: Any, typ: pa.DataType, valid: Any = None) -> pa.Array:
+    """A fixed-width Arrow array over a numpy array's memory (``valid``: bool mask of non-nulls)."""
+    import numpy as np
+    import pyarrow as pa
+
+    arr = np.ascontiguousarray(arr)
+    bitmap, nulls = _validity(valid)
+    return pa.Array.from_buffers(typ, len(arr), [bitmap, pa.py_buffer(arr)], null_count=nulls)
+
+
+def string_array(items: Any) -> pa.Array:
+    """A utf-8 Arrow string array from a sequence of ``str`` or None."""
+    import numpy as np
+    import pyarrow as pa
+
+    n = len(items)
+    valid = np.fromiter((x is not None for x in items), dtype=bool, count=n)
+    encoded = [x.encode("utf-8", "surrogatepass") if x is not None else b"" for x in items]
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=n), out=offsets[1:])
+    if offsets[-1] >= 2**31:
+        raise ValueError(f"{offsets[-1]} bytes of text in one segment is over Arrow's 2 GiB string limit")
+    bitmap, nulls = _validity(valid)
+    return pa.Array.from_buffers(
+        pa.string(),
+        n,
+        [bitmap, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(b"".join(encoded))],
+        null_count=nulls,
     )
 
 
@@ -234,7 +288,7 @@ def write_segment(table: pa.Table, stream_dir: Path, name: str, *, durable: bool
             tmp,
             compression="snappy",
             use_dictionary=["key", "kind", "step", "time", "text"],
-            write_statistics=["step"],
+            write_statistics=["step", "kind"],
         )
         if durable:
             fd = os.open(tmp, os.O_RDONLY)
@@ -261,10 +315,10 @@ def read_stream(
     """Read every live segment of a stream as one Arrow table (None when there is none).
 
     Safe while a writer writes: a segment compacted away between listing and reading makes the
-    listing start over, so the result is always one consistent set of segments.
+    listing start over, so the result is always one consistent set of segments. The ``text``
+    column is only decoded from segments whose ``kind`` statistics say they hold text.
     """
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     filters = []
     if min_step is not None:
@@ -276,10 +330,7 @@ def read_stream(
         if not names:
             return None
         try:
-            tables = [
-                pq.read_table(stream_dir / n, columns=columns, filters=filters or None)
-                for n in names
-            ]
+            tables = [_read_segment(stream_dir / n, columns, filters or None) for n in names]
         except FileNotFoundError:
             continue
         table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
@@ -287,6 +338,32 @@ def read_stream(
             table = table.unify_dictionaries()
         return table.combine_chunks()
     raise OSError(f"segments in {stream_dir} kept changing while being read")
+
+
+def _read_segment(path: Path, columns: list[str] | None, filters: Any) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    wanted = list(columns or COLUMNS)
+    skip_text = False
+    if "text" in wanted:
+        pf = pq.ParquetFile(path)
+        meta = pf.metadata
+        names = meta.schema.names
+        if "kind" in names:
+            k = names.index("kind")
+            skip_text = all(
+                (st := meta.row_group(i).column(k).statistics) is not None
+                and st.has_min_max
+                and st.max < KIND_STR
+                for i in range(meta.num_row_groups)
+            )
+    read_cols = wanted if not skip_text else [c for c in wanted if c != "text"]
+    table = pq.read_table(path, columns=read_cols, filters=filters)
+    if not skip_text:
+        return table
+    text = string_array([None] * table.num_rows)
+    return table.add_column(wanted.index("text"), "text", text)
 
 
 def segment_files(stream_dir: Path) -> list[Path]:
