@@ -351,6 +351,7 @@ class Run:
             self._fast = self._pending is None and not self._sync_pairs
             self._record["metrics"] = self._metrics.to_json()
             self._write_record()
+            self._summary.seed()
             self._summary.version += 1
             return metric
 

@@ -206,6 +206,17 @@ class Summary(MutableMapping[str, Any]):
                 state[2] = min(state[2], float(v.min()))
                 state[3] = max(state[3], float(v.max()))
 
+    def seed(self) -> None:
+        """Start aggregates of keys logged before their ``define_metric`` from their last value."""
+        for key, value in list(self._last.items()):
+            metric = self._metrics.resolve(key)
+            if metric is None or key in self._agg or type(value) not in (int, float, bool):
+                continue
+            if any(a in ("min", "max", "mean", "first") for a in metric.aggregations()):
+                v = float(value)
+                if v == v:  # not NaN
+                    self._agg[key] = [1, v, v, v, v]
+
     # --- the mapping the user sees ---------------------------------------------------------
     def _computed(self) -> dict[str, Any]:
         self._drain()
@@ -229,6 +240,10 @@ class Summary(MutableMapping[str, Any]):
                         "mean": state[1] / state[0] if state[0] else None,
                         "first": state[4],
                     }[agg]
+                else:
+                    # defined after the key was logged (or no numeric value yet): the last value
+                    # stands in until the next numeric value arrives
+                    values[agg] = _decode(value)
             if not values:
                 continue
             out[key] = next(iter(values.values())) if len(values) == 1 else values

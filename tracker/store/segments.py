@@ -218,7 +218,7 @@ def columns_to_table(cols: dict[str, Any], key_names: list[str]) -> pa.Table:
         numpy_array(cols["key"].astype(np.int32, copy=False), pa.int32()), string_array(key_names)
     )
     valid = None if cols["null"] is None else ~cols["null"]
-    text = string_array(cols["text"]) if cols["text"] is not None else string_array([None] * n)
+    text = string_array(cols["text"]) if cols["text"] is not None else null_strings(n)
     return pa.Table.from_arrays(
         [
             numpy_array(cols["step"].astype(np.int64, copy=False), pa.int64()),
@@ -252,6 +252,16 @@ def numpy_array(arr: Any, typ: pa.DataType, valid: Any = None) -> pa.Array:
     arr = np.ascontiguousarray(arr)
     bitmap, nulls = _validity(valid)
     return pa.Array.from_buffers(typ, len(arr), [bitmap, pa.py_buffer(arr)], null_count=nulls)
+
+
+def null_strings(n: int) -> pa.Array:
+    """An all-null string array of length ``n`` (no per-element work)."""
+    import numpy as np
+    import pyarrow as pa
+
+    bitmap = pa.py_buffer(np.zeros((n + 7) // 8, dtype=np.uint8))
+    offsets = pa.py_buffer(np.zeros(n + 1, dtype=np.int32))
+    return pa.Array.from_buffers(pa.string(), n, [bitmap, offsets, pa.py_buffer(b"")], null_count=n)
 
 
 def string_array(items: Any) -> pa.Array:
@@ -362,7 +372,7 @@ def _read_segment(path: Path, columns: list[str] | None, filters: Any) -> pa.Tab
     table = pq.read_table(path, columns=read_cols, filters=filters)
     if not skip_text:
         return table
-    text = string_array([None] * table.num_rows)
+    text = null_strings(table.num_rows)
     return table.add_column(wanted.index("text"), "text", text)
 
 

@@ -1,0 +1,164 @@
+"""The ``tracker`` command: list, show, export and query runs; make a demo store.
+
+::
+
+    tracker ls [PROJECT]                 projects, or the runs of a project
+    tracker show PROJECT/RUN_ID          one run: metadata, config, summary
+    tracker export PROJECT --format parquet|csv [--out DIR]
+    tracker sql "select ... from runs"   DuckDB SQL over the store's views
+    tracker demo                         write a few demo runs
+
+Every command takes ``--dir`` (default: the ``dir`` setting, ``TRACKER_DIR``, ``./tracker-runs``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from tracker.errors import TrackerError
+
+
+def _api(args: argparse.Namespace) -> Any:
+    from tracker.api.public import Api
+
+    return Api(dir=args.dir)
+
+
+def _print_frame(frame: Any) -> None:
+    import pandas as pd
+
+    with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 200):
+        print(frame.to_string(index=False) if len(frame) else "(no rows)")
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    api = _api(args)
+    if args.project is None:
+        projects = api.projects()
+        if not projects:
+            print(f"no projects in {api.root}")
+            return 0
+        for name in projects:
+            runs = api.runs(name)
+            states: dict[str, int] = {}
+            for r in runs:
+                states[r.state] = states.get(r.state, 0) + 1
+            detail = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
+            print(f"{name}\t{len(runs)} runs\t{detail}")
+        return 0
+    runs = api.runs(args.project)
+    frame = runs.to_pandas()
+    cols = ["id", "name", "state", "created_at", "duration", "last_step", "tags"]
+    if len(frame):
+        frame = frame[cols].copy()
+        frame["created_at"] = frame["created_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
+        frame["duration"] = frame["duration"].map(lambda s: f"{s:.1f}s")
+    _print_frame(frame)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    run = _api(args).run(args.run)
+    doc = {
+        "path": run.path,
+        "name": run.name,
+        "state": run.state,
+        "created_at": run.created_at,
+        "duration": round(run.duration, 3),
+        "last_step": run.last_step,
+        "tags": run.tags,
+        "notes": run.notes,
+        "group": run.group,
+        "job_type": run.job_type,
+        "host": run.host,
+        "dir": run.dir,
+        "metadata": {k: v for k, v in run.metadata.items() if k not in ("metrics",)},
+        "config": run.config,
+        "summary": run.summary,
+    }
+    print(json.dumps(doc, indent=2, default=str))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    api = _api(args)
+    out = Path(args.out or f"{args.project}-export")
+    out.mkdir(parents=True, exist_ok=True)
+    runs = api.runs(args.project)
+    table = runs.to_pandas()
+    table["tags"] = table["tags"].map(lambda t: ",".join(t or []))
+    history = api.sql(
+        "SELECT run_id, step, key, kind, value, text, time FROM history WHERE project = ? ORDER BY run_id, step",
+        [args.project],
+    )
+    if args.format == "parquet":
+        table.to_parquet(out / "runs.parquet", index=False)
+        history.to_parquet(out / "history.parquet", index=False)
+    else:
+        table.to_csv(out / "runs.csv", index=False)
+        history.to_csv(out / "history.csv", index=False)
+    print(f"exported {len(runs)} runs and {len(history)} history points of {args.project} to {out}/")
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    _print_frame(_api(args).sql(args.query))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tracker.demo import make_demo_store
+
+    paths = make_demo_store(dir=args.dir, runs=args.runs, steps=args.steps)
+    print(f"wrote {args.runs} demo runs to project 'demo' ({len(paths)} finished, the last one failed on purpose)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tracker", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, fn: Any, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("--dir", default=None, help="store root (default: settings / TRACKER_DIR)")
+        p.set_defaults(func=fn)
+        return p
+
+    p = add("ls", cmd_ls, "list projects, or the runs of a project")
+    p.add_argument("project", nargs="?")
+    p = add("show", cmd_show, "show one run (PROJECT/RUN_ID)")
+    p.add_argument("run")
+    p = add("export", cmd_export, "export a project's runs table and history")
+    p.add_argument("project")
+    p.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    p.add_argument("--out", default=None, help="output folder (default PROJECT-export)")
+    p = add("sql", cmd_sql, "run DuckDB SQL over the views runs, history, system")
+    p.add_argument("query")
+    p = add("demo", cmd_demo, "write demo runs of a simulated training")
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--steps", type=int, default=500)
+    return parser
+
+
+def _version() -> str:
+    from tracker import __version__
+
+    return f"tracker {__version__}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except TrackerError as exc:
+        print(f"tracker: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
