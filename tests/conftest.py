@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,11 +25,13 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     monkeypatch.chdir(tmp_path)
     yield
-    for run in list(state.active):
-        try:
-            run._end("finished", 0, quiet=True)
-        except tracker.TrackingFailure:
-            pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # what a test left behind was already reported to it
+        for run in list(state.active):
+            try:
+                run._end("finished", 0, quiet=True)
+            except tracker.TrackingFailure:
+                pass
     state.active.clear()
     state.current = None
 

@@ -163,8 +163,7 @@ def init(
     except OSError as exc:
         if s.strict:
             raise StoreError(f"cannot create the store at {root}: {exc}") from exc
-        _warn(s, f"cannot create the store at {root} ({exc.strerror or exc}); the run is kept in "
-                 "memory and written when the store becomes writable")
+        # Not warned here: the run's first write fails too and says it once, for the whole run.
 
     run = _create_or_resume(s, root, project_name, cfg)
     state.add(run, make_current)

@@ -91,6 +91,7 @@ class Run:
         self._status_step = -1
         self._summary_written = -1
         self._fast = not self._sync_pairs
+        self._record_written = False
         self._writer.start()
         self._write_record()
         self._try_write_status(durable=False)
@@ -439,11 +440,14 @@ class Run:
         try:
             self._paths.dir.mkdir(parents=True, exist_ok=True)
             layout.write_json_atomic(self._paths.run_file, self._record)
+            self._record_written = True
         except OSError as exc:
+            self._record_written = False
             self._reporter.problem(
                 "store-write",
-                f"cannot write {self._paths.run_file} ({exc.strerror or exc}); training goes on and "
-                "it is written again at the next change",
+                f"cannot write to the store at {self._paths.dir} ({exc.strerror or exc}); training "
+                "goes on, and what is logged is kept in memory and written when the store is "
+                "writable again",
                 stacklevel=4,
             )
 
@@ -481,7 +485,12 @@ class Run:
             )
 
     def _write_side_files(self, durable: bool) -> None:
-        """Called on the writer thread after each flush."""
+        """Called on the writer thread after each flush (an OSError here means: retry later)."""
+        if not self._record_written:
+            layout.ensure_store(self._paths.root)
+            self._paths.dir.mkdir(parents=True, exist_ok=True)
+            layout.write_json_atomic(self._paths.run_file, self._record)
+            self._record_written = True
         if self._summary.version != self._summary_written:
             version = self._summary.version
             self._paths.dir.mkdir(parents=True, exist_ok=True)

@@ -155,7 +155,7 @@ def list_segments(stream_dir: Path) -> list[str]:
     """Live segment names of a stream folder (empty when the folder does not exist)."""
     try:
         names = os.listdir(stream_dir)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return []
     return live_segments(names)
 

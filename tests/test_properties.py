@@ -1,0 +1,74 @@
+"""Property tests: whatever goes into log comes out of the store, per key and step."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import tracker
+from tracker import TrackerWarning
+
+keys = st.text(min_size=1, max_size=30).filter(lambda k: k not in ("_step", "_timestamp", "_runtime"))
+values = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.booleans(),
+    st.text(max_size=50),
+    st.none(),
+)
+rows = st.lists(st.dictionaries(keys, values, max_size=8), min_size=1, max_size=20)
+
+
+def same(a, b):
+    if isinstance(a, float) and math.isnan(a):
+        return isinstance(b, float) and math.isnan(b)
+    return type(a) is type(b) and a == b
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=rows)
+def test_log_round_trips(tmp_path_factory, data):
+    store = tmp_path_factory.mktemp("prop")
+    run = tracker.init(project="p", dir=store, reinit="create_new",
+                       settings={"quiet": True, "strict": True, "flush_interval": 0.05})
+    for row in data:
+        run.log(row)
+    run.finish()
+    back = list(tracker.Api(dir=store).run(run.path).scan_history())
+    logged = [(i, r) for i, r in enumerate(data) if r]  # an empty row logs no point
+    assert [b["_step"] for b in back] == [i for i, _ in logged]
+    for (_, sent), got in zip(logged, back):
+        got = {k: v for k, v in got.items() if k not in ("_step", "_timestamp", "_runtime")}
+        assert set(got) == set(sent)
+        for k, v in sent.items():
+            assert same(v, got[k]), (k, v, got[k])
+
+
+bad_values = st.one_of(
+    st.sets(st.integers(), max_size=3),
+    st.builds(object),
+    st.binary(max_size=5),
+    st.complex_numbers(allow_nan=False),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(good=st.dictionaries(keys, st.floats(allow_nan=False), min_size=1, max_size=4),
+       bad=st.dictionaries(keys, bad_values, min_size=1, max_size=3))
+def test_bad_values_never_raise_and_never_cost_the_good_ones(tmp_path_factory, good, bad):
+    store = tmp_path_factory.mktemp("bad")
+    run = tracker.init(project="p", dir=store, reinit="create_new", settings={"quiet": True})
+    row = {**bad, **good}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run.log(row)
+        run.finish()
+    dropped = {k for k in bad if k not in good}
+    assert len([w for w in caught if issubclass(w.category, TrackerWarning)]) >= (1 if dropped else 0)
+    (back,) = list(tracker.Api(dir=store).run(run.path).scan_history())
+    for k, v in good.items():
+        assert back[k] == v
+    assert not dropped & set(back)

@@ -1,0 +1,172 @@
+"""The store: segment naming, compaction, readers during writes, faults, schema versions."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import threading
+import time
+import warnings
+
+import pytest
+
+import tracker
+from tracker import TrackerWarning
+from tracker.errors import SchemaError
+from tracker.store import layout, segments
+
+
+def test_live_segments_skip_what_a_merge_covers():
+    names = [
+        layout.segment_name(0, 0, "a"),
+        layout.segment_name(1, 1, "a"),
+        layout.segment_name(0, 7, "a"),  # a merge of 0..7 (0 and 1 not yet deleted)
+        layout.segment_name(8, 8, "a"),
+        layout.segment_name(9, 9, "b"),
+        ".seg-0000000010-0000000010-a.parquet.x.tmp",  # being written: never read
+        "notes.txt",
+    ]
+    assert layout.live_segments(names) == [
+        layout.segment_name(0, 7, "a"),
+        layout.segment_name(8, 8, "a"),
+        layout.segment_name(9, 9, "b"),
+    ]
+    assert layout.live_segments([layout.segment_name(3, 3, "a"), layout.segment_name(3, 3, "b")]) == [
+        layout.segment_name(3, 3, "a"),
+        layout.segment_name(3, 3, "b"),
+    ]
+
+
+def test_a_long_run_stays_a_few_files(make_run, store):
+    run = make_run(settings={"compaction_fanin": 4})
+    for i in range(200):
+        run.log({"i": i})
+        run.flush()  # one segment per flush: 200 segments before compaction
+    live = os.listdir(run._paths.stream_dir("scalars"))
+    assert len(live) <= 3 * 4  # at most fanin-1 files per level, 4 levels for 200 segments
+    run.finish()
+    assert len(os.listdir(run._paths.stream_dir("scalars"))) == 1
+    assert tracker.Api(dir=store).run(run.path).history()["i"].tolist() == list(range(200))
+
+
+def test_reader_never_sees_torn_or_duplicated_data_while_the_writer_compacts(make_run, store):
+    run = make_run(settings={"compaction_fanin": 3, "flush_interval": 0.01})
+    api = tracker.Api(dir=store)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    reads = [0]
+
+    def reader():
+        read_run = api.run(run.path)
+        while not stop.is_set():
+            try:
+                frame = read_run.history()
+                if len(frame):
+                    steps = frame["_step"].tolist()
+                    assert steps == list(range(len(steps))), "gap or duplicate"
+                    assert (frame["v"] == frame["_step"] * 2).all()
+                reads[0] += 1
+            except BaseException as exc:  # noqa: BLE001 - reported by the test
+                errors.append(exc)
+                return
+
+    t = threading.Thread(target=reader)
+    t.start()
+    for i in range(3000):
+        run.log({"v": i * 2})
+        if i % 10 == 0:
+            time.sleep(0.001)
+    run.finish()
+    stop.set()
+    t.join()
+    assert not errors, errors[0]
+    assert reads[0] > 5
+
+
+def test_a_store_that_cannot_be_written_warns_once_and_catches_up(tmp_path):
+    blocker = tmp_path / "blocked"
+    blocker.write_text("a file where the store's folder should be")
+    root = blocker / "store"
+    with pytest.warns(TrackerWarning) as caught:
+        run = tracker.init(project="p", dir=root, settings={"quiet": True, "flush_interval": 0.05})
+        for i in range(100):
+            run.log({"i": i})
+        time.sleep(0.3)  # several failed flushes
+    assert len(caught) == 1 and "cannot write to the store" in str(caught[0].message)
+    blocker.unlink()  # the disk is writable again
+    with warnings.catch_warnings(record=True) as later:
+        warnings.simplefilter("always")
+        for i in range(100, 150):
+            run.log({"i": i})
+        run.finish()
+    assert any("writable again" in str(w.message) for w in later)
+    read = tracker.Api(dir=root).run(run.path)
+    assert read.history()["i"].tolist() == list(range(150))
+    assert read.state == "finished"
+
+
+def test_a_full_disk_keeps_flushed_data_and_buffers_the_rest(make_run, store, monkeypatch):
+    run = make_run(settings={"strict": False})
+    for i in range(10):
+        run.log({"i": i})
+    assert run.flush()
+    real = segments.write_segment
+    full = threading.Event()
+    full.set()
+
+    def write_segment(*args, **kwargs):
+        if full.is_set():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(segments, "write_segment", write_segment)
+    with pytest.warns(TrackerWarning, match="No space left on device"):
+        for i in range(10, 20):
+            run.log({"i": i})
+        assert run.flush() is False
+    assert tracker.Api(dir=store).run(run.path).history()["i"].tolist() == list(range(10))
+    full.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run.finish()
+    assert tracker.Api(dir=store).run(run.path).history()["i"].tolist() == list(range(20))
+
+
+def test_buffer_cap_drops_oldest_points_and_says_so(make_run, store, monkeypatch):
+    run = make_run(settings={"strict": False, "max_buffered_points": 10})
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(segments, "write_segment", no_space)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for batch in range(3):
+            for i in range(8):
+                run.log({"i": batch * 8 + i})
+            run.flush()
+    assert any("oldest" in str(w.message) and "dropped" in str(w.message) for w in caught)
+    assert run.status()["dropped_points"] >= 8
+
+
+def test_newer_schema_is_refused(store):
+    store.mkdir(parents=True)
+    (store / layout.STORE_FILE).write_text(json.dumps({"schema_version": layout.SCHEMA_VERSION + 1}))
+    with pytest.raises(SchemaError, match="upgrade the tracker package"):
+        tracker.init(project="p", dir=store, settings={"quiet": True})
+
+
+def test_segments_are_plain_parquet_any_engine_reads(make_run, store):
+    import duckdb
+    import pyarrow.parquet as pq
+
+    run = make_run()
+    run.log({"a": 1.5, "s": "text"})
+    run.finish()
+    (path,) = (run._paths.stream_dir("scalars")).glob("*.parquet")
+    table = pq.read_table(path)
+    assert table.column_names == ["step", "key", "kind", "value", "text", "time"]
+    got = duckdb.sql(f"select key, value, text from read_parquet('{path}') order by key").fetchall()
+    assert got == [("a", 1.5, None), ("s", None, "text")]
+    assert json.loads((run._paths.dir / "run.json").read_text())["schema_version"] == layout.SCHEMA_VERSION
