@@ -40,7 +40,7 @@ def test_log_round_trips(tmp_path_factory, data):
     back = list(tracker.Api(dir=store).run(run.path).scan_history())
     logged = [(i, r) for i, r in enumerate(data) if r]  # an empty row logs no point
     assert [b["_step"] for b in back] == [i for i, _ in logged]
-    for (_, sent), got in zip(logged, back):
+    for (_, sent), got in zip(logged, back, strict=True):
         got = {k: v for k, v in got.items() if k not in ("_step", "_timestamp", "_runtime")}
         assert set(got) == set(sent)
         for k, v in sent.items():

@@ -29,11 +29,10 @@ from tracker.errors import (  # noqa: E402
 if TYPE_CHECKING:
     from typing import Any
 
-    from tracker.settings import Settings
     from tracker.api.public import Api
-    from tracker.sdk.init import init
     from tracker.sdk.run import Run
     from tracker.sdk.summary import Metric
+    from tracker.settings import Settings
 
 __all__ = [
     "Api",

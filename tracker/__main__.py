@@ -1,3 +1,5 @@
-from tracker.cli import main
 import sys
+
+from tracker.cli import main
+
 sys.exit(main())

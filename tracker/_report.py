@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections import Counter
-from typing import Hashable
+from collections.abc import Hashable
 
 from tracker.errors import TrackerWarning, TrackingFailure
 

@@ -48,7 +48,7 @@ def simulated_training(
             if fail_at is not None and step == fail_at:
                 raise RuntimeError(f"simulated divergence at step {step}")
         run.summary["best_epoch"] = int(steps // 100) - 1
-        return run.path
+    return run.path
 
 
 def make_demo_store(dir: str | None = None, runs: int = 5, steps: int = 500) -> list[str]:

@@ -15,7 +15,8 @@ $and $or $nor $not``. Orders: ``"+created_at"``, ``"-summary.val/acc"``, ``"conf
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from tracker.errors import QueryError
 

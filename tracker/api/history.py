@@ -8,8 +8,9 @@ minimum and maximum point (M4), so no spike is ever hidden by the sampling.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from tracker.errors import UsageError
 from tracker.sdk.values import decode_value
@@ -92,9 +93,8 @@ def pivot(
     steps = step[newrow]
     nrows, nkeys = len(steps), len(names)
     index_type = np.int32 if nrows * max(nkeys, 1) < 2**31 else np.int64
-    row = np.cumsum(newrow, dtype=index_type)
-    row -= 1
-    flat = row * index_type(nkeys) + codes.astype(index_type, copy=False)
+    row: Any = np.cumsum(newrow, dtype=index_type) - 1
+    flat = row * nkeys + codes.astype(index_type, copy=False)
 
     # which kinds each key holds (a bincount, not ufunc.at: 1M points in ~3 ms)
     counts = np.bincount(codes, minlength=nkeys)
@@ -228,7 +228,7 @@ def m4_steps_sql(files: list[str], keys: Sequence[str] | None, buckets: int,
 
 def arrow_table(result: Any) -> pa.Table:
     """The Arrow table of a DuckDB result (the method's name changed in DuckDB 2.0)."""
-    fetch = getattr(result, "to_arrow_table", None) or getattr(result, "fetch_arrow_table")
+    fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
     return fetch()
 
 
@@ -241,7 +241,6 @@ def downsampled(
     max_step: int | None,
 ) -> pa.Table | None:
     """The long rows of the steps that M4 sampling keeps (about ``samples`` rows per key)."""
-    import pyarrow as pa
 
     if samples < 4:
         raise UsageError(f"samples={samples!r} must be at least 4")

@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from tracker.api import filters as _filters
 from tracker.api import history as _history
@@ -456,13 +457,14 @@ class Run:
             return pa.Table.from_pandas(self.history(stream=stream), preserve_index=False)
         table = _history.read_long(self._stream_dir(stream))
         if table is None:
-            from tracker.store.segments import columns_to_table
-
             import numpy as np
 
-            empty = {k: np.empty(0) for k in ("step", "key", "kind", "value", "time")}
-            empty.update(step=np.empty(0, np.int64), key=np.empty(0, np.int32), kind=np.empty(0, np.int8),
-                         null=None, text=None)
+            from tracker.store.segments import columns_to_table
+
+            empty: dict[str, Any] = {
+                "step": np.empty(0, np.int64), "key": np.empty(0, np.int32), "kind": np.empty(0, np.int8),
+                "value": np.empty(0), "time": np.empty(0), "null": None, "text": None,
+            }
             return columns_to_table(empty, [])
         return table
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from tracker.errors import ConfigError
 from tracker.sdk.values import is_instance_without_import, to_jsonable

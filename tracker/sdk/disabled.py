@@ -42,7 +42,7 @@ class DisabledRun:
 
     def define_metric(self, name: str, *args: Any, **kwargs: Any) -> Metric:
         keys = ("step_metric", "step_sync", "hidden", "summary", "goal", "overwrite")
-        values = dict(zip(keys, args)) | kwargs
+        values = dict(zip(keys, args, strict=False)) | kwargs
         return self._metrics.define(name, *(values.get(k) for k in keys))
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
@@ -63,8 +63,8 @@ class DisabledRun:
     def __enter__(self) -> DisabledRun:
         return self
 
-    def __exit__(self, *exc: Any) -> bool:
-        return False
+    def __exit__(self, *exc: Any) -> None:
+        return None
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):

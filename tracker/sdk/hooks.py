@@ -59,7 +59,7 @@ def _wrap_sys_exit() -> None:
         original(code)
 
     exit.__doc__ = original.__doc__
-    sys.exit = exit
+    sys.exit = exit  # type: ignore[assignment]
 
 
 def _end_all(run_state: str, code: Any) -> None:

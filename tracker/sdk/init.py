@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from tracker.errors import RunExistsError, RunNotFoundError, StoreError, TrackerWarning, UsageError
 from tracker.sdk import hooks, names, state

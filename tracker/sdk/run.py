@@ -12,7 +12,8 @@ import os
 import sys
 import threading
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from tracker import __version__
 from tracker._report import Reporter
@@ -20,7 +21,7 @@ from tracker.errors import UsageError
 from tracker.sdk import state as _state
 from tracker.sdk.config import Config
 from tracker.sdk.summary import Metric, MetricTable, Summary
-from tracker.sdk.values import PLAIN_TYPES, RESERVED_KEYS, flatten_row, to_jsonable
+from tracker.sdk.values import PLAIN_TYPES, flatten_row, to_jsonable
 from tracker.settings import Settings
 from tracker.store import layout
 from tracker.store.layout import RunPaths
@@ -309,7 +310,7 @@ class Run:
             return
         self._pending = None
         if self._sync_pairs:
-            for metric, step_key in self._sync_pairs:
+            for _, step_key in self._sync_pairs:
                 if step_key in row:
                     self._sync_last[step_key] = row[step_key]
             for metric, step_key in self._sync_pairs:
@@ -412,7 +413,7 @@ class Run:
     def __enter__(self) -> Run:
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc_type is None:
             self.finish()
         elif issubclass(exc_type, KeyboardInterrupt):
@@ -422,7 +423,6 @@ class Run:
             self.finish(code)
         else:
             self._end("failed", 1)
-        return False
 
     def status(self) -> dict[str, Any]:
         """The run's current status record (state, step, heartbeat, ...)."""

@@ -13,8 +13,9 @@ from __future__ import annotations
 import fnmatch
 import json
 import threading
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator, MutableMapping
+from typing import TYPE_CHECKING, Any
 
 from tracker.errors import UsageError
 from tracker.sdk.values import to_jsonable
@@ -86,7 +87,7 @@ class MetricTable:
     def define(
         self,
         name: str,
-        step_metric: str | None,
+        step_metric: str | Metric | None,
         step_sync: bool | None,
         hidden: bool | None,
         summary: str | None,
@@ -98,7 +99,7 @@ class MetricTable:
         if goal is not None and goal not in GOALS:
             raise UsageError(f"define_metric goal={goal!r} is not one of {GOALS}")
         if step_metric is not None and not isinstance(step_metric, str):
-            step_metric = getattr(step_metric, "name", None)
+            step_metric = getattr(step_metric, "name", None)  # a Metric from define_metric
             if not isinstance(step_metric, str):
                 raise UsageError("define_metric step_metric must be a metric name or a Metric")
         if step_metric is not None and step_sync is None:

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from tracker.store import layout
 
@@ -351,7 +352,6 @@ def read_stream(
 
 
 def _read_segment(path: Path, columns: list[str] | None, filters: Any) -> pa.Table:
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     wanted = list(columns or COLUMNS)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tracker._report import Reporter
 from tracker.store import layout, segments
@@ -46,7 +47,7 @@ class StreamWriter:
         q = self.queue
         if not q:
             return 0
-        items = []
+        items: list[tuple[int, float, dict[str, Any]]] = []
         pop = q.popleft
         append = items.append
         while q:
@@ -224,7 +225,7 @@ class RunWriter:
                     ok = False
                     self._store_failed(exc)
                     self._enforce_buffer_cap(stream)
-                except Exception as exc:  # a bug or unexpected data: say it, drop that batch
+                except Exception as exc:  # noqa: BLE001 - a bug or odd data: said, and only that batch dropped
                     n = stream.drop_oldest(0)
                     self.dropped_points += n
                     self.reporter.background_problem(
@@ -248,7 +249,7 @@ class RunWriter:
     def _guarded(self, fn: Callable[[], Any], what: str) -> None:
         try:
             fn()
-        except Exception as exc:  # never let the writer thread die silently
+        except Exception as exc:  # noqa: BLE001 - the writer thread must never die silently
             self.reporter.background_problem(
                 ("drain-bug", type(exc).__name__),
                 f"failed to {what} ({type(exc).__name__}: {exc}); those rows were dropped",

@@ -1,0 +1,29 @@
+"""Notebooks in notebooks/ run top to bottom in a real kernel, so they never rot."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from tests.conftest import ROOT, python_env
+from tracker.demo import make_demo_store
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    store = tmp_path / "demo-store"
+    make_demo_store(dir=str(store), runs=5, steps=300)
+    for key, value in python_env(TRACKER_DIR=str(store)).items():
+        monkeypatch.setenv(key, value)
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors, errors
+    assert os.path.exists(store / "notebook")  # the notebook's own run landed in the store
