@@ -30,6 +30,10 @@ from tracker.store.writer import RunWriter
 _PLAIN = PLAIN_TYPES
 _now = time.time
 
+#: Rows queued before the logging thread converts them itself: a loop that logs faster than the
+#: writer thread keeps up must not grow memory without bound.
+_QUEUE_LIMIT = 20_000
+
 #: Run states as written by the writer; ``crashed`` (and ``preempted``) are derived when read.
 WRITTEN_STATES = ("running", "finished", "failed", "killed", "preempting")
 
@@ -73,6 +77,7 @@ class Run:
             side_files=self._write_side_files,
         )
         scalars = self._writer.streams["scalars"]
+        self._queue = scalars.queue
         self._append = scalars.queue.append
         self._summary = Summary(self._metrics, scalars.last, self._writer.drain, self._problem)
         scalars.on_batch = self._summary.on_batch
@@ -227,6 +232,8 @@ class Run:
                 if "_step" not in data and "_runtime" not in data and "_timestamp" not in data:
                     self._append((self._step, _now(), data.copy()))
                     self._step += 1
+                    if len(self._queue) > _QUEUE_LIMIT:
+                        self._writer.drain()  # backpressure: rows as columns take ~5x less memory
                     return
         self._log_general(data, step, commit)
 
@@ -319,6 +326,8 @@ class Run:
                         row[step_key] = self._sync_last[step_key]
         self._append((self._step, _now(), row))
         self._step += 1
+        if len(self._queue) > _QUEUE_LIMIT:
+            self._writer.drain()
 
     def define_metric(
         self,

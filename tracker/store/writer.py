@@ -20,6 +20,10 @@ from tracker.store import layout, segments
 from tracker.store.layout import RunPaths
 
 
+#: Points per segment written at a flush, and per batch when merging: bounds the writer's memory.
+SEGMENT_POINTS = 1 << 18
+
+
 class StreamWriter:
     """Rows of one stream (``scalars`` or ``system``) on their way to segment files."""
 
@@ -60,18 +64,32 @@ class StreamWriter:
         return len(items)
 
     def write_pending(self, durable: bool = False) -> None:
-        """Write the pending batches as one segment (raises OSError; the batches then stay)."""
-        if not self.pending:
-            return
-        cols = segments.concat_columns(self.pending)
+        """Write the pending batches as segments of at most ``SEGMENT_POINTS`` points each.
+
+        Raises OSError when the store cannot be written; the unwritten batches then stay pending.
+        Bounded segments bound the memory a write needs, however far a fast loop ran ahead.
+        """
+        while self.pending:
+            group, points = [], 0
+            while self.pending and (not group or points + len(self.pending[0]["step"]) <= SEGMENT_POINTS):
+                batch = self.pending.pop(0)
+                group.append(batch)
+                points += len(batch["step"])
+            try:
+                self._write_group(group, durable)
+            except BaseException:
+                self.pending[:0] = group
+                raise
+            self.pending_points -= points
+            self.written_points += points
+
+    def _write_group(self, group: list[dict[str, Any]], durable: bool) -> None:
+        cols = segments.concat_columns(group)
         table = segments.columns_to_table(cols, self.keys.names)
         seq = self.next_seq
         name = layout.segment_name(seq, seq, self.writer_id)
         segments.write_segment(table, self.dir, name, durable=durable)
         self.next_seq += 1
-        self.written_points += self.pending_points
-        self.pending = []
-        self.pending_points = 0
         self.levels[0].append((seq, seq, name))
 
     def drop_oldest(self, keep_points: int) -> int:
@@ -123,7 +141,7 @@ class StreamWriter:
         try:
             for _, _, fname in sorted(files):
                 pf = pq.ParquetFile(self.dir / fname)
-                for batch in pf.iter_batches(batch_size=1 << 20):
+                for batch in pf.iter_batches(batch_size=SEGMENT_POINTS):
                     if writer is None:
                         writer = pq.ParquetWriter(
                             tmp,

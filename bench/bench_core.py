@@ -1,0 +1,187 @@
+"""Core benchmarks: tracker beside the floor and the peers, each figure from fresh processes.
+
+    python bench/bench_core.py                      # tracker + floor + peers importable here
+    python bench/bench_core.py --peers-python /path/to/venv/bin/python   # peers from another venv
+    python bench/bench_core.py --steps 20000 --repeat 1 --tools tracker,floor   # a quick look
+
+Prints a table (medians of --repeat runs) and, with --json, writes the raw figures. Figures are
+printed, never asserted: machines are noisy. See docs/benchmarks.md for the latest results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PEERS = ["tensorboardX", "trackio", "wandb", "mlflow", "dvclive", "aim"]
+IMPORT_NAME = {"tracker": "tracker", "tensorboardX": "tensorboardX", "trackio": "trackio", "wandb": "wandb",
+               "mlflow": "mlflow", "dvclive": "dvclive", "aim": "aim"}
+READABLE = {"tracker", "dvclive"}
+
+
+def python_for(tool: str, args: argparse.Namespace) -> str:
+    return sys.executable if tool in ("tracker", "floor") else (args.peers_python or sys.executable)
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(ROOT) + os.pathsep + e.get("PYTHONPATH", "")
+    for k in list(e):
+        if k.startswith(("TRACKER_", "WANDB_")):
+            del e[k]
+    e["WANDB_MODE"] = "offline"
+    return e
+
+
+def available(tool: str, args: argparse.Namespace) -> bool:
+    if tool == "floor":
+        return True
+    code = f"import {IMPORT_NAME[tool]}"
+    return subprocess.run([python_for(tool, args), "-c", code], env=env(), capture_output=True).returncode == 0
+
+
+def worker(tool: str, task: str, steps: int, keys: int, args: argparse.Namespace, out: str | None = None) -> dict:
+    own = out is None
+    out = out or tempfile.mkdtemp(prefix=f"bench-{tool}-")
+    try:
+        proc = subprocess.run(
+            [python_for(tool, args), str(HERE / "workers.py"), tool, task, str(steps), str(keys), out],
+            env=env(), capture_output=True, text=True, timeout=1800, cwd=out,
+        )
+        if proc.returncode != 0:
+            return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1][:160]}
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    finally:
+        if own:
+            shutil.rmtree(out, ignore_errors=True)
+
+
+def import_ms(tool: str, args: argparse.Namespace, n: int = 7) -> float:
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        subprocess.run([python_for(tool, args), "-c", f"import {IMPORT_NAME[tool]}"], env=env(), check=True)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def med(results: list[dict], key: str) -> float | None:
+    vals = [r[key] for r in results if key in r and r[key] is not None]
+    return statistics.median(vals) if vals else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--steps", type=int, default=100_000)
+    ap.add_argument("--keys", type=int, default=10)
+    ap.add_argument("--calls", type=int, default=20_000, help="calls timed per per-call figure")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--tools", default=",".join(["tracker", "floor", *PEERS]))
+    ap.add_argument("--peers-python", default=None)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+
+    tools = [t for t in args.tools.split(",") if t]
+    missing = [t for t in tools if not available(t, args)]
+    tools = [t for t in tools if t not in missing]
+    print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"workload: {args.steps} steps x {args.keys} keys; per-call figures over {args.calls} calls; "
+          f"medians of {args.repeat} fresh processes")
+    if missing:
+        print(f"not installed here (skipped): {', '.join(missing)}")
+    figures: dict[str, dict] = {}
+    for tool in tools:
+        f: dict = {}
+        for task in ("call2", "call20", "init"):
+            if tool == "floor" and task == "init":
+                continue
+            steps = args.calls if task.startswith("call") else 0
+            rs = [worker(tool, task, steps, args.keys, args) for _ in range(args.repeat)]
+            errors = [r["error"] for r in rs if "error" in r]
+            if errors:
+                f[task] = {"error": errors[0]}
+                continue
+            f[task] = {k: med(rs, k) for k in rs[0]}
+        rs = []
+        reads = []
+        for _ in range(args.repeat):
+            out = tempfile.mkdtemp(prefix=f"bench-{tool}-")
+            try:
+                rs.append(worker(tool, "e2e", args.steps, args.keys, args, out))
+                if tool in READABLE and "error" not in rs[-1]:
+                    reads.append(worker(tool, "read", args.steps, args.keys, args, out))
+            finally:
+                shutil.rmtree(out, ignore_errors=True)
+        errors = [r["error"] for r in rs if "error" in r]
+        f["e2e"] = {"error": errors[0]} if errors else {k: med(rs, k) for k in rs[0]}
+        if reads:
+            f["read"] = {k: med(reads, k) for k in reads[0]} if "error" not in reads[0] else reads[0]
+        if tool == "tracker":
+            f["rss_growth"] = worker(tool, "rss", args.steps * 10, args.keys, args)
+        if tool != "floor":
+            f["import_ms"] = import_ms(tool, args)
+        figures[tool] = f
+        print(f"  measured {tool}", flush=True)
+    baseline = statistics.median(
+        [(lambda t0: (subprocess.run([sys.executable, "-c", "pass"]), time.perf_counter() - t0)[1])(time.perf_counter())
+         for _ in range(7)]
+    ) * 1e3
+
+    def cell(tool: str, task: str, key: str, fmt: str) -> str:
+        v = figures[tool].get(task, {})
+        if not isinstance(v, dict):
+            return fmt.format(v)
+        if "error" in v:
+            return "error"
+        x = v.get(key)
+        return "n/a" if x is None else fmt.format(x)
+
+    rows = [
+        ("log, 2 keys: median µs", "call2", "median_us", "{:.2f}"),
+        ("log, 2 keys: p99 µs", "call2", "p99_us", "{:.2f}"),
+        ("log, 2 keys: µs/call incl. finish", "call2", "with_finish_us", "{:.2f}"),
+        ("log, 20 keys: median µs", "call20", "median_us", "{:.2f}"),
+        ("log, 20 keys: p99 µs", "call20", "p99_us", "{:.2f}"),
+        (f"e2e {args.steps}x{args.keys}: points/s", "e2e", "points_per_s", "{:,.0f}"),
+        ("e2e: seconds", "e2e", "seconds", "{:.3f}"),
+        ("e2e: peak RSS MB", "e2e", "peak_rss_mb", "{:.0f}"),
+        ("e2e: disk MB", "e2e", "disk_bytes", "{:.1f}"),
+        ("read into pandas: ms (warm median)", "read", "ms", "{:.1f}"),
+        ("read into pandas: ms (first read)", "read", "first_ms", "{:.1f}"),
+        ("init to first log returned: ms", "init", "ms", "{:.2f}"),
+    ]
+    for tool in figures:
+        e = figures[tool].get("e2e", {})
+        if isinstance(e, dict) and "disk_bytes" in e and e["disk_bytes"] is not None:
+            e["disk_bytes"] = e["disk_bytes"] / 1e6
+    width = max(len(r[0]) for r in rows) + 2
+    print()
+    print("figure".ljust(width) + "".join(t.rjust(14) for t in figures))
+    for label, task, key, fmt in rows:
+        print(label.ljust(width) + "".join(cell(t, task, key, fmt).rjust(14) for t in figures))
+    print("import (python -c, ms)".ljust(width) + "".join(
+        (f"{figures[t]['import_ms']:.0f}" if "import_ms" in figures[t] else "-").rjust(14) for t in figures))
+    print(f"(python -c pass: {baseline:.0f} ms on this machine)")
+    if "tracker" in figures:
+        g = figures["tracker"]["rss_growth"]
+        if "error" not in g:
+            print(f"tracker RSS as the run grows ({args.steps * 10} steps x {args.keys} keys): "
+                  f"{g['rss_at_10pct_mb']:.0f} MB at 10%, {g['peak_rss_mb']:.0f} MB at 100% "
+                  f"({g['points_per_s']:,.0f} points/s, {g['disk_bytes'] / 1e6:.1f} MB on disk)")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "figures": figures, "python_pass_ms": baseline}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

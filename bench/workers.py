@@ -1,0 +1,286 @@
+"""One measurement in a fresh process: ``python workers.py TOOL TASK STEPS KEYS OUTDIR``.
+
+Prints one JSON object. Tools: tracker, floor (append the dict to a list), and the peers that are
+importable in this interpreter: tensorboardX, wandb (offline), mlflow (local file store), trackio,
+dvclive, aim. Tasks:
+
+- ``call2`` / ``call20``: per-call cost of logging a dict of 2 / 20 floats (median, p99, in µs),
+- ``e2e``: init -> STEPS x KEYS points -> finish (seconds, points/s, peak RSS, bytes on disk),
+- ``init``: from before init to the first log returning (ms), after the library is imported,
+- ``read``: reading the run written by ``e2e`` back into a pandas DataFrame (ms),
+- ``rss``: peak RSS after 10% and after 100% of the steps (is memory flat as the run grows?).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def dir_bytes(path: str) -> int:
+    total = 0
+    for base, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(base, f))
+            except OSError:
+                pass
+    return total
+
+
+class Tool:
+    name = "?"
+
+    def __init__(self, out: str) -> None:
+        self.out = out
+
+    def init(self) -> None:
+        raise NotImplementedError
+
+    def log(self, step: int, data: dict) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        raise NotImplementedError
+
+    def read(self):  # -> DataFrame
+        raise NotImplementedError
+
+
+class Tracker(Tool):
+    name = "tracker"
+
+    def init(self):
+        import tracker
+
+        self.run = tracker.init(project="bench", dir=self.out, settings={"quiet": True})
+        self._log = self.run.log
+
+    def log(self, step, data):
+        self._log(data)
+
+    def finish(self):
+        self.run.finish()
+
+    def read(self):
+        import tracker
+
+        runs = tracker.Api(dir=self.out).runs("bench")
+        return runs[-1].history()
+
+
+class Floor(Tool):
+    name = "floor"
+
+    def init(self):
+        self.rows = []
+        self._append = self.rows.append
+
+    def log(self, step, data):
+        self._append(data)
+
+    def finish(self):
+        pass
+
+
+class TensorboardX(Tool):
+    name = "tensorboardX"
+
+    def init(self):
+        from tensorboardX import SummaryWriter
+
+        self.w = SummaryWriter(self.out)
+
+    def log(self, step, data):
+        add = self.w.add_scalar
+        for k, v in data.items():
+            add(k, v, step)
+
+    def finish(self):
+        self.w.close()
+
+
+class Wandb(Tool):
+    name = "wandb"
+
+    def init(self):
+        os.environ["WANDB_SILENT"] = "true"
+        import wandb
+
+        self.run = wandb.init(project="bench", mode="offline", dir=self.out)
+
+    def log(self, step, data):
+        self.run.log(data)
+
+    def finish(self):
+        self.run.finish()
+
+
+class Mlflow(Tool):
+    name = "mlflow"
+
+    def init(self):
+        import mlflow
+
+        mlflow.set_tracking_uri("file://" + os.path.abspath(self.out))
+        self.mlflow = mlflow
+        self.active = mlflow.start_run()
+
+    def log(self, step, data):
+        self.mlflow.log_metrics(data, step=step)
+
+    def finish(self):
+        self.mlflow.end_run()
+
+
+class Trackio(Tool):
+    name = "trackio"
+
+    def init(self):
+        os.environ["TRACKIO_DIR"] = self.out
+        import trackio
+
+        self.trackio = trackio
+        self.run = trackio.init(project="bench")
+
+    def log(self, step, data):
+        self.trackio.log(data)
+
+    def finish(self):
+        self.trackio.finish()
+
+
+class Dvclive(Tool):
+    name = "dvclive"
+
+    def init(self):
+        from dvclive import Live
+
+        self.live = Live(self.out, save_dvc_exp=False)
+
+    def log(self, step, data):
+        for k, v in data.items():
+            self.live.log_metric(k, v)
+        self.live.next_step()
+
+    def finish(self):
+        self.live.end()
+
+    def read(self):
+        import pandas as pd
+
+        frames = []
+        base = os.path.join(self.out, "plots", "metrics")
+        for root, _, files in os.walk(base):
+            for f in files:
+                frames.append(pd.read_csv(os.path.join(root, f), sep="\t"))
+        return pd.concat(frames, axis=1)
+
+
+class Aim(Tool):
+    name = "aim"
+
+    def init(self):
+        from aim import Run
+
+        self.run = Run(repo=self.out)
+
+    def log(self, step, data):
+        for k, v in data.items():
+            self.run.track(v, name=k, step=step)
+
+    def finish(self):
+        self.run.close()
+
+
+TOOLS = {t.name: t for t in (Tracker, Floor, TensorboardX, Wandb, Mlflow, Trackio, Dvclive, Aim)}
+
+
+def per_call(tool: Tool, nkeys: int, calls: int) -> dict:
+    tool.init()
+    data = {f"metric_{i}": 0.5 + i for i in range(nkeys)}
+    pc = time.perf_counter_ns
+    log = tool.log
+    samples = []
+    for step in range(calls):
+        t0 = pc()
+        log(step, data)
+        samples.append(pc() - t0)
+    t0 = time.perf_counter()
+    tool.finish()
+    finish_s = time.perf_counter() - t0
+    samples.sort()
+    return {
+        "median_us": samples[len(samples) // 2] / 1e3,
+        "p99_us": samples[int(len(samples) * 0.99)] / 1e3,
+        "with_finish_us": (sum(samples) / 1e3 + finish_s * 1e6) / calls,
+    }
+
+
+def e2e(tool: Tool, steps: int, nkeys: int, rss_checkpoints: bool = False) -> dict:
+    keys = [f"train/metric_{i}" for i in range(nkeys)]
+    t0 = time.perf_counter()
+    tool.init()
+    log = tool.log
+    rss_at_10 = None
+    for step in range(steps):
+        log(step, {k: step * 0.001 + j for j, k in enumerate(keys)})
+        if rss_checkpoints and step == steps // 10:
+            rss_at_10 = rss_mb()
+    tool.finish()
+    seconds = time.perf_counter() - t0
+    out = {
+        "seconds": seconds,
+        "points_per_s": steps * nkeys / seconds,
+        "peak_rss_mb": rss_mb(),
+        "disk_bytes": dir_bytes(tool.out),
+    }
+    if rss_checkpoints:
+        out["rss_at_10pct_mb"] = rss_at_10
+    return out
+
+
+def main() -> None:
+    name, task, steps, nkeys, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+    tool = TOOLS[name](out)
+    if task == "call2":
+        result = per_call(tool, 2, steps)
+    elif task == "call20":
+        result = per_call(tool, 20, steps)
+    elif task == "e2e":
+        result = e2e(tool, steps, nkeys)
+    elif task == "rss":
+        result = e2e(tool, steps, nkeys, rss_checkpoints=True)
+    elif task == "init":
+        t0 = time.perf_counter()
+        tool.init()
+        tool.log(0, {"a": 1.0})
+        result = {"ms": (time.perf_counter() - t0) * 1e3}
+        tool.finish()
+    elif task == "read":
+        import pandas  # noqa: F401  (imported before timing: we time the read, not pandas' import)
+
+        t0 = time.perf_counter()
+        tool.read()  # the first read: lazy imports (pyarrow, ...) and a cold file cache
+        first_ms = (time.perf_counter() - t0) * 1e3
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            frame = tool.read()
+            times.append(time.perf_counter() - t0)
+        times.sort()
+        result = {"ms": times[len(times) // 2] * 1e3, "first_ms": first_ms, "rows": len(frame)}
+    else:
+        raise SystemExit(f"unknown task {task}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
