@@ -41,6 +41,9 @@ def env() -> dict[str, str]:
         if k.startswith(("TRACKER_", "WANDB_")):
             del e[k]
     e["WANDB_MODE"] = "offline"
+    # Installed packages run from cached bytecode; so must this checkout, or every import of
+    # tracker would be timed with its compilation.
+    e.pop("PYTHONDONTWRITEBYTECODE", None)
     return e
 
 

@@ -46,7 +46,7 @@ def test_a_long_run_stays_a_few_files(make_run, store):
     live = os.listdir(run._paths.stream_dir("scalars"))
     assert len(live) <= 3 * 4  # at most fanin-1 files per level, 4 levels for 200 segments
     run.finish()
-    assert len(os.listdir(run._paths.stream_dir("scalars"))) == 1
+    assert len(os.listdir(run._paths.stream_dir("scalars"))) <= 4  # a handful is left as it is
     assert tracker.Api(dir=store).run(run.path).history()["i"].tolist() == list(range(200))
 
 

@@ -93,11 +93,30 @@ def pivot(
     steps = step[newrow]
     nrows, nkeys = len(steps), len(names)
     index_type = np.int32 if nrows * max(nkeys, 1) < 2**31 else np.int64
-    row: Any = np.cumsum(newrow, dtype=index_type) - 1
-    flat = row * nkeys + codes.astype(index_type, copy=False)
+    uniform = n == nrows * nkeys and nkeys > 0
+    if uniform:  # dense logging: every row holds every key in one order, so a reshape pivots
+        first = codes[:nkeys]
+        grid = codes.reshape(nrows, nkeys)
+        uniform = bool((grid == first).all())
+    row: Any = None
+    if uniform:
+        out = np.empty((nrows, nkeys))
+        out[:, first] = value.reshape(nrows, nkeys)
+        counts = np.full(nkeys, nrows)
+    else:
+        row = np.cumsum(newrow, dtype=index_type) - 1
+        flat = row * nkeys + codes.astype(index_type, copy=False)
+        out = np.full((nrows, nkeys), np.nan)
+        out.ravel()[flat] = value  # a null (None) reads as NaN in a numeric column
+        counts = np.bincount(codes, minlength=nkeys)
+
+    def rows_of_points() -> Any:
+        nonlocal row
+        if row is None:
+            row = np.cumsum(newrow, dtype=index_type) - 1
+        return row
 
     # which kinds each key holds (a bincount, not ufunc.at: 1M points in ~3 ms)
-    counts = np.bincount(codes, minlength=nkeys)
     kinds_per_key = np.zeros((nkeys, 8), dtype=np.int64)
     other = np.flatnonzero(kind)  # points that are not floats (usually few)
     if len(other):
@@ -105,8 +124,6 @@ def pivot(
     kinds_per_key[:, KIND_FLOAT] = counts - kinds_per_key.sum(axis=1)
     numeric_kinds = (KIND_FLOAT, KIND_INT, KIND_BOOL)
 
-    out = np.full((nrows, nkeys), np.nan)
-    out.ravel()[flat] = value  # nulls arrive as NaN, and their cells are fixed below
     data: dict[str, Any] = {
         "_step": steps,
         "_timestamp": time_[newrow],
@@ -132,8 +149,9 @@ def pivot(
             text_col = table.column("text").to_pylist()
         objs = np.full(nrows, None, dtype=object)
         idx = np.flatnonzero(codes == code)
+        rows_idx = rows_of_points()
         for i in idx.tolist():
-            objs[row[i]] = decode_value(int(kind[i]), None if np.isnan(value[i]) else float(value[i]), text_col[i])
+            objs[rows_idx[i]] = decode_value(int(kind[i]), None if np.isnan(value[i]) else float(value[i]), text_col[i])
         data[name] = objs
     frame = pd.DataFrame(data, copy=False)
     if keys is not None:
@@ -141,8 +159,9 @@ def pivot(
         if missing:
             return frame.iloc[0:0].reindex(columns=list(frame.columns) + missing)
         hits = np.zeros(nrows, dtype=np.int64)
+        rows_idx = rows_of_points()
         for k in keys:
-            hits[row[codes == names.index(k)]] += 1
+            hits[rows_idx[codes == names.index(k)]] += 1
         mask = hits == len(keys)
         frame = frame[mask].reset_index(drop=True)
     if x_axis != "_step":

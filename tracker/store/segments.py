@@ -97,6 +97,9 @@ def rows_to_columns(
     """
     import numpy as np
 
+    fast = _uniform_numeric(items, keys, last)
+    if fast is not None:
+        return fast
     runs: list[tuple[tuple[str, ...], tuple[type, ...], int, dict[str, Any]]] = []
     vals: list[Any] = []
     prev_k: tuple[str, ...] | None = None
@@ -160,6 +163,46 @@ def rows_to_columns(
             for i in big:
                 text[i] = str(vals[i])
     return {"step": step, "key": codes, "kind": kind, "value": value, "null": null, "text": text, "time": time_}
+
+
+def _uniform_numeric(
+    items: list[tuple[int, float, dict[str, Any]]], keys: KeyTable, last: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The common batch, with no Python code per row: every row has the same keys, in the same
+    order, and only float/int/bool values. Returns None for any other batch."""
+    from itertools import chain
+    from operator import itemgetter
+
+    import numpy as np
+
+    if not items:
+        return None
+    dicts = list(map(itemgetter(2), items))
+    first = tuple(dicts[0])
+    width = len(first)
+    if width == 0 or any(map(first.__ne__, map(tuple, dicts))):
+        return None
+    n = width * len(dicts)
+    classes = set(map(type, chain.from_iterable(map(dict.values, dicts))))
+    if not classes <= {float, int, bool}:
+        return None
+    try:
+        value = np.fromiter(chain.from_iterable(map(dict.values, dicts)), dtype=np.float64, count=n)
+    except OverflowError:
+        return None
+    if classes == {float}:
+        kind = np.zeros(n, dtype=np.int8)
+    else:
+        types = np.fromiter(map(type, chain.from_iterable(map(dict.values, dicts))), dtype=object, count=n)
+        ints = types == int  # noqa: E721 - an elementwise test on an object array
+        if ints.any() and np.abs(value[ints]).max() >= EXACT_INT_LIMIT:
+            return None  # ints too big for float64: the general path keeps their exact text
+        kind = ints.astype(np.int8) + (types == bool).astype(np.int8) * KIND_BOOL  # noqa: E721
+    last.update(dicts[-1])
+    codes = np.tile(keys.codes_for(first), len(dicts))
+    step = np.repeat(np.fromiter(map(itemgetter(0), items), dtype=np.int64, count=len(items)), width)
+    time_ = np.repeat(np.fromiter(map(itemgetter(1), items), dtype=np.float64, count=len(items)), width)
+    return {"step": step, "key": codes, "kind": kind, "value": value, "null": None, "text": None, "time": time_}
 
 
 def _to_float64(vals: list[Any]) -> np.ndarray:
@@ -326,54 +369,54 @@ def read_stream(
     """Read every live segment of a stream as one Arrow table (None when there is none).
 
     Safe while a writer writes: a segment compacted away between listing and reading makes the
-    listing start over, so the result is always one consistent set of segments. The ``text``
-    column is only decoded from segments whose ``kind`` statistics say they hold text.
+    listing start over, so the result is always one consistent set of segments. Files are read in
+    parallel, and the ``text`` column only when ``kind`` statistics say some segment holds text.
     """
-    import pyarrow as pa
+    import pyarrow.dataset as ds
 
-    filters = []
+    wanted = list(columns or COLUMNS)
+    expr = None
     if min_step is not None:
-        filters.append(("step", ">=", int(min_step)))
+        expr = ds.field("step") >= int(min_step)
     if max_step is not None:
-        filters.append(("step", "<", int(max_step)))
+        upper = ds.field("step") < int(max_step)
+        expr = upper if expr is None else expr & upper
     for _ in range(20):
-        names = layout.list_segments(stream_dir)
-        if not names:
+        paths = [str(stream_dir / n) for n in layout.list_segments(stream_dir)]
+        if not paths:
             return None
         try:
-            tables = [_read_segment(stream_dir / n, columns, filters or None) for n in names]
+            skip_text = "text" in wanted and not any(_may_hold_text(p) for p in paths)
+            read_cols = [c for c in wanted if not (skip_text and c == "text")]
+            table = ds.dataset(paths, format="parquet").to_table(columns=read_cols, filter=expr)
         except FileNotFoundError:
             continue
-        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        except OSError as exc:  # pyarrow reports a vanished file as an OSError of its own
+            if "No such file" in str(exc) or "not found" in str(exc).lower():
+                continue
+            raise
+        if skip_text:
+            table = table.add_column(wanted.index("text"), "text", null_strings(table.num_rows))
         if "key" in table.column_names:
             table = table.unify_dictionaries()
         return table.combine_chunks()
     raise OSError(f"segments in {stream_dir} kept changing while being read")
 
 
-def _read_segment(path: Path, columns: list[str] | None, filters: Any) -> pa.Table:
+def _may_hold_text(path: str) -> bool:
+    """Whether a segment's ``kind`` statistics allow text (kinds 3 and up); True when unknown."""
     import pyarrow.parquet as pq
 
-    wanted = list(columns or COLUMNS)
-    skip_text = False
-    if "text" in wanted:
-        pf = pq.ParquetFile(path)
-        meta = pf.metadata
-        names = meta.schema.names
-        if "kind" in names:
-            k = names.index("kind")
-            skip_text = all(
-                (st := meta.row_group(i).column(k).statistics) is not None
-                and st.has_min_max
-                and st.max < KIND_STR
-                for i in range(meta.num_row_groups)
-            )
-    read_cols = wanted if not skip_text else [c for c in wanted if c != "text"]
-    table = pq.read_table(path, columns=read_cols, filters=filters)
-    if not skip_text:
-        return table
-    text = null_strings(table.num_rows)
-    return table.add_column(wanted.index("text"), "text", text)
+    meta = pq.ParquetFile(path).metadata
+    names = meta.schema.names
+    if "kind" not in names:
+        return True
+    k = names.index("kind")
+    for i in range(meta.num_row_groups):
+        st = meta.row_group(i).column(k).statistics
+        if st is None or not st.has_min_max or st.max >= KIND_STR:
+            return True
+    return False
 
 
 def segment_files(stream_dir: Path) -> list[Path]:

@@ -19,7 +19,6 @@ from tracker._report import Reporter
 from tracker.store import layout, segments
 from tracker.store.layout import RunPaths
 
-
 #: Points per segment written at a flush, and per batch when merging: bounds the writer's memory.
 SEGMENT_POINTS = 1 << 18
 
@@ -116,9 +115,11 @@ class StreamWriter:
             level += 1
 
     def compact_all(self) -> None:
-        """Merge every live segment of the stream (earlier writers' too) into one file."""
+        """At the end of a run: merge the stream's live segments (earlier writers' too) into one
+        file, unless they are already few (``fanin`` or fewer): rewriting a run that is a handful of
+        files buys readers nothing."""
         names = layout.list_segments(self.dir)
-        if len(names) <= 1:
+        if len(names) <= self.fanin:
             return
         parsed = [(p[0], p[1], n) for n in names if (p := layout.parse_segment(n))]
         merged = self._merge(parsed)
