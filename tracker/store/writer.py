@@ -69,7 +69,8 @@ class StreamWriter:
         Bounded segments bound the memory a write needs, however far a fast loop ran ahead.
         """
         while self.pending:
-            group, points = [], 0
+            group: list[dict[str, Any]] = []
+            points = 0
             while self.pending and (not group or points + len(self.pending[0]["step"]) <= SEGMENT_POINTS):
                 batch = self.pending.pop(0)
                 group.append(batch)
