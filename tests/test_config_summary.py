@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +19,7 @@ def read(run):
 
 
 def stored_config(run):
-    return json.loads((run._paths.dir / "run.json").read_text())["config"]
+    return json.loads(Path(run.dir, "run.json").read_text())["config"]
 
 
 def test_config_access_styles_and_nesting(make_run):

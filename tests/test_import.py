@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 
 from tests.conftest import PYTHON, python_env
 
-HEAVY = ["numpy", "pandas", "pyarrow", "duckdb", "psutil", "pynvml", "ipywidgets", "bokeh", "typing", "dataclasses"]
+HEAVY = ["numpy", "pandas", "pyarrow", "duckdb", "psutil", "pynvml", "ipywidgets", "bokeh"]
+# Standard modules that cost init() milliseconds each: the logging API must not need them.
+SLOW_STDLIB = ["typing", "dataclasses", "re", "json", "pathlib", "enum", "socket", "secrets", "inspect"]
 
 
 def loaded_after(code: str) -> list[str]:
-    script = f"import sys, json\n{code}\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    names = HEAVY + SLOW_STDLIB
+    script = f"import sys\n{code}\nprint(','.join(m for m in {names!r} if m in sys.modules))"
     out = subprocess.run([PYTHON, "-c", script], env=python_env(), capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    last = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
+    return [m for m in last.split(",") if m]
 
 
 def test_import_tracker_loads_nothing_heavy():
     assert loaded_after("import tracker") == []
+
+
+def test_starting_a_run_loads_nothing_slow(tmp_path):
+    """init() and log() on the user's thread need no slow module (the writer thread, which wakes
+    after flush_interval, loads pyarrow later in the background)."""
+    code = (
+        "import tracker\n"
+        f"run = tracker.init(project='p', dir={str(tmp_path)!r}, settings={{'quiet': True, 'flush_interval': 30}})\n"
+        "run.log({'a': 1.0, 'b': 2})\n"
+        "run.config.update({'lr': 0.1})\n"
+    )
+    assert loaded_after(code) == []
 
 
 def test_a_training_process_never_imports_pandas_or_duckdb(tmp_path):

@@ -94,7 +94,7 @@ def test_settings_precedence(tmp_path, monkeypatch):
     (tmp_path / "tracker.toml").write_text('[settings]\nproject = "from-workspace"\ndir = "runs"\n')
     s = Settings.load()
     assert s.project == "from-workspace" and s.flush_interval == 0.9 and s.quiet is True
-    assert s.root() == (tmp_path / "runs").resolve()
+    assert s.root() == str((tmp_path / "runs").resolve())
     monkeypatch.setenv("WANDB_PROJECT", "from-wandb-env")
     assert Settings.load().project == "from-wandb-env"
     monkeypatch.setenv("TRACKER_PROJECT", "from-env")

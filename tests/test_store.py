@@ -8,6 +8,7 @@ import os
 import threading
 import time
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -164,9 +165,9 @@ def test_segments_are_plain_parquet_any_engine_reads(make_run, store):
     run = make_run()
     run.log({"a": 1.5, "s": "text"})
     run.finish()
-    (path,) = (run._paths.stream_dir("scalars")).glob("*.parquet")
+    (path,) = Path(run.dir, "scalars").glob("*.parquet")
     table = pq.read_table(path)
     assert table.column_names == ["step", "key", "kind", "value", "text", "time"]
     got = duckdb.sql(f"select key, value, text from read_parquet('{path}') order by key").fetchall()
     assert got == [("a", 1.5, None), ("s", None, "text")]
-    assert json.loads((run._paths.dir / "run.json").read_text())["schema_version"] == layout.SCHEMA_VERSION
+    assert json.loads(Path(run.dir, "run.json").read_text())["schema_version"] == layout.SCHEMA_VERSION

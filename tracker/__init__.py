@@ -12,10 +12,13 @@ the functions that need it, so ``import tracker`` stays fast.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing itself costs ~10 ms to import: kept out of `import tracker`
+TYPE_CHECKING = False  # typing costs ~10 ms to import: it is kept out of `import tracker`
 
 __version__ = "0.1.0"
 
+# The logging API loads with the package: it uses only light standard modules (no typing, re,
+# json, pathlib, dataclasses), so `init()` to the first `log` takes ~2 ms. The read API, pandas,
+# pyarrow and DuckDB load when first used.
 from tracker.errors import (  # noqa: E402
     ConfigError,
     RunExistsError,
@@ -25,14 +28,16 @@ from tracker.errors import (  # noqa: E402
     TrackingFailure,
     UsageError,
 )
+from tracker.sdk import state as _state  # noqa: E402
+from tracker.sdk.init import init  # noqa: E402
+from tracker.sdk.run import Run  # noqa: E402
+from tracker.sdk.summary import Metric  # noqa: E402
+from tracker.settings import Settings  # noqa: E402
 
 if TYPE_CHECKING:
     from typing import Any
 
     from tracker.api.public import Api
-    from tracker.sdk.run import Run
-    from tracker.sdk.summary import Metric
-    from tracker.settings import Settings
 
 __all__ = [
     "Api",
@@ -59,17 +64,8 @@ __all__ = [
 ]
 
 
-def init(*args: Any, **kwargs: Any) -> Run:
-    """Start a run: see :func:`tracker.sdk.init.init` for every argument."""
-    from tracker.sdk.init import init as _init
-
-    return _init(*args, **kwargs)  # type: ignore[return-value]
-
-
 def _current(what: str) -> Any:
-    from tracker.sdk import state
-
-    run = state.current
+    run = _state.current
     if run is None:
         raise UsageError(f"tracker.{what} was called before tracker.init(): call tracker.init(project=...) first")
     return run
@@ -91,10 +87,8 @@ def define_metric(name: str, *args: Any, **kwargs: Any) -> Metric:
 
 def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
     """Finish the current run, if there is one."""
-    from tracker.sdk import state
-
-    if state.current is not None:
-        state.current.finish(exit_code=exit_code, quiet=quiet)
+    if _state.current is not None:
+        _state.current.finish(exit_code=exit_code, quiet=quiet)
 
 
 def mark_preempting() -> None:
@@ -119,26 +113,12 @@ def sql(query: str, dir: str | None = None) -> Any:
 def __getattr__(name: str) -> Any:
     # Module attributes that follow the current run, as in W&B (tracker.run, tracker.config, ...).
     if name in ("run", "config", "summary"):
-        from tracker.sdk import state
-
-        run = state.current
+        run = _state.current
         if name == "run" or run is None:
             return run
         return getattr(run, name)
-    if name == "Settings":
-        from tracker.settings import Settings as _Settings
-
-        return _Settings
     if name == "Api":
         from tracker.api.public import Api as _Api
 
         return _Api
-    if name == "Run":
-        from tracker.sdk.run import Run as _Run
-
-        return _Run
-    if name == "Metric":
-        from tracker.sdk.summary import Metric as _Metric
-
-        return _Metric
     raise AttributeError(f"module 'tracker' has no attribute {name!r}")

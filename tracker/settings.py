@@ -13,13 +13,13 @@ Precedence, highest first:
 
 from __future__ import annotations
 
-import copy
 import os
-from dataclasses import dataclass, field, fields
-from pathlib import Path
-from typing import Any
 
 from tracker.errors import UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 MODES = ("online", "offline", "disabled")
 RESUME_MODES = ("allow", "must", "never", "auto")
@@ -38,7 +38,33 @@ _WANDB_ENV = {
 }
 
 
-@dataclass
+#: Every setting and its default, in documentation order.
+_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("dir", None),
+    ("project", None),
+    ("mode", "online"),
+    ("strict", False),
+    ("quiet", False),
+    ("flush_interval", 0.5),
+    ("heartbeat_interval", 10.0),
+    ("heartbeat_timeout", 120.0),
+    ("compaction_fanin", 8),
+    ("max_buffered_points", 20_000_000),
+    ("max_text_bytes", 1_000_000),
+    ("resume", None),
+    ("reinit", "default"),
+    ("allow_val_change", False),
+    ("run_id", None),
+    ("run_name", None),
+    ("run_group", None),
+    ("run_job_type", None),
+    ("run_notes", None),
+    ("run_tags", None),
+    ("entity", None),
+)
+FIELD_NAMES = frozenset(name for name, _ in _FIELDS)
+
+
 class Settings:
     """Every knob of the tracker, with its default.
 
@@ -55,10 +81,10 @@ class Settings:
         heartbeat_timeout: a running run whose heartbeat is older than this (and whose process
             cannot be checked, e.g. another host) reads as ``crashed``.
         compaction_fanin: this many segment files of one size are merged into one while a run is
-            written; at ``finish`` all are merged into one.
+            written; at ``finish``, more than this many are merged into one.
         max_buffered_points: how many points are held in memory while the store cannot be
             written; beyond that the oldest are dropped, with a warning.
-        max_text_bytes: strings longer than this are cut (with a warning).
+        max_text_bytes: a logged string longer than this is dropped (with a warning).
         resume: default resume mode (``allow``, ``must``, ``never``, ``auto``).
         reinit: what ``init`` does when a run is active (``default``, ``return_previous``,
             ``finish_previous``, ``create_new``).
@@ -67,42 +93,48 @@ class Settings:
         entity: recorded with the run for W&B compatibility; has no other effect.
     """
 
-    dir: str | None = None
-    project: str | None = None
-    mode: str = "online"
-    strict: bool = False
-    quiet: bool = False
-    flush_interval: float = 0.5
-    heartbeat_interval: float = 10.0
-    heartbeat_timeout: float = 120.0
-    compaction_fanin: int = 8
-    max_buffered_points: int = 20_000_000
-    max_text_bytes: int = 1_000_000
-    resume: str | None = None
-    reinit: str = "default"
-    allow_val_change: bool = False
-    run_id: str | None = None
-    run_name: str | None = None
-    run_group: str | None = None
-    run_job_type: str | None = None
-    run_notes: str | None = None
-    run_tags: tuple[str, ...] | None = None
-    entity: str | None = None
-    _explicit: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    __slots__ = (*(name for name, _ in _FIELDS), "_explicit")
+
+    dir: str | None
+    project: str | None
+    mode: str
+    strict: bool
+    quiet: bool
+    flush_interval: float
+    heartbeat_interval: float
+    heartbeat_timeout: float
+    compaction_fanin: int
+    max_buffered_points: int
+    max_text_bytes: int
+    resume: str | None
+    reinit: str
+    allow_val_change: bool
+    run_id: str | None
+    run_name: str | None
+    run_group: str | None
+    run_job_type: str | None
+    run_notes: str | None
+    run_tags: tuple[str, ...] | None
+    entity: str | None
+    _explicit: frozenset[str]
 
     def __init__(self, **kwargs: Any) -> None:
-        names = {f.name for f in fields(self) if not f.name.startswith("_")}
-        for f in fields(self):
-            if not f.name.startswith("_"):
-                setattr(self, f.name, f.default)
+        for name, default in _FIELDS:
+            setattr(self, name, default)
         for key, value in kwargs.items():
-            if key not in names:
+            if key not in FIELD_NAMES:
                 raise UsageError(
-                    f"unknown setting {key!r}; known settings: {', '.join(sorted(names))}"
+                    f"unknown setting {key!r}; known settings: {', '.join(sorted(FIELD_NAMES))}"
                 )
             setattr(self, key, _coerce(key, value, source="Settings(...)"))
         self._explicit = frozenset(kwargs)
         self.validate()
+
+    def __repr__(self) -> str:
+        return "Settings(" + ", ".join(f"{n}={getattr(self, n)!r}" for n, _ in _FIELDS) + ")"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Settings) and self.to_dict() == other.to_dict()
 
     def validate(self) -> None:
         """Check values that have a fixed set of choices or a range.
@@ -124,15 +156,17 @@ class Settings:
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a plain dict (stored with each run)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+        return {name: getattr(self, name) for name, _ in _FIELDS}
 
-    def root(self) -> Path:
+    def root(self) -> str:
         """The store root as an absolute path."""
-        return Path(self.dir or "tracker-runs").expanduser().resolve()
+        return os.path.realpath(os.path.expanduser(self.dir or "tracker-runs"))
 
     def copy(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied (each validated as in the constructor)."""
-        new = copy.copy(self)
+        new = Settings.__new__(Settings)
+        for name, _ in _FIELDS:
+            setattr(new, name, getattr(self, name))
         new._explicit = self._explicit | frozenset(changes)
         for key, value in changes.items():
             setattr(new, key, _coerce(key, value, source="init(...)"))
@@ -149,8 +183,8 @@ class Settings:
         """
         values: dict[str, Any] = {}
         user_file = _user_settings_file()
-        for path in (user_file, _workspace_settings_file(Path(cwd or os.getcwd()))):
-            if path is not None and path.is_file():
+        for path in (user_file, _workspace_settings_file(os.fspath(cwd or os.getcwd()))):
+            if path is not None and os.path.isfile(path):
                 values.update(_read_settings_file(path))
         values.update(_read_env())
         if code is not None:
@@ -214,43 +248,47 @@ def _read_env() -> dict[str, Any]:
             if name == "mode" and value == "dryrun":
                 value = "offline"
             out[name] = _coerce(name, value, source=env)
-    for f in fields(Settings):
-        env = "TRACKER_" + f.name.upper()
-        if not f.name.startswith("_") and env in os.environ:
-            out[f.name] = _coerce(f.name, os.environ[env], source=env)
+    for name, _ in _FIELDS:
+        env = "TRACKER_" + name.upper()
+        if env in os.environ:
+            out[name] = _coerce(name, os.environ[env], source=env)
     return out
 
 
-def _user_settings_file() -> Path | None:
+def _user_settings_file() -> str:
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "tracker" / "settings.toml"
+    return os.path.join(base, "tracker", "settings.toml")
 
 
-def _workspace_settings_file(cwd: Path) -> Path | None:
-    for folder in (cwd, *cwd.parents):
-        candidate = folder / "tracker.toml"
-        if candidate.is_file():
+def _workspace_settings_file(cwd: str) -> str | None:
+    folder = os.path.abspath(cwd)
+    while True:
+        candidate = os.path.join(folder, "tracker.toml")
+        if os.path.isfile(candidate):
             return candidate
-    return None
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
 
 
-def _read_settings_file(path: Path) -> dict[str, Any]:
+def _read_settings_file(path: str) -> dict[str, Any]:
     """Read ``[settings]`` (or top-level keys) from a TOML file; ``dir`` is relative to the file."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef]
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as fh:
+            data = tomllib.loads(fh.read())
     except (OSError, ValueError) as exc:
         raise UsageError(f"settings file {path} cannot be read: {exc}") from exc
     table = data.get("settings", data)
-    names = {f.name for f in fields(Settings) if not f.name.startswith("_")}
     out: dict[str, Any] = {}
     for key, value in table.items():
-        if key not in names:
+        if key not in FIELD_NAMES:
             raise UsageError(f"settings file {path}: unknown setting {key!r}")
         out[key] = _coerce(key, value, source=str(path))
     if out.get("dir"):
-        out["dir"] = str((path.parent / out["dir"]).resolve())
+        out["dir"] = os.path.realpath(os.path.join(os.path.dirname(path), os.path.expanduser(out["dir"])))
     return out

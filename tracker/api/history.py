@@ -9,7 +9,6 @@ minimum and maximum point (M4), so no spike is ever hidden by the sampling.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tracker.errors import UsageError
@@ -25,7 +24,7 @@ INDEX_COLUMNS = ("_step", "_timestamp", "_runtime")
 
 
 def read_long(
-    stream_dir: Path,
+    stream_dir: str,
     keys: Sequence[str] | None = None,
     min_step: int | None = None,
     max_step: int | None = None,
@@ -253,7 +252,7 @@ def arrow_table(result: Any) -> pa.Table:
 
 def downsampled(
     con: Any,
-    stream_dir: Path,
+    stream_dir: str,
     samples: int,
     keys: Sequence[str] | None,
     min_step: int | None,

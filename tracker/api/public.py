@@ -10,7 +10,6 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tracker.api import filters as _filters
@@ -39,7 +38,7 @@ class Api:
         settings = Settings.load()
         if dir is not None:
             settings = settings.copy(dir=os.fspath(dir))
-        self.root: Path = settings.root()
+        self.root: str = settings.root()
         self._settings = settings
         self._con: Any = None
         self._con_lock = threading.Lock()
@@ -145,7 +144,7 @@ def _project_of(project: str) -> str:
     return layout.check_name(name, "project name")
 
 
-def _read_project(root: Path, project: str) -> Iterator[reader.RunFiles]:
+def _read_project(root: str, project: str) -> Iterator[reader.RunFiles]:
     for run_id in reader.list_run_ids(root, project):
         files = reader.read_run(RunPaths(root, project, run_id))
         if files is not None:
@@ -376,7 +375,7 @@ class Run:
         return out
 
     # --- history --------------------------------------------------------------------------
-    def _stream_dir(self, stream: str) -> Path:
+    def _stream_dir(self, stream: str) -> str:
         try:
             return self._files.paths.stream_dir(_STREAMS[stream])
         except KeyError:
@@ -533,7 +532,7 @@ def _create_views(con: Any, api: Api) -> None:
     for view, stream in (("history", "scalars"), ("system", "system")):
         files: list[str] = []
         for r in runs:
-            files.extend(str(p) for p in _segment_paths(Path(r.dir) / stream))
+            files.extend(_segment_paths(os.path.join(r.dir, stream)))
         if files:
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT "
@@ -550,7 +549,7 @@ def _create_views(con: Any, api: Api) -> None:
             )
 
 
-def _segment_paths(stream_dir: Path) -> list[Path]:
+def _segment_paths(stream_dir: str) -> list[str]:
     from tracker.store import segments
 
     return segments.segment_files(stream_dir)

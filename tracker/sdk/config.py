@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 from tracker.errors import ConfigError
 from tracker.sdk.values import is_instance_without_import, to_jsonable
 
-Problem = Callable[[tuple[Any, ...], str], None]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Any
+
+    Problem = Callable[[tuple[Any, ...], str], None]
 
 
 def _as_mapping(data: Any, what: str) -> Mapping[str, Any]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from tracker.sdk.config import Config
 from tracker.sdk.summary import Metric, MetricTable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class _SummaryDict(dict):  # type: ignore[type-arg]

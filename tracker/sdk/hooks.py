@@ -13,12 +13,19 @@ from __future__ import annotations
 
 import atexit
 import os
-import signal
 import sys
 import threading
-from typing import Any
 
 from tracker.sdk import state
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+try:  # the C module: `signal` builds enums at import (~4 ms on the path of init)
+    import _signal as _sig
+except ImportError:  # pragma: no cover - not CPython
+    import signal as _sig  # type: ignore[no-redef]
 
 _installed = False
 _exit_code: Any = None
@@ -42,8 +49,8 @@ def install() -> None:
     _wrap_sys_exit()
     if threading.current_thread() is threading.main_thread():
         try:
-            if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-                signal.signal(signal.SIGTERM, _on_sigterm)
+            if _sig.getsignal(_sig.SIGTERM) in (_sig.SIG_DFL, None):
+                _sig.signal(_sig.SIGTERM, _on_sigterm)
         except (ValueError, OSError, AttributeError):
             pass  # no signals here (an embedded interpreter): states still come from atexit
     if hasattr(os, "register_at_fork"):
@@ -77,8 +84,8 @@ def _at_exit() -> None:
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     _end_all("killed", 128 + signum)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)
+    _sig.signal(_sig.SIGTERM, _sig.SIG_DFL)
+    os.kill(os.getpid(), _sig.SIGTERM)
 
 
 def _after_fork_in_child() -> None:

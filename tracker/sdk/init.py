@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 from tracker.errors import RunExistsError, RunNotFoundError, StoreError, TrackerWarning, UsageError
 from tracker.sdk import hooks, names, state
@@ -16,6 +14,11 @@ from tracker.sdk.run import Run, make_record
 from tracker.settings import RESUME_MODES, Settings
 from tracker.store import layout, reader
 from tracker.store.layout import RunPaths
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 _RESUMABLE = ("crashed", "failed", "killed", "preempted")
 
@@ -39,7 +42,7 @@ def init(
     group: str | None = None,
     job_type: str | None = None,
     id: str | None = None,
-    dir: str | Path | None = None,
+    dir: str | os.PathLike[str] | None = None,
     resume: bool | str | None = None,
     reinit: bool | str | None = None,
     mode: str | None = None,
@@ -104,7 +107,7 @@ def init(
         k: v
         for k, v in {
             "project": project,
-            "dir": str(dir) if dir is not None else None,
+            "dir": os.fspath(dir) if dir is not None else None,
             "mode": "offline" if mode == "dryrun" else mode,
             "resume": resume,
             "reinit": reinit,
@@ -183,7 +186,7 @@ def _warn(s: Settings, message: str) -> None:
     warnings.warn(f"tracker: {message}", TrackerWarning, stacklevel=4)
 
 
-def _create_or_resume(s: Settings, root: Path, project: str, cfg: dict[str, Any]) -> Run:
+def _create_or_resume(s: Settings, root: str, project: str, cfg: dict[str, Any]) -> Run:
     resume = s.resume
     run_id = s.run_id
     existing: reader.RunFiles | None = None
@@ -213,7 +216,7 @@ def _create_or_resume(s: Settings, root: Path, project: str, cfg: dict[str, Any]
     return _resume(s, existing, cfg)
 
 
-def _latest_resumable(root: Path, project: str) -> reader.RunFiles | None:
+def _latest_resumable(root: str, project: str) -> reader.RunFiles | None:
     program = sys.argv[0] if sys.argv and sys.argv[0] else None
     best: reader.RunFiles | None = None
     for run_id in reader.list_run_ids(root, project):
@@ -227,11 +230,11 @@ def _latest_resumable(root: Path, project: str) -> reader.RunFiles | None:
     return best
 
 
-def _new_run(s: Settings, root: Path, project: str, run_id: str | None, cfg: dict[str, Any]) -> Run:
-    project_dir = root / project
+def _new_run(s: Settings, root: str, project: str, run_id: str | None, cfg: dict[str, Any]) -> Run:
+    project_dir = os.path.join(root, project)
     if run_id is None:
         run_id = names.new_run_id()
-        while (project_dir / run_id).exists():
+        while os.path.exists(os.path.join(project_dir, run_id)):
             run_id = names.new_run_id()
     paths = RunPaths(root, project, run_id)
     problems: list[str] = []
@@ -248,7 +251,7 @@ def _new_run(s: Settings, root: Path, project: str, run_id: str | None, cfg: dic
         problem=lambda kind, msg: problems.append(msg),
     )
     try:
-        paths.dir.mkdir(parents=True, exist_ok=True)
+        os.makedirs(paths.dir, exist_ok=True)
     except OSError:
         pass  # reported by the run's first write
     run = Run(settings=s, paths=paths, record=record, resumed=False, start_step=0, summary_state=None)

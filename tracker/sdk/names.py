@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
-from pathlib import Path
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -22,15 +20,20 @@ _NOUNS = (
 ).split()
 
 
+def _choice(seq: tuple[str, ...] | list[str] | str) -> str:
+    """A uniformly random element (os.urandom: `secrets` costs init 10 ms to import)."""
+    return seq[int.from_bytes(os.urandom(4), "big") % len(seq)]
+
+
 def new_run_id() -> str:
     """Eight random base-36 characters (about 2.8e12 possibilities)."""
-    return "".join(secrets.choice(_ALPHABET) for _ in range(8))
+    return "".join(_choice(_ALPHABET) for _ in range(8))
 
 
-def new_run_name(project_dir: Path) -> str:
+def new_run_name(project_dir: str) -> str:
     """``adjective-noun-N`` where N counts the project's runs, so names sort by creation."""
     try:
         count = sum(1 for e in os.scandir(project_dir) if e.is_dir() and not e.name.startswith("."))
     except OSError:
         count = 0
-    return f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}-{count + 1}"
+    return f"{_choice(_ADJECTIVES)}-{_choice(_NOUNS)}-{count + 1}"

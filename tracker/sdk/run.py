@@ -13,19 +13,24 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
 
 from tracker import __version__
 from tracker._report import Reporter
 from tracker.errors import UsageError
 from tracker.sdk import state as _state
 from tracker.sdk.config import Config
-from tracker.sdk.summary import Metric, MetricTable, Summary
+from tracker.sdk.summary import MetricTable, Summary
 from tracker.sdk.values import PLAIN_TYPES, flatten_row, to_jsonable
-from tracker.settings import Settings
 from tracker.store import layout
-from tracker.store.layout import RunPaths
 from tracker.store.writer import RunWriter
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from tracker.sdk.summary import Metric
+    from tracker.settings import Settings
+    from tracker.store.layout import RunPaths
 
 _PLAIN = PLAIN_TYPES
 _now = time.time
@@ -447,7 +452,7 @@ class Run:
 
     def _write_record(self) -> None:
         try:
-            self._paths.dir.mkdir(parents=True, exist_ok=True)
+            os.makedirs(self._paths.dir, exist_ok=True)
             layout.write_json_atomic(self._paths.run_file, self._record)
             self._record_written = True
         except OSError as exc:
@@ -478,7 +483,7 @@ class Run:
         }
 
     def _write_status(self, durable: bool) -> None:
-        self._paths.dir.mkdir(parents=True, exist_ok=True)
+        os.makedirs(self._paths.dir, exist_ok=True)
         layout.write_json_atomic(self._paths.status_file, self._status_record(), durable=durable)
         self._status_written = _now()
         self._status_step = self._step
@@ -497,12 +502,12 @@ class Run:
         """Called on the writer thread after each flush (an OSError here means: retry later)."""
         if not self._record_written:
             layout.ensure_store(self._paths.root)
-            self._paths.dir.mkdir(parents=True, exist_ok=True)
+            os.makedirs(self._paths.dir, exist_ok=True)
             layout.write_json_atomic(self._paths.run_file, self._record)
             self._record_written = True
         if self._summary.version != self._summary_written:
             version = self._summary.version
-            self._paths.dir.mkdir(parents=True, exist_ok=True)
+            os.makedirs(self._paths.dir, exist_ok=True)
             layout.write_json_atomic(self._paths.summary_file, self._summary.as_dict(), durable=durable)
             layout.write_json_atomic(self._paths.summary_state_file, self._summary.state(), durable=durable)
             self._summary_written = version
@@ -568,9 +573,12 @@ def make_record(
 
 
 def _user() -> str | None:
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        if os.environ.get(name):
+            return os.environ[name]
     try:
-        import getpass
+        import pwd
 
-        return getpass.getuser()
-    except (OSError, KeyError, ImportError):
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError, OSError):
         return None

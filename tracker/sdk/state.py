@@ -7,7 +7,10 @@ and which one the module-level functions act on (W&B's ``wandb.run``).
 from __future__ import annotations
 
 import threading
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _lock = threading.Lock()
 current: Any = None  # the run that tracker.log / tracker.config / tracker.summary act on

@@ -10,25 +10,24 @@ Aggregates are updated on the writer's drain with numpy, so they cost the traini
 
 from __future__ import annotations
 
-import fnmatch
-import json
 import threading
-from collections.abc import Callable, Iterator, MutableMapping
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import MutableMapping
 
 from tracker.errors import UsageError
 from tracker.sdk.values import to_jsonable
-from tracker.store.segments import KIND_BOOL, JsonText, KeyTable, MediaText
+from tracker.store.segments import KIND_BOOL, JsonText, MediaText
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    pass
+    from collections.abc import Callable, Iterator
+    from typing import Any
+
+    from tracker.store.segments import KeyTable
 
 SUMMARY_KINDS = ("min", "max", "mean", "first", "last", "none", "best", "copy")
 GOALS = ("minimize", "maximize")
 
 
-@dataclass
 class Metric:
     """What ``define_metric`` recorded for one name or glob.
 
@@ -41,15 +40,32 @@ class Metric:
         goal: ``minimize`` or ``maximize`` (used by ``summary="best"``).
     """
 
-    name: str
-    step_metric: str | None = None
-    step_sync: bool | None = None
-    hidden: bool | None = None
-    summary: tuple[str, ...] | None = None
-    goal: str | None = None
+    FIELDS = ("name", "step_metric", "step_sync", "hidden", "summary", "goal")
+
+    def __init__(
+        self,
+        name: str,
+        step_metric: str | None = None,
+        step_sync: bool | None = None,
+        hidden: bool | None = None,
+        summary: tuple[str, ...] | None = None,
+        goal: str | None = None,
+    ) -> None:
+        self.name = name
+        self.step_metric = step_metric
+        self.step_sync = step_sync
+        self.hidden = hidden
+        self.summary = summary
+        self.goal = goal
+
+    def __repr__(self) -> str:
+        return "Metric(" + ", ".join(f"{f}={getattr(self, f)!r}" for f in self.FIELDS) + ")"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Metric) and self.to_json() == other.to_json()
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = {f: getattr(self, f) for f in self.FIELDS}
         d["summary"] = list(self.summary) if self.summary is not None else None
         return d
 
@@ -75,6 +91,12 @@ def parse_summary(summary: str | None) -> tuple[str, ...] | None:
         if kind not in SUMMARY_KINDS:
             raise UsageError(f"define_metric summary={summary!r}: {kind!r} is not one of {SUMMARY_KINDS}")
     return kinds
+
+
+def _glob_match(key: str, pattern: str) -> bool:
+    import fnmatch  # only runs that define glob metrics pay for fnmatch and re
+
+    return fnmatch.fnmatchcase(key, pattern)
 
 
 class MetricTable:
@@ -123,7 +145,7 @@ class MetricTable:
         found = self.metrics.get(key)
         if found is None:
             for name, metric in reversed(self.metrics.items()):
-                if any(c in name for c in "*?[") and fnmatch.fnmatchcase(key, name):
+                if any(c in name for c in "*?[") and _glob_match(key, name):
                     found = metric
                     break
         self._resolved[key] = found
@@ -151,7 +173,7 @@ class MetricTable:
         self._resolved.clear()
 
 
-class Summary(MutableMapping[str, Any]):
+class Summary(MutableMapping):  # type: ignore[type-arg]
     """The run's summary: last values, aggregates from ``define_metric``, and manual values.
 
     Reading it first converts rows still queued on the writer, so a value logged just before is
@@ -302,5 +324,7 @@ class Summary(MutableMapping[str, Any]):
 
 def _decode(value: Any) -> Any:
     if isinstance(value, (JsonText, MediaText)):
+        import json
+
         return json.loads(value)
     return value

@@ -9,12 +9,15 @@ cannot be stored is reported (key and type) and left out while the rest of the r
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 from tracker.store.segments import JsonText, MediaText
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 PLAIN_TYPES = frozenset({float, int, bool, str, type(None)})
 RESERVED_KEYS = frozenset({"_step", "_timestamp", "_runtime"})
@@ -65,7 +68,7 @@ def to_plain(value: Any, max_text: int) -> Any:
     if module == "numpy" or module in _TENSOR_MODULES:
         return _array_like(value, module, max_text)
     if isinstance(value, (list, tuple)):
-        return JsonText(json.dumps(_json_items(value), allow_nan=True))
+        return JsonText(_json_text(value))
     if isinstance(value, (set, frozenset, bytes, bytearray)):
         raise Unsupported(f"{cls.__name__} has no stored form; log a list, a number or a string")
     if hasattr(cls, "__float__"):
@@ -112,7 +115,13 @@ def _array_like(value: Any, module: str, max_text: int) -> Any:
     tolist = getattr(value, "tolist", None)
     if not callable(tolist):
         raise Unsupported(f"{type(value).__name__} cannot be converted to a list")
-    return JsonText(json.dumps(_json_items(tolist()), allow_nan=True))
+    return JsonText(_json_text(tolist()))
+
+
+def _json_text(items: Any) -> str:
+    import json
+
+    return json.dumps(_json_items(items), allow_nan=True)
 
 
 def _json_items(items: Any) -> Any:
@@ -124,6 +133,8 @@ def _json_items(items: Any) -> Any:
         return items
     plain = to_plain(items, 1 << 30)
     if isinstance(plain, JsonText):
+        import json
+
         return json.loads(plain)
     return plain
 
@@ -214,7 +225,11 @@ def to_jsonable(value: Any, where: str, problem: Callable[[tuple[Any, ...], str]
         except Unsupported:
             pass
         else:
-            return json.loads(plain) if isinstance(plain, JsonText) else plain
+            if isinstance(plain, JsonText):
+                import json
+
+                return json.loads(plain)
+            return plain
     text = str(value)
     problem(
         ("jsonable", where, cls.__name__),
@@ -237,4 +252,8 @@ def decode_value(kind: int, value: float | None, text: str | None) -> Any:
         return text
     if kind == 4:
         return None
-    return json.loads(text) if text is not None else None
+    if text is None:
+        return None
+    import json
+
+    return json.loads(text)

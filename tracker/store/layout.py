@@ -17,17 +17,16 @@ to a reader that lists the folder while the writer merges.
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import re
-import secrets
-import socket
 import time
-from pathlib import Path
-from typing import Any
 
+from tracker import _json
 from tracker.errors import SchemaError, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 #: Version of the on-disk layout and segment schema; see docs/store.md for upgrades.
 SCHEMA_VERSION = 1
@@ -37,9 +36,20 @@ STATUS_FILE = "status.json"
 SUMMARY_FILE = "summary.json"
 SUMMARY_STATE_FILE = "summary-state.json"
 STREAMS = ("scalars", "system")
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
-_SEGMENT_RE = re.compile(r"^seg-(\d{10})-(\d{10})-([a-z0-9]+)\.parquet$")
-HOSTNAME = socket.gethostname()
+_NAME_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_NAME_CHARS = _NAME_FIRST | frozenset("_.-")
+
+
+def _hostname() -> str:
+    try:
+        return os.uname().nodename
+    except AttributeError:  # Windows
+        import socket
+
+        return socket.gethostname()
+
+
+HOSTNAME = _hostname()
 
 
 def check_name(value: str, what: str) -> str:
@@ -48,7 +58,12 @@ def check_name(value: str, what: str) -> str:
     Raises:
         UsageError: naming the value and the allowed characters.
     """
-    if not isinstance(value, str) or not _NAME_RE.match(value) or value in (".", ".."):
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= 128
+        or value[0] not in _NAME_FIRST
+        or not _NAME_CHARS.issuperset(value)
+    ):
         raise UsageError(
             f"{what} {value!r} is not valid: use 1-128 letters, digits, '_', '-' or '.', "
             "starting with a letter or digit"
@@ -57,55 +72,40 @@ def check_name(value: str, what: str) -> str:
 
 
 class RunPaths:
-    """The files of one run."""
+    """The files of one run (plain string paths: pathlib costs ``init`` 10 ms to import)."""
 
-    def __init__(self, root: Path, project: str, run_id: str) -> None:
-        self.root = root
+    def __init__(self, root: str | os.PathLike[str], project: str, run_id: str) -> None:
+        self.root = os.fspath(root)
         self.project = project
         self.run_id = run_id
-        self.dir = root / project / run_id
+        self.dir = os.path.join(self.root, project, run_id)
+        self.run_file = os.path.join(self.dir, RUN_FILE)
+        self.status_file = os.path.join(self.dir, STATUS_FILE)
+        self.summary_file = os.path.join(self.dir, SUMMARY_FILE)
+        self.summary_state_file = os.path.join(self.dir, SUMMARY_STATE_FILE)
+        self.files_dir = os.path.join(self.dir, "files")
 
-    @property
-    def run_file(self) -> Path:
-        return self.dir / RUN_FILE
-
-    @property
-    def status_file(self) -> Path:
-        return self.dir / STATUS_FILE
-
-    @property
-    def summary_file(self) -> Path:
-        return self.dir / SUMMARY_FILE
-
-    @property
-    def summary_state_file(self) -> Path:
-        return self.dir / SUMMARY_STATE_FILE
-
-    def stream_dir(self, stream: str) -> Path:
-        return self.dir / stream
-
-    @property
-    def files_dir(self) -> Path:
-        return self.dir / "files"
+    def stream_dir(self, stream: str) -> str:
+        return os.path.join(self.dir, stream)
 
 
-def ensure_store(root: Path) -> None:
+def ensure_store(root: str | os.PathLike[str]) -> None:
     """Create the store root and its version file, or check the version of an existing one.
 
     Raises:
         SchemaError: the store was written by a newer tracker.
     """
-    marker = root / STORE_FILE
+    marker = os.path.join(root, STORE_FILE)
     info = read_json(marker)
     if info is None:
-        root.mkdir(parents=True, exist_ok=True)
-        if not marker.exists():
+        os.makedirs(root, exist_ok=True)
+        if not os.path.exists(marker):
             write_json_atomic(marker, {"schema_version": SCHEMA_VERSION, "created_at": time.time()})
         return
     check_schema(info, marker)
 
 
-def check_schema(info: dict[str, Any], where: Path) -> None:
+def check_schema(info: dict[str, Any], where: str | os.PathLike[str]) -> None:
     """Refuse a store or run written with a newer schema than this tracker knows."""
     version = info.get("schema_version", 1)
     if not isinstance(version, int) or version > SCHEMA_VERSION:
@@ -117,7 +117,7 @@ def check_schema(info: dict[str, Any], where: Path) -> None:
 
 def new_writer_id() -> str:
     """A short random id naming one writer session (one process writing one run)."""
-    return secrets.token_hex(4)
+    return os.urandom(4).hex()
 
 
 def segment_name(lo: int, hi: int, writer: str) -> str:
@@ -126,10 +126,14 @@ def segment_name(lo: int, hi: int, writer: str) -> str:
 
 def parse_segment(name: str) -> tuple[int, int, str] | None:
     """``(lo, hi, writer)`` for a segment file name, or None for anything else."""
-    m = _SEGMENT_RE.match(name)
-    if m is None:
+    if not (name.startswith("seg-") and name.endswith(".parquet")):
         return None
-    return int(m.group(1)), int(m.group(2)), m.group(3)
+    parts = name[4:-8].split("-")
+    if len(parts) != 3 or len(parts[0]) != 10 or len(parts[1]) != 10 or not parts[2].isalnum():
+        return None
+    if not (parts[0].isdigit() and parts[1].isdigit()):
+        return None
+    return int(parts[0]), int(parts[1]), parts[2]
 
 
 def live_segments(names: list[str]) -> list[str]:
@@ -151,7 +155,7 @@ def live_segments(names: list[str]) -> list[str]:
     return out
 
 
-def list_segments(stream_dir: Path) -> list[str]:
+def list_segments(stream_dir: str | os.PathLike[str]) -> list[str]:
     """Live segment names of a stream folder (empty when the folder does not exist)."""
     try:
         names = os.listdir(stream_dir)
@@ -190,13 +194,15 @@ def decode_floats(obj: Any) -> Any:
 
 
 def dumps(obj: Any) -> str:
-    return json.dumps(_encode_floats(obj), ensure_ascii=False, allow_nan=False, default=str)
+    return _json.dumps(_encode_floats(obj))
 
 
-def write_json_atomic(path: Path, obj: Any, *, durable: bool = False) -> None:
+def write_json_atomic(path: str | os.PathLike[str], obj: Any, *, durable: bool = False) -> None:
     """Replace ``path`` with ``obj`` as JSON; a reader sees the old or the new file, never a mix."""
     data = dumps(obj).encode("utf-8")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    path = os.fspath(path)
+    head, tail = os.path.split(path)
+    tmp = os.path.join(head, f".{tail}.{os.getpid()}.{os.urandom(3).hex()}.tmp")
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
@@ -212,14 +218,12 @@ def write_json_atomic(path: Path, obj: Any, *, durable: bool = False) -> None:
         raise
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
+def read_json(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """Read a JSON object, or None if the file does not exist or is not a JSON object."""
     try:
         with open(path, "rb") as fh:
-            data = json.loads(fh.read())
-    except FileNotFoundError:
-        return None
-    except (ValueError, OSError):
+            data = _json.loads(fh.read())
+    except (ValueError, OSError, UnicodeDecodeError):
         return None
     return data if isinstance(data, dict) else None
 

@@ -4,25 +4,27 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from tracker.store import layout
-from tracker.store.layout import RunPaths
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from tracker.store.layout import RunPaths
 
 #: Every state a reader can see. ``crashed`` and ``preempted`` are derived, never written.
 STATES = ("running", "finished", "failed", "crashed", "killed", "preempting", "preempted")
 
 
-@dataclass
 class RunFiles:
     """The JSON side files of one run as read from disk."""
 
-    paths: RunPaths
-    record: dict[str, Any]
-    status: dict[str, Any]
-    summary: dict[str, Any]
+    def __init__(self, paths: RunPaths, record: dict[str, Any], status: dict[str, Any], summary: dict[str, Any]) -> None:
+        self.paths = paths
+        self.record = record
+        self.status = status
+        self.summary = summary
 
     @property
     def state(self) -> str:
@@ -65,7 +67,7 @@ def read_run(paths: RunPaths) -> RunFiles | None:
     return RunFiles(paths, record, status, summary)
 
 
-def list_projects(root: Path) -> list[str]:
+def list_projects(root: str | os.PathLike[str]) -> list[str]:
     """Project names in the store, sorted."""
     try:
         entries = os.scandir(root)
@@ -75,10 +77,10 @@ def list_projects(root: Path) -> list[str]:
         return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith((".", "_")))
 
 
-def list_run_ids(root: Path, project: str) -> list[str]:
+def list_run_ids(root: str | os.PathLike[str], project: str) -> list[str]:
     """Run ids of a project (folders holding a ``run.json``)."""
     try:
-        entries = os.scandir(root / project)
+        entries = os.scandir(os.path.join(root, project))
     except FileNotFoundError:
         return []
     with entries:
@@ -89,14 +91,14 @@ def list_run_ids(root: Path, project: str) -> list[str]:
         )
 
 
-def max_step(stream_dir: Path) -> int | None:
+def max_step(stream_dir: str) -> int | None:
     """The largest step in a stream's segments, from Parquet statistics (no data is read)."""
     import pyarrow.parquet as pq
 
     best: int | None = None
     for _ in range(20):
         try:
-            for path in [stream_dir / n for n in layout.list_segments(stream_dir)]:
+            for path in [os.path.join(stream_dir, n) for n in layout.list_segments(stream_dir)]:
                 meta = pq.ParquetFile(path).metadata
                 col = meta.schema.names.index("step")
                 for rg in range(meta.num_row_groups):

@@ -18,14 +18,14 @@ pyarrow and numpy load only here, on the writer thread or the reader, never at `
 from __future__ import annotations
 
 import os
-import secrets
-from collections.abc import Iterable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from tracker.store import layout
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
     import numpy as np
     import pyarrow as pa
 
@@ -329,13 +329,13 @@ def string_array(items: Any) -> pa.Array:
     )
 
 
-def write_segment(table: pa.Table, stream_dir: Path, name: str, *, durable: bool = False) -> Path:
+def write_segment(table: pa.Table, stream_dir: str, name: str, *, durable: bool = False) -> str:
     """Write ``table`` as ``stream_dir/name`` under a temporary name, then rename it into place."""
     import pyarrow.parquet as pq
 
-    stream_dir.mkdir(parents=True, exist_ok=True)
-    final = stream_dir / name
-    tmp = stream_dir / f".{name}.{secrets.token_hex(3)}.tmp"
+    os.makedirs(stream_dir, exist_ok=True)
+    final = os.path.join(stream_dir, name)
+    tmp = os.path.join(stream_dir, f".{name}.{os.urandom(3).hex()}.tmp")
     try:
         pq.write_table(
             table,
@@ -361,7 +361,7 @@ def write_segment(table: pa.Table, stream_dir: Path, name: str, *, durable: bool
 
 
 def read_stream(
-    stream_dir: Path,
+    stream_dir: str,
     columns: list[str] | None = None,
     min_step: int | None = None,
     max_step: int | None = None,
@@ -382,7 +382,7 @@ def read_stream(
         upper = ds.field("step") < int(max_step)
         expr = upper if expr is None else expr & upper
     for _ in range(20):
-        paths = [str(stream_dir / n) for n in layout.list_segments(stream_dir)]
+        paths = [os.path.join(stream_dir, n) for n in layout.list_segments(stream_dir)]
         if not paths:
             return None
         try:
@@ -419,6 +419,6 @@ def _may_hold_text(path: str) -> bool:
     return False
 
 
-def segment_files(stream_dir: Path) -> list[Path]:
+def segment_files(stream_dir: str | os.PathLike[str]) -> list[str]:
     """Paths of the live segments of a stream."""
-    return [stream_dir / n for n in layout.list_segments(stream_dir)]
+    return [os.path.join(stream_dir, n) for n in layout.list_segments(stream_dir)]

@@ -9,15 +9,19 @@ another process could wait on: each run's files are written by its own process o
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import deque
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
-from tracker._report import Reporter
 from tracker.store import layout, segments
-from tracker.store.layout import RunPaths
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from tracker._report import Reporter
+    from tracker.store.layout import RunPaths
 
 #: Points per segment written at a flush, and per batch when merging: bounds the writer's memory.
 SEGMENT_POINTS = 1 << 18
@@ -26,7 +30,7 @@ SEGMENT_POINTS = 1 << 18
 class StreamWriter:
     """Rows of one stream (``scalars`` or ``system``) on their way to segment files."""
 
-    def __init__(self, stream_dir: Path, writer_id: str, fanin: int) -> None:
+    def __init__(self, stream_dir: str, writer_id: str, fanin: int) -> None:
         self.dir = stream_dir
         self.writer_id = writer_id
         self.fanin = fanin
@@ -137,12 +141,12 @@ class StreamWriter:
         lo = min(f[0] for f in files)
         hi = max(f[1] for f in files)
         name = layout.segment_name(lo, hi, self.writer_id)
-        final = self.dir / name
-        tmp = self.dir / f".{name}.tmp"
+        final = os.path.join(self.dir, name)
+        tmp = os.path.join(self.dir, f".{name}.tmp")
         writer = None
         try:
             for _, _, fname in sorted(files):
-                pf = pq.ParquetFile(self.dir / fname)
+                pf = pq.ParquetFile(os.path.join(self.dir, fname))
                 for batch in pf.iter_batches(batch_size=SEGMENT_POINTS):
                     if writer is None:
                         writer = pq.ParquetWriter(
@@ -156,18 +160,23 @@ class StreamWriter:
             if writer is not None:
                 writer.close()
                 writer = None
-            import os
-
             os.replace(tmp, final)
         except BaseException:
             if writer is not None:
                 writer.close()
-            tmp.unlink(missing_ok=True)
+            _unlink(tmp)
             raise
         for _, _, fname in files:
             if fname != name:
-                (self.dir / fname).unlink(missing_ok=True)
+                _unlink(os.path.join(self.dir, fname))
         return (lo, hi, name)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 class RunWriter:
@@ -250,7 +259,7 @@ class RunWriter:
                     self.dropped_points += n
                     self.reporter.background_problem(
                         ("write-bug", type(exc).__name__),
-                        f"could not write {n} points of stream {stream.dir.name!r} "
+                        f"could not write {n} points of stream {os.path.basename(stream.dir)!r} "
                         f"({type(exc).__name__}: {exc}); they were dropped",
                     )
             try:
