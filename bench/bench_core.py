@@ -58,10 +58,13 @@ def worker(tool: str, task: str, steps: int, keys: int, args: argparse.Namespace
     own = out is None
     out = out or tempfile.mkdtemp(prefix=f"bench-{tool}-")
     try:
-        proc = subprocess.run(
-            [python_for(tool, args), str(HERE / "workers.py"), tool, task, str(steps), str(keys), out],
-            env=env(), capture_output=True, text=True, timeout=1800, cwd=out,
-        )
+        try:
+            proc = subprocess.run(
+                [python_for(tool, args), str(HERE / "workers.py"), tool, task, str(steps), str(keys), out],
+                env=env(), capture_output=True, text=True, timeout=args.timeout, cwd=out,
+            )
+        except subprocess.TimeoutExpired:
+            return {"error": f"over {args.timeout:.0f} s"}
         if proc.returncode != 0:
             return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1][:160]}
         return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -90,6 +93,8 @@ def main() -> None:
     ap.add_argument("--keys", type=int, default=10)
     ap.add_argument("--calls", type=int, default=20_000, help="calls timed per per-call figure")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--peer-repeat", type=int, default=None, help="repeats for peers (default --repeat)")
+    ap.add_argument("--timeout", type=float, default=600, help="seconds one measurement may take")
     ap.add_argument("--tools", default=",".join(["tracker", "floor", *PEERS]))
     ap.add_argument("--peers-python", default=None)
     ap.add_argument("--json", default=None)
@@ -105,12 +110,13 @@ def main() -> None:
         print(f"not installed here (skipped): {', '.join(missing)}")
     figures: dict[str, dict] = {}
     for tool in tools:
+        repeat = args.repeat if tool in ("tracker", "floor") or args.peer_repeat is None else args.peer_repeat
         f: dict = {}
         for task in ("call2", "call20", "init"):
             if tool == "floor" and task == "init":
                 continue
             steps = args.calls if task.startswith("call") else 0
-            rs = [worker(tool, task, steps, args.keys, args) for _ in range(args.repeat)]
+            rs = [worker(tool, task, steps, args.keys, args) for _ in range(repeat)]
             errors = [r["error"] for r in rs if "error" in r]
             if errors:
                 f[task] = {"error": errors[0]}
@@ -118,7 +124,7 @@ def main() -> None:
             f[task] = {k: med(rs, k) for k in rs[0]}
         rs = []
         reads = []
-        for _ in range(args.repeat):
+        for _ in range(repeat):
             out = tempfile.mkdtemp(prefix=f"bench-{tool}-")
             try:
                 rs.append(worker(tool, "e2e", args.steps, args.keys, args, out))
@@ -132,10 +138,14 @@ def main() -> None:
             f["read"] = {k: med(reads, k) for k in reads[0]} if "error" not in reads[0] else reads[0]
         if tool == "tracker":
             f["rss_growth"] = worker(tool, "rss", args.steps * 10, args.keys, args)
+            warm = [worker(tool, "e2e_warm", args.steps, args.keys, args) for _ in range(repeat)]
+            f["e2e_warm"] = {k: med(warm, k) for k in warm[0]} if "error" not in warm[0] else warm[0]
         if tool != "floor":
             f["import_ms"] = import_ms(tool, args)
         figures[tool] = f
-        print(f"  measured {tool}", flush=True)
+        print(f"  measured {tool} ({repeat}x)", flush=True)
+        if args.json:  # kept as it goes: a long run that is stopped keeps what it measured
+            Path(args.json).write_text(json.dumps({"args": vars(args), "figures": figures}, indent=2))
     baseline = statistics.median(
         [(lambda t0: (subprocess.run([sys.executable, "-c", "pass"]), time.perf_counter() - t0)[1])(time.perf_counter())
          for _ in range(7)]
@@ -158,6 +168,7 @@ def main() -> None:
         ("log, 20 keys: p99 µs", "call20", "p99_us", "{:.2f}"),
         (f"e2e {args.steps}x{args.keys}: points/s", "e2e", "points_per_s", "{:,.0f}"),
         ("e2e: seconds", "e2e", "seconds", "{:.3f}"),
+        ("e2e, numpy+pyarrow already loaded: points/s", "e2e_warm", "points_per_s", "{:,.0f}"),
         ("e2e: peak RSS MB", "e2e", "peak_rss_mb", "{:.0f}"),
         ("e2e: disk MB", "e2e", "disk_bytes", "{:.1f}"),
         ("read into pandas: ms (warm median)", "read", "ms", "{:.1f}"),

@@ -6,6 +6,7 @@ dvclive, aim. Tasks:
 
 - ``call2`` / ``call20``: per-call cost of logging a dict of 2 / 20 floats (median, p99, in µs),
 - ``e2e``: init -> STEPS x KEYS points -> finish (seconds, points/s, peak RSS, bytes on disk),
+- ``e2e_warm``: the same in a process that has already imported numpy and pyarrow,
 - ``init``: from before init to the first log returning (ms), after the library is imported,
 - ``read``: reading the run written by ``e2e`` back into a pandas DataFrame (ms),
 - ``rss``: peak RSS after 10% and after 100% of the steps (is memory flat as the run grows?).
@@ -36,10 +37,15 @@ def dir_bytes(path: str) -> int:
 
 
 class Tool:
+    """One tracker under test. ``load`` imports it (not timed); ``init``..``finish`` are timed."""
+
     name = "?"
 
     def __init__(self, out: str) -> None:
         self.out = out
+
+    def load(self) -> None:
+        pass
 
     def init(self) -> None:
         raise NotImplementedError
@@ -57,10 +63,13 @@ class Tool:
 class Tracker(Tool):
     name = "tracker"
 
-    def init(self):
+    def load(self):
         import tracker
 
-        self.run = tracker.init(project="bench", dir=self.out, settings={"quiet": True})
+        self.tracker = tracker
+
+    def init(self):
+        self.run = self.tracker.init(project="bench", dir=self.out, settings={"quiet": True})
         self._log = self.run.log
 
     def log(self, step, data):
@@ -93,10 +102,13 @@ class Floor(Tool):
 class TensorboardX(Tool):
     name = "tensorboardX"
 
-    def init(self):
+    def load(self):
         from tensorboardX import SummaryWriter
 
-        self.w = SummaryWriter(self.out)
+        self.cls = SummaryWriter
+
+    def init(self):
+        self.w = self.cls(self.out)
 
     def log(self, step, data):
         add = self.w.add_scalar
@@ -110,11 +122,14 @@ class TensorboardX(Tool):
 class Wandb(Tool):
     name = "wandb"
 
-    def init(self):
+    def load(self):
         os.environ["WANDB_SILENT"] = "true"
         import wandb
 
-        self.run = wandb.init(project="bench", mode="offline", dir=self.out)
+        self.wandb = wandb
+
+    def init(self):
+        self.run = self.wandb.init(project="bench", mode="offline", dir=self.out)
 
     def log(self, step, data):
         self.run.log(data)
@@ -126,12 +141,15 @@ class Wandb(Tool):
 class Mlflow(Tool):
     name = "mlflow"
 
-    def init(self):
+    def load(self):
         import mlflow
 
-        mlflow.set_tracking_uri("file://" + os.path.abspath(self.out))
         self.mlflow = mlflow
-        self.active = mlflow.start_run()
+
+    def init(self):
+        # the local store MLflow recommends now that its file store is in maintenance mode
+        self.mlflow.set_tracking_uri("sqlite:///" + os.path.join(os.path.abspath(self.out), "mlflow.db"))
+        self.active = self.mlflow.start_run()
 
     def log(self, step, data):
         self.mlflow.log_metrics(data, step=step)
@@ -143,12 +161,14 @@ class Mlflow(Tool):
 class Trackio(Tool):
     name = "trackio"
 
-    def init(self):
+    def load(self):
         os.environ["TRACKIO_DIR"] = self.out
         import trackio
 
         self.trackio = trackio
-        self.run = trackio.init(project="bench")
+
+    def init(self):
+        self.run = self.trackio.init(project="bench")
 
     def log(self, step, data):
         self.trackio.log(data)
@@ -160,10 +180,13 @@ class Trackio(Tool):
 class Dvclive(Tool):
     name = "dvclive"
 
-    def init(self):
+    def load(self):
         from dvclive import Live
 
-        self.live = Live(self.out, save_dvc_exp=False)
+        self.cls = Live
+
+    def init(self):
+        self.live = self.cls(self.out, save_dvc_exp=False)
 
     def log(self, step, data):
         for k, v in data.items():
@@ -187,10 +210,13 @@ class Dvclive(Tool):
 class Aim(Tool):
     name = "aim"
 
-    def init(self):
+    def load(self):
         from aim import Run
 
-        self.run = Run(repo=self.out)
+        self.cls = Run
+
+    def init(self):
+        self.run = self.cls(repo=self.out)
 
     def log(self, step, data):
         for k, v in data.items():
@@ -250,11 +276,18 @@ def e2e(tool: Tool, steps: int, nkeys: int, rss_checkpoints: bool = False) -> di
 def main() -> None:
     name, task, steps, nkeys, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
     tool = TOOLS[name](out)
+    tool.load()  # the library's import is measured separately (python -c "import ...")
     if task == "call2":
         result = per_call(tool, 2, steps)
     elif task == "call20":
         result = per_call(tool, 20, steps)
     elif task == "e2e":
+        result = e2e(tool, steps, nkeys)
+    elif task == "e2e_warm":
+        # as in a notebook or a script that already uses pandas: numpy and pyarrow are loaded
+        import numpy  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
+
         result = e2e(tool, steps, nkeys)
     elif task == "rss":
         result = e2e(tool, steps, nkeys, rss_checkpoints=True)

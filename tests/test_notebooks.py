@@ -27,3 +27,24 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors, errors
     assert os.path.exists(store / "notebook")  # the notebook's own run landed in the store
+
+
+def test_a_second_init_in_a_notebook_finishes_the_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """In a kernel, reinit defaults to finish_previous: re-running a cell starts a fresh run."""
+    for key, value in python_env(TRACKER_DIR=str(tmp_path / "store")).items():
+        monkeypatch.setenv(key, value)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import tracker\n"
+            "first = tracker.init(project='nb', settings={'quiet': True, 'strict': True})\n"
+            "first.log({'a': 1.0})\n"
+            "second = tracker.init(project='nb', settings={'quiet': True, 'strict': True})\n"
+            "assert first.state == 'finished', first.state\n"
+            "assert tracker.run is second and second is not first\n"
+            "print(tracker.Api().run(first.path).state)"
+        )
+    ]
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = nb.cells[0].outputs
+    assert [o.get("text", "").strip() for o in outputs if o.output_type == "stream"] == ["finished"], outputs

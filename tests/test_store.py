@@ -171,3 +171,16 @@ def test_segments_are_plain_parquet_any_engine_reads(make_run, store):
     got = duckdb.sql(f"select key, value, text from read_parquet('{path}') order by key").fetchall()
     assert got == [("a", 1.5, None), ("s", None, "text")]
     assert json.loads(Path(run.dir, "run.json").read_text())["schema_version"] == layout.SCHEMA_VERSION
+
+
+def test_strict_mode_raises_a_writer_failure_at_the_next_log(make_run, monkeypatch):
+    run = make_run()
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(segments, "write_segment", no_space)
+    run.log({"a": 1.0})
+    run._writer.flush()  # the writer thread's flush: the failure is kept for the user's thread ...
+    with pytest.raises(tracker.TrackingFailure, match="No space left on device"):
+        run.log({"a": 2.0})  # ... and the fast path hands it over

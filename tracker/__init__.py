@@ -56,6 +56,7 @@ __all__ = [
     "finish",
     "init",
     "log",
+    "login",
     "mark_preempting",
     "run",
     "runs",
@@ -89,6 +90,11 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
     """Finish the current run, if there is one."""
     if _state.current is not None:
         _state.current.finish(exit_code=exit_code, quiet=quiet)
+
+
+def login(*args: Any, **kwargs: Any) -> bool:
+    """Accepted for W&B scripts and always True: a local store has no account to log in to."""
+    return True
 
 
 def mark_preempting() -> None:

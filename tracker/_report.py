@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections import Counter
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 from tracker.errors import TrackerWarning, TrackingFailure
 
@@ -31,6 +31,9 @@ class Reporter:
         self._counts: Counter[Hashable] = Counter()
         self._messages: dict[Hashable, str] = {}
         self._pending: TrackingFailure | None = None
+        #: called when a background failure is kept (strict): the run leaves its fast path so the
+        #: next log() raises it
+        self.on_pending: Callable[[], None] | None = None
 
     def problem(self, kind: Hashable, message: str, *, stacklevel: int = 3) -> None:
         """Report a problem found on the caller's thread.
@@ -65,8 +68,11 @@ class Reporter:
             first = self._counts[kind] == 1
             if first:
                 self._messages[kind] = message
-            if self.strict and self._pending is None:
+            newly_pending = self.strict and self._pending is None
+            if newly_pending:
                 self._pending = TrackingFailure(text)
+        if newly_pending and self.on_pending is not None:
+            self.on_pending()
         if first and not self.strict:
             warnings.warn(text, TrackerWarning, stacklevel=2)
 

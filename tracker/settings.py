@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 MODES = ("online", "offline", "disabled")
 RESUME_MODES = ("allow", "must", "never", "auto")
 REINIT_MODES = ("default", "return_previous", "finish_previous", "create_new")
+CONSOLE_MODES = ("wrap", "redirect", "off")
 
 _WANDB_ENV = {
     "mode": "WANDB_MODE",
@@ -61,6 +62,19 @@ _FIELDS: tuple[tuple[str, Any], ...] = (
     ("run_notes", None),
     ("run_tags", None),
     ("entity", None),
+    ("disable_stats", False),
+    ("stats_sampling_interval", 2.0),
+    ("stats_disk_paths", ("/",)),
+    ("stats_track_process_tree", False),
+    ("stats_open_metrics_endpoints", None),
+    ("stats_open_metrics_filters", ()),
+    ("disable_meta", False),
+    ("disable_git", False),
+    ("save_code", False),
+    ("save_requirements", True),
+    ("max_diff_bytes", 1_000_000),
+    ("console", "wrap"),
+    ("env_vars", ()),
 )
 FIELD_NAMES = frozenset(name for name, _ in _FIELDS)
 
@@ -91,6 +105,21 @@ class Settings:
         allow_val_change: allow config values to change after they are set.
         run_id, run_name, run_group, run_job_type, run_notes, run_tags: defaults for ``init``.
         entity: recorded with the run for W&B compatibility; has no other effect.
+        disable_stats: no system metrics.
+        stats_sampling_interval: seconds between system-metric samples.
+        stats_disk_paths: file systems whose usage is sampled.
+        stats_track_process_tree: include child processes in process metrics and GPU use.
+        stats_open_metrics_endpoints: ``{name: url}`` of OpenMetrics endpoints to scrape.
+        stats_open_metrics_filters: regular expressions; only matching metric names are kept.
+        disable_meta: no host and program facts, no package list.
+        disable_git: no git facts and no ``diff.patch``.
+        save_code: save the script (or notebook) source with the run.
+        save_requirements: save the installed packages as ``requirements.txt``.
+        max_diff_bytes: ``diff.patch`` is cut to this size, with a marker.
+        console: ``"wrap"`` (sys.stdout/sys.stderr), ``"redirect"`` (file descriptors, child
+            processes included) or ``"off"``.
+        env_vars: names or globs of environment variables recorded in the ``Environment``
+            config group (none by default: the environment may hold secrets).
     """
 
     __slots__ = (*(name for name, _ in _FIELDS), "_explicit")
@@ -116,6 +145,19 @@ class Settings:
     run_notes: str | None
     run_tags: tuple[str, ...] | None
     entity: str | None
+    disable_stats: bool
+    stats_sampling_interval: float
+    stats_disk_paths: tuple[str, ...]
+    stats_track_process_tree: bool
+    stats_open_metrics_endpoints: dict[str, str] | None
+    stats_open_metrics_filters: tuple[str, ...]
+    disable_meta: bool
+    disable_git: bool
+    save_code: bool
+    save_requirements: bool
+    max_diff_bytes: int
+    console: str
+    env_vars: tuple[str, ...]
     _explicit: frozenset[str]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -151,6 +193,10 @@ class Settings:
         for name in ("flush_interval", "heartbeat_interval", "heartbeat_timeout"):
             if not getattr(self, name) > 0:
                 raise UsageError(f"setting {name}={getattr(self, name)!r} must be > 0 seconds")
+        if self.console not in CONSOLE_MODES:
+            raise UsageError(f"setting console={self.console!r} is not one of {CONSOLE_MODES}")
+        if not self.stats_sampling_interval > 0:
+            raise UsageError(f"setting stats_sampling_interval={self.stats_sampling_interval!r} must be > 0 seconds")
         if self.compaction_fanin < 2:
             raise UsageError(f"setting compaction_fanin={self.compaction_fanin!r} must be >= 2")
 
@@ -203,6 +249,18 @@ _FIELD_TYPES = {
     "max_buffered_points": int,
     "max_text_bytes": int,
     "run_tags": tuple,
+    "disable_stats": bool,
+    "stats_sampling_interval": float,
+    "stats_disk_paths": tuple,
+    "stats_track_process_tree": bool,
+    "stats_open_metrics_endpoints": dict,
+    "stats_open_metrics_filters": tuple,
+    "disable_meta": bool,
+    "disable_git": bool,
+    "save_code": bool,
+    "save_requirements": bool,
+    "max_diff_bytes": int,
+    "env_vars": tuple,
 }
 
 
@@ -221,6 +279,14 @@ def _coerce(key: str, value: Any, source: str) -> Any:
                     return False
                 raise ValueError(value)
             return bool(value)
+        if kind is dict:
+            if isinstance(value, str):  # from the environment: a JSON object
+                from tracker import _json
+
+                value = _json.loads(value)
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                raise ValueError(value)
+            return {str(k): v for k, v in value.items()}
         if kind is tuple:
             if isinstance(value, str):
                 return tuple(t.strip() for t in value.split(",") if t.strip())

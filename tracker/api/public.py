@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-_STREAMS = {"default": "scalars", "scalars": "scalars", "system": "system"}
+_STREAMS = {"default": "scalars", "scalars": "scalars", "system": "system", "console": "console"}
 
 
 class Api:
@@ -289,8 +289,77 @@ class Run:
 
     @property
     def metadata(self) -> dict[str, Any]:
-        """Everything ``run.json`` holds besides config (program, python, cwd, ...)."""
-        return {k: v for k, v in self._record.items() if k not in ("config",)}
+        """Where, how and on what the run ran (see docs/context.md for every key).
+
+        ``run.json``'s identity fields (program, args, cwd, python, executable, user, host,
+        tracker_version, ...) merged with the captured context: ``host`` (OS, CPU, memory, GPUs,
+        driver), ``program`` (script or notebook, command line), ``git`` (root, remote, branch,
+        commit, dirty), ``packages`` (how many), ``skipped`` (what could not be captured, and why).
+        """
+        meta = {k: v for k, v in self._record.items() if k not in ("config",)}
+        captured = layout.read_json(os.path.join(self.dir, "metadata.json")) or {}
+        meta.update(captured)
+        return meta
+
+    def files(self) -> list[dict[str, Any]]:
+        """The run's files (``diff.patch``, ``requirements.txt``, saved code, ...): name, size, path."""
+        base = self._files.paths.files_dir
+        out = []
+        for folder, _, names in os.walk(base):
+            for name in sorted(names):
+                if name.endswith(".tmp"):
+                    continue
+                path = os.path.join(folder, name)
+                try:
+                    size = os.path.getsize(path)
+                except OSError:
+                    continue
+                out.append({"name": os.path.relpath(path, base), "size": size, "path": path})
+        return sorted(out, key=lambda f: f["name"])
+
+    def file(self, name: str) -> str:
+        """The path of one of the run's files, checked to stay inside the run's ``files/`` folder.
+
+        Raises:
+            UsageError: the name escapes the folder (``../``) or names no file.
+        """
+        base = os.path.realpath(self._files.paths.files_dir)
+        path = os.path.realpath(os.path.join(base, name))
+        if os.path.commonpath([base, path]) != base or not os.path.isfile(path):
+            raise UsageError(f"run {self.path} has no file {name!r}")
+        return path
+
+    def logs(self, n: int | None = 10_000, stream: str | None = None) -> list[dict[str, Any]]:
+        """The last ``n`` console lines (all with ``n=None``): ``{"line", "time", "stream", "text"}``.
+
+        Args:
+            n: how many of the last lines.
+            stream: ``"stdout"`` or ``"stderr"`` only.
+        """
+        table = _history.read_long(self._stream_dir("console"), keys=[stream] if stream else None)
+        if table is None:
+            return []
+        lines = table.column("step").to_pylist()
+        streams = table.column("key").cast("string").to_pylist()
+        texts = table.column("text").to_pylist()
+        times = table.column("time").to_pylist()
+        rows = [
+            {"line": ln, "time": t, "stream": st, "text": tx or ""}
+            for ln, st, tx, t in zip(lines, streams, texts, times, strict=True)
+        ]
+        rows.sort(key=lambda r: r["line"])
+        return rows[-n:] if n is not None and n < len(rows) else rows
+
+    def logs_text(self, n: int | None = 10_000) -> str:
+        """The last ``n`` console lines as text, as they were printed."""
+        return "".join(r["text"] + "\n" for r in self.logs(n))
+
+    def save_logs(self, path: str | os.PathLike[str], n: int | None = None) -> str:
+        """Write the console output (all of it by default) to a text file; returns its path."""
+        path = os.fspath(path)
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(self.logs_text(n))
+        return path
 
     @property
     def metrics(self) -> list[dict[str, Any]]:
@@ -529,7 +598,7 @@ def _create_views(con: Any, api: Api) -> None:
         "tags, notes, \"group\", job_type, host, \"user\", last_step, config::JSON AS config, "
         "summary::JSON AS summary, dir FROM _runs_table"
     )
-    for view, stream in (("history", "scalars"), ("system", "system")):
+    for view, stream in (("history", "scalars"), ("system", "system"), ("console", "console")):
         files: list[str] = []
         for r in runs:
             files.extend(_segment_paths(os.path.join(r.dir, stream)))

@@ -91,5 +91,8 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 def _after_fork_in_child() -> None:
     for run in list(state.active):
         run._fast = False  # the slow path says why a child's log is dropped
+        context = getattr(run, "_context", None)
+        if context is not None and context.console is not None:
+            context.console.detach()  # the child's prints are not its parent's run's console
     state.active.clear()
     state.current = None

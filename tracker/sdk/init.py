@@ -172,6 +172,10 @@ def init(
     run = _create_or_resume(s, root, project_name, cfg)
     state.add(run, make_current)
     hooks.install()
+    from tracker.context import RunContext
+
+    run._context = RunContext(run)
+    run._context.start()
     if not s.quiet:
         verb = "resumed" if run.resumed else "started"
         print(f"tracker: {verb} run {run.name} ({run.path}) in {root}", file=sys.stderr)

@@ -65,6 +65,7 @@ class Run:
         self._record = record
         self._resumed = resumed
         self._reporter = Reporter(settings.strict, f"run {record['id']}")
+        self._reporter.on_pending = self._leave_fast_path
         self._start_time = _now()
         self._state = "running"
         self._exit_code: int | None = None
@@ -103,7 +104,7 @@ class Run:
         self._summary_written = -1
         self._fast = not self._sync_pairs
         self._record_written = False
-        self._writer.start()
+        self._context: Any = None  # tracker.context.RunContext: init() starts it, and the writer
         self._write_record()
         self._try_write_status(durable=False)
 
@@ -291,6 +292,9 @@ class Run:
                     self._commit_pending()
             self._fast = self._pending is None and not self._sync_pairs
 
+    def _leave_fast_path(self) -> None:
+        self._fast = False
+
     def _check_step(self, step: Any) -> int | None:
         if isinstance(step, bool):
             ok = False
@@ -398,7 +402,7 @@ class Run:
             quiet: no closing message.
         """
         state = "finished" if not exit_code else "failed"
-        self._end(state, exit_code, quiet)
+        self._end(state, exit_code if exit_code is not None else 0, quiet)
 
     def _end(self, state: str, exit_code: int | None, quiet: bool | None = None) -> None:
         with self._lock:
@@ -411,6 +415,8 @@ class Run:
             self._exit_code = exit_code
             self._finished_at = _now()
             self._fast = False
+        if self._context is not None:
+            self._context.stop()  # last system sample and console lines go out with the final flush
         self._writer.close()
         self._try_write_status(durable=True)
         _state.forget(self)

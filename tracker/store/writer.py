@@ -221,7 +221,11 @@ class RunWriter:
         )
 
     def start(self) -> None:
-        self._thread.start()
+        """Start the writer thread (once; not after close, whose flush already wrote everything)."""
+        with self.lock:
+            if self._closing or self._thread.is_alive() or self._thread.ident is not None:
+                return
+            self._thread.start()
 
     def queue(self, stream: str = "scalars") -> deque[tuple[int, float, dict[str, Any]]]:
         """The deque that rows of ``stream`` are appended to."""

@@ -1,0 +1,153 @@
+"""Run context, captured automatically: system metrics, host and program facts, git state,
+installed packages, saved code, console output.
+
+:class:`RunContext` starts it all after ``init`` has returned control (nothing here is on the
+path of ``init`` to the first ``log``) and stops it at ``finish``. What it finds goes to:
+
+- ``metadata.json`` in the run's folder (host, OS, CPU, GPUs, program, git, ...);
+- ``files/`` (``diff.patch``, ``requirements.txt``, ``code/<script>``);
+- the ``system`` stream (sampled metrics) and the ``console`` stream (output lines).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from tracker.sdk.run import Run
+
+
+class RunContext:
+    """Everything captured around one run."""
+
+    def __init__(self, run: Run, nvml: Any = None) -> None:
+        self.run = run
+        self.settings = run._settings
+        self.nvml = nvml
+        self.sampler: Any = None
+        self.console: Any = None
+        self._meta_thread: threading.Thread | None = None
+        self.metadata: dict[str, Any] = {}
+
+    def start(self) -> None:
+        """Console capture now (it must see the next print); everything else on one background
+        thread that first lets ``init`` return and the first ``log`` pass: starting threads and
+        importing psutil would otherwise cost the user's thread milliseconds."""
+        s = self.settings
+        writer = self.run._writer
+        if s.console != "off":
+            from tracker.context.console import ConsoleCapture
+
+            self.console = ConsoleCapture(writer.queue("console").append, s.console)
+            try:
+                self.console.start()
+            except OSError as exc:
+                self.run._reporter.background_problem("console", f"console capture is off: {exc}")
+                self.console = None
+        self._stop = threading.Event()
+        self._meta_thread = threading.Thread(target=self._background, name="tracker-context", daemon=True)
+        self._meta_thread.start()
+
+    def _background(self) -> None:
+        from tracker.context.system import START_DELAY, SystemSampler
+
+        ended_early = self._stop.wait(START_DELAY)  # a run shorter than this gets one sample
+        s = self.settings
+        writer = self.run._writer
+        if not ended_early:
+            writer.start()
+        if not s.disable_stats:
+            self.sampler = SystemSampler(
+                writer.queue("system").append,
+                s.stats_sampling_interval,
+                disk_paths=list(s.stats_disk_paths),
+                track_tree=s.stats_track_process_tree,
+                openmetrics=s.stats_open_metrics_endpoints,
+                openmetrics_filters=list(s.stats_open_metrics_filters),
+                nvml=self.nvml,
+            )
+            if ended_early:
+                self.sampler.sample_and_append()
+            else:
+                self.sampler.start()
+        self._capture_facts()
+
+    def stop(self) -> None:
+        """Stop sampling and capture; wait for the facts (bounded); called before the last flush."""
+        self._stop.set()
+        if self._meta_thread is not None:
+            self._meta_thread.join(timeout=30)
+        if self.sampler is not None:
+            self.sampler.stop()
+        if self.console is not None:
+            self.console.stop()
+            failure = self.console.sink.failure
+            if failure is not None:
+                self.run._reporter.background_problem(
+                    "console-lost", f"some console output was printed but not captured ({failure!r})"
+                )
+
+    # --- one-shot facts ----------------------------------------------------------------------
+    def _capture_facts(self) -> None:
+        s = self.settings
+        paths = self.run._paths
+        skipped: list[str] = []
+        meta: dict[str, Any] = {"captured_at": time.time()}
+        files_dir = paths.files_dir
+        try:
+            from tracker.context.execution import git_info, installed_packages, program_info
+
+            program = program_info()
+            meta.update(program)
+            if not s.disable_meta:
+                from tracker.context.host import host_info
+
+                meta.update(host_info(self.nvml, skipped))
+            if not s.disable_git:
+                git, diff = git_info(program["cwd"], s.max_diff_bytes, skipped)
+                if git:
+                    meta["git"] = git
+                if diff:
+                    _write_text(os.path.join(files_dir, "diff.patch"), diff)
+            if s.save_requirements and not s.disable_meta:
+                packages = installed_packages()
+                meta["packages"] = len(packages)
+                _write_text(os.path.join(files_dir, "requirements.txt"), "\n".join(packages) + "\n")
+            if s.save_code:
+                source = program.get("program")
+                if source and os.path.isfile(source):
+                    dest = os.path.join(files_dir, "code", os.path.basename(source))
+                    os.makedirs(os.path.dirname(dest), exist_ok=True)
+                    import shutil
+
+                    shutil.copyfile(source, dest)
+                    meta["code"] = os.path.relpath(dest, paths.dir)
+                elif source:
+                    skipped.append(f"save_code: {source} is not a file that can be copied")
+        except OSError as exc:
+            skipped.append(f"writing run files: {exc}")
+        except Exception as exc:  # noqa: BLE001 - facts are a bonus: never let them break the run
+            skipped.append(f"context capture failed: {type(exc).__name__}: {exc}")
+        meta["skipped"] = skipped
+        self.metadata = meta
+        try:
+            from tracker.store import layout
+
+            layout.write_json_atomic(os.path.join(paths.dir, "metadata.json"), meta)
+        except OSError as exc:
+            self.run._reporter.background_problem(  # the same problem as every other write
+                "store-write", f"cannot write to the store at {paths.dir} ({exc.strerror or exc})"
+            )
+
+
+def _write_text(path: str, text: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
