@@ -98,6 +98,8 @@ def main() -> None:
     ap.add_argument("--tools", default=",".join(["tracker", "floor", *PEERS]))
     ap.add_argument("--peers-python", default=None)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the figures of tools not measured this time from the --json file")
     args = ap.parse_args()
 
     tools = [t for t in args.tools.split(",") if t]
@@ -109,6 +111,9 @@ def main() -> None:
     if missing:
         print(f"not installed here (skipped): {', '.join(missing)}")
     figures: dict[str, dict] = {}
+    if args.merge and args.json and Path(args.json).exists():
+        kept = json.loads(Path(args.json).read_text()).get("figures", {})
+        figures.update({t: f for t, f in kept.items() if t not in tools})
     for tool in tools:
         repeat = args.repeat if tool in ("tracker", "floor") or args.peer_repeat is None else args.peer_repeat
         f: dict = {}

@@ -352,3 +352,57 @@ def test_host_gpu_facts_from_a_fake_nvml():
     assert info["gpu"]["driver_version"] == "555.42" and info["gpu"]["cuda_driver_version"] == "12.4"
     assert info["gpu"]["devices"][1]["memory_total_bytes"] == 80 * 2**30 and problems == []
     assert host_info(NoNvml(), problems)["gpu"] == {"count": 0} and "NVML Shared Library" in problems[0]
+
+
+def test_configuration_groups_objects_properties_and_environment(make_run, store, tmp_path, monkeypatch):
+    import argparse
+    import dataclasses
+
+    monkeypatch.setenv("DATA_ROOT", "/data")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    monkeypatch.setenv("SECRET_TOKEN", "do-not-record")
+
+    @dataclasses.dataclass
+    class Model:
+        depth: int = 4
+        width: int = 64
+
+    class Optim:
+        def __init__(self):
+            self.momentum = 0.9
+            self._private = 1
+
+        def step(self):
+            pass
+
+    args = argparse.Namespace(lr=0.1, epochs=3)
+    run = make_run(config=args, settings={"env_vars": ["DATA_ROOT", "CUDA_*"]})
+    run.config.update({"seed": 0})
+    run.connect(Model(), name="Model")
+    assert run.connect(Optim(), name="Optimizer").momentum == 0.9
+    yaml_file = tmp_path / "augment.yaml"
+    yaml_file.write_text("flip: true\ncrop: 224\n")
+    assert run.connect_configuration(yaml_file, name="augment") == "flip: true\ncrop: 224\n"
+    run.connect_configuration({"layers": [64, 64]}, name="net", description="the network")
+    run.set_user_properties(owner="ana", note="first try")
+    run.finish()
+    read = tracker.Api(dir=store).run(run.path)
+    groups = read.config_groups
+    assert groups["Args"] == {"lr": 0.1, "epochs": 3}
+    assert groups["Model"] == {"depth": 4, "width": 64} and groups["Optimizer"] == {"momentum": 0.9}
+    assert groups["General"] == {"seed": 0}
+    assert groups["Environment"] == {"CUDA_VISIBLE_DEVICES": "0,1", "DATA_ROOT": "/data"}
+    assert read.config == {"lr": 0.1, "epochs": 3, "seed": 0, "depth": 4, "width": 64, "momentum": 0.9}
+    assert read.config_objects == {"augment": "flip: true\ncrop: 224\n", "net": {"layers": [64, 64]}}
+    assert read.user_properties == {"owner": "ana", "note": "first try"}
+    read.set(user_properties={"note": None, "verdict": "keep"})
+    assert tracker.Api(dir=store).run(run.path).user_properties == {"owner": "ana", "verdict": "keep"}
+
+
+def test_argparse_update_goes_to_the_args_group(make_run, store):
+    import argparse
+
+    run = make_run(config={"a": 1})
+    run.config.update(argparse.Namespace(batch=32))
+    run.finish()
+    assert tracker.Api(dir=store).run(run.path).config_groups == {"Args": {"batch": 32}, "General": {"a": 1}}

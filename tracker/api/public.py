@@ -264,6 +264,43 @@ class Run:
         return dict(self._files.summary)
 
     @property
+    def config_groups(self) -> dict[str, dict[str, Any]]:
+        """The config by ClearML-style group: ``Args`` (argparse), groups from ``run.connect``,
+        ``General`` (everything else), and ``Environment`` (variables named by ``env_vars``)."""
+        from tracker.sdk.config import Config
+
+        config = Config(self.config)
+        config.groups.update(self._record.get("config_groups") or {})
+        out = config.grouped()
+        env = self._record.get("environment") or {}
+        if env:
+            out["Environment"] = dict(env)
+        return out
+
+    @property
+    def config_objects(self) -> dict[str, Any]:
+        """Configuration objects from ``run.connect_configuration``: name -> text (or dict for JSON)."""
+        out: dict[str, Any] = {}
+        for name, info in (self._record.get("config_objects") or {}).items():
+            try:
+                with open(self.file(info["file"]), encoding="utf-8") as fh:
+                    text = fh.read()
+            except (UsageError, OSError):
+                continue
+            if info.get("format") == "json":
+                import json
+
+                out[name] = json.loads(text)
+            else:
+                out[name] = text
+        return out
+
+    @property
+    def user_properties(self) -> dict[str, Any]:
+        """Free-form, editable properties (``set(user_properties=...)``)."""
+        return dict(self._record.get("user_properties") or {})
+
+    @property
     def tags(self) -> list[str]:
         return list(self._record.get("tags") or [])
 
@@ -554,8 +591,23 @@ class Run:
             )
         layout.write_json_atomic(self._files.paths.run_file, self._record)
 
-    def set(self, *, name: str | None = None, notes: str | None = None, tags: Sequence[str] | None = None) -> Run:
-        """Change name, notes or tags of a finished run and write them at once."""
+    def set(
+        self,
+        *,
+        name: str | None = None,
+        notes: str | None = None,
+        tags: Sequence[str] | None = None,
+        user_properties: dict[str, Any] | None = None,
+    ) -> Run:
+        """Change name, notes, tags or user properties of a finished run and write them at once
+        (a user property set to None is removed)."""
+        if user_properties is not None:
+            props = self._record.setdefault("user_properties", {})
+            for key, value in user_properties.items():
+                if value is None:
+                    props.pop(key, None)
+                else:
+                    props[key] = value
         if name is not None:
             self._record["name"] = str(name)
         if notes is not None:

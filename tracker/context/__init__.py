@@ -12,6 +12,7 @@ path of ``init`` to the first ``log``) and stops it at ``finish``. What it finds
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 
@@ -49,6 +50,8 @@ class RunContext:
             except OSError as exc:
                 self.run._reporter.background_problem("console", f"console capture is off: {exc}")
                 self.console = None
+        self._cells_hook: Any = None
+        self._watch_cells()
         self._stop = threading.Event()
         self._meta_thread = threading.Thread(target=self._background, name="tracker-context", daemon=True)
         self._meta_thread.start()
@@ -77,8 +80,47 @@ class RunContext:
                 self.sampler.start()
         self._capture_facts()
 
+    # --- notebook cells ---------------------------------------------------------------------------
+    def _watch_cells(self) -> None:
+        """In IPython/Jupyter: record each cell executed while the run is active (count, source)."""
+        ipython = sys.modules.get("IPython")
+        get = getattr(ipython, "get_ipython", None)
+        shell = get() if callable(get) else None
+        if shell is None or not hasattr(shell, "events"):
+            return
+        path = os.path.join(self.run._paths.files_dir, "notebook-cells.jsonl")
+
+        def post_run_cell(result: Any) -> None:
+            from tracker.store import layout
+
+            info = getattr(result, "info", None)
+            record = {
+                "execution_count": getattr(result, "execution_count", None),
+                "source": getattr(info, "raw_cell", None),
+                "success": bool(getattr(result, "success", True)),
+                "time": time.time(),
+            }
+            try:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "a", encoding="utf-8") as fh:
+                    fh.write(layout.dumps(record) + "\n")
+            except OSError as exc:
+                self.run._reporter.background_problem(
+                    "store-write", f"cannot write to the store at {self.run._paths.dir} ({exc.strerror or exc})"
+                )
+
+        shell.events.register("post_run_cell", post_run_cell)
+        self._cells_hook = (shell, post_run_cell)
+
     def stop(self) -> None:
         """Stop sampling and capture; wait for the facts (bounded); called before the last flush."""
+        if self._cells_hook is not None:
+            shell, hook = self._cells_hook
+            try:
+                shell.events.unregister("post_run_cell", hook)
+            except ValueError:
+                pass  # already unregistered by the user
+            self._cells_hook = None
         self._stop.set()
         if self._meta_thread is not None:
             self._meta_thread.join(timeout=30)

@@ -50,6 +50,8 @@ class Config:
         problem: Problem | None = None,
     ) -> None:
         object.__setattr__(self, "_items", dict(items or {}))
+        #: ClearML-style groups: group name -> keys (keys in no group read as "General")
+        object.__setattr__(self, "groups", {})
         object.__setattr__(self, "_allow", allow_val_change)
         object.__setattr__(self, "_on_change", on_change)
         object.__setattr__(self, "_problem", problem or (lambda kind, msg: None))
@@ -120,22 +122,32 @@ class Config:
         return copy.deepcopy(self._items)
 
     # --- updates ----------------------------------------------------------------------------
-    def update(self, data: Any = None, allow_val_change: bool | None = None, **kwargs: Any) -> None:
+    def update(
+        self, data: Any = None, allow_val_change: bool | None = None, group: str | None = None, **kwargs: Any
+    ) -> None:
         """Set several keys from a dict, an ``argparse.Namespace`` or a dataclass (and kwargs).
+
+        Args:
+            data: the values.
+            allow_val_change: let keys that are set change (default: the setting).
+            group: the configuration group the keys belong to (an ``argparse.Namespace`` goes to
+                ``"Args"`` unless another group is named).
 
         Raises:
             ConfigError: a key already holds a different value and changes are not allowed.
         """
+        if group is None and is_instance_without_import(data, "argparse", "Namespace"):
+            group = "Args"
         items = dict(_as_mapping(data, "config.update()"))
         items.update(kwargs)
-        self._set_many(items, allow_val_change)
+        self._set_many(items, allow_val_change, group)
 
     def setdefaults(self, data: Any) -> None:
         """Set only the keys that are not set yet."""
         items = _as_mapping(data, "config.setdefaults()")
         self._set_many({k: v for k, v in items.items() if k not in self._items}, None)
 
-    def _set_many(self, items: Mapping[str, Any], allow_val_change: bool | None) -> None:
+    def _set_many(self, items: Mapping[str, Any], allow_val_change: bool | None, group: str | None = None) -> None:
         allow = self._allow if allow_val_change is None else allow_val_change
         new: dict[str, Any] = {}
         for key, value in items.items():
@@ -153,8 +165,31 @@ class Config:
             return
         changed = any(self._items.get(k, _MISSING) != v for k, v in new.items())
         self._items.update(new)
+        if group is not None:
+            if not isinstance(group, str) or not group:
+                raise ConfigError(f"a configuration group is a non-empty string, not {group!r}")
+            for members in self.groups.values():
+                for key in new:
+                    if key in members:
+                        members.remove(key)
+            self.groups.setdefault(group, []).extend(new)
+            changed = True
         if changed:
             self._changed()
+
+    def grouped(self) -> dict[str, dict[str, Any]]:
+        """The config by group: named groups first, then ``"General"`` for keys in no group."""
+        out: dict[str, dict[str, Any]] = {}
+        placed: set[str] = set()
+        for name, keys in self.groups.items():
+            members = {k: self._items[k] for k in keys if k in self._items}
+            if members:
+                out.setdefault(name, {}).update(members)
+                placed.update(members)
+        rest = {k: v for k, v in self._items.items() if k not in placed}
+        if rest:
+            out.setdefault("General", {}).update(rest)
+        return out
 
     def _changed(self) -> None:
         if self._on_change is not None:

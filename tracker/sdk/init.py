@@ -124,6 +124,9 @@ def init(
     }
     s = Settings.load(settings).copy(**changes)
     cfg = dict(_as_mapping(config, "init(config=...)")) if config is not None else {}
+    from tracker.sdk.values import is_instance_without_import
+
+    cfg_group = "Args" if is_instance_without_import(config, "argparse", "Namespace") else None
     if config_include_keys:
         cfg = {k: v for k, v in cfg.items() if k in set(config_include_keys)}
     if config_exclude_keys:
@@ -169,7 +172,7 @@ def init(
             raise StoreError(f"cannot create the store at {root}: {exc}") from exc
         # Not warned here: the run's first write fails too and says it once, for the whole run.
 
-    run = _create_or_resume(s, root, project_name, cfg)
+    run = _create_or_resume(s, root, project_name, cfg, cfg_group)
     state.add(run, make_current)
     hooks.install()
     from tracker.context import RunContext
@@ -190,7 +193,7 @@ def _warn(s: Settings, message: str) -> None:
     warnings.warn(f"tracker: {message}", TrackerWarning, stacklevel=4)
 
 
-def _create_or_resume(s: Settings, root: str, project: str, cfg: dict[str, Any]) -> Run:
+def _create_or_resume(s: Settings, root: str, project: str, cfg: dict[str, Any], cfg_group: str | None) -> Run:
     resume = s.resume
     run_id = s.run_id
     existing: reader.RunFiles | None = None
@@ -204,7 +207,7 @@ def _create_or_resume(s: Settings, root: str, project: str, cfg: dict[str, Any])
     if existing is None:
         if resume == "must":
             raise RunNotFoundError(f"resume='must' but run {project}/{run_id} does not exist in {root}")
-        return _new_run(s, root, project, run_id, cfg)
+        return _new_run(s, root, project, run_id, cfg, cfg_group)
     if resume is None or resume == "never":
         raise RunExistsError(
             f"run {project}/{existing.paths.run_id} already exists in {root}; pass resume='allow' "
@@ -217,7 +220,7 @@ def _create_or_resume(s: Settings, root: str, project: str, cfg: dict[str, Any])
             f"{existing.status.get('pid')} on {existing.status.get('host')}; it cannot be resumed "
             "until that process ends"
         )
-    return _resume(s, existing, cfg)
+    return _resume(s, existing, cfg, cfg_group)
 
 
 def _latest_resumable(root: str, project: str) -> reader.RunFiles | None:
@@ -234,7 +237,9 @@ def _latest_resumable(root: str, project: str) -> reader.RunFiles | None:
     return best
 
 
-def _new_run(s: Settings, root: str, project: str, run_id: str | None, cfg: dict[str, Any]) -> Run:
+def _new_run(
+    s: Settings, root: str, project: str, run_id: str | None, cfg: dict[str, Any], cfg_group: str | None
+) -> Run:
     project_dir = os.path.join(root, project)
     if run_id is None:
         run_id = names.new_run_id()
@@ -253,6 +258,7 @@ def _new_run(s: Settings, root: str, project: str, run_id: str | None, cfg: dict
         group=s.run_group,
         job_type=s.run_job_type,
         problem=lambda kind, msg: problems.append(msg),
+        config_groups={cfg_group: list(cfg)} if cfg_group and cfg else None,
     )
     try:
         os.makedirs(paths.dir, exist_ok=True)
@@ -264,7 +270,7 @@ def _new_run(s: Settings, root: str, project: str, run_id: str | None, cfg: dict
     return run
 
 
-def _resume(s: Settings, existing: reader.RunFiles, cfg: dict[str, Any]) -> Run:
+def _resume(s: Settings, existing: reader.RunFiles, cfg: dict[str, Any], cfg_group: str | None) -> Run:
     paths = existing.paths
     record = dict(existing.record)
     record["resumes"] = int(record.get("resumes") or 0) + 1
@@ -280,8 +286,10 @@ def _resume(s: Settings, existing: reader.RunFiles, cfg: dict[str, Any]) -> Run:
         record["tags"] = list(dict.fromkeys([*(record.get("tags") or []), *s.run_tags]))
     if cfg:  # checked before the run starts, so a refused change leaves nothing half-open
         merged = Config(record.get("config") or {}, allow_val_change=s.allow_val_change)
-        merged.update(cfg)
+        merged.groups.update(record.get("config_groups") or {})
+        merged.update(cfg, group=cfg_group)
         record["config"] = merged.as_dict()
+        record["config_groups"] = merged.groups
     last = existing.status.get("last_step")
     stored = reader.max_step(paths.stream_dir("scalars"))
     steps = [x for x in (last, stored) if isinstance(x, int)]
