@@ -216,15 +216,50 @@ def test_system_metrics_land_in_the_system_stream_and_stop_at_finish(make_run, s
     assert counts["n"].iloc[0] >= len(PROCESS_KEYS)
 
 
-def test_captures_can_be_switched_off(make_run, store):
-    run = make_run(settings={"disable_stats": True, "disable_git": True, "disable_meta": True,
-                             "console": "off", "save_requirements": False})
+@pytest.mark.parametrize(
+    ("setting", "value", "gone"),
+    [
+        ("disable_stats", True, {"system"}),
+        ("disable_meta", True, {"host facts", "requirements.txt"}),
+        ("disable_git", True, {"git"}),
+        ("save_requirements", False, {"requirements.txt"}),
+        ("console", "off", {"console"}),
+    ],
+)
+def test_each_capture_can_be_switched_off(make_run, store, tmp_path, setting, value, gone):
+    git(tmp_path, "init", "-q")
+    (tmp_path / "f.txt").write_text("x")
+    git(tmp_path, "add", "f.txt")
+    git(tmp_path, "commit", "-q", "-m", "one")
+    (tmp_path / "f.txt").write_text("changed")
+    run = make_run(settings={setting: value, "stats_sampling_interval": 0.05})
+    print("some output")
+    time.sleep(0.15)
     run.log({"a": 1.0})
     run.finish()
     read = tracker.Api(dir=store).run(run.path)
-    assert len(read.history(stream="system")) == 0
-    assert not {"git", "os", "cpu", "gpu", "memory"} & set(read.metadata)
-    assert read.files() == [] and read.logs() == []
+    present = {
+        "system": len(read.history(stream="system")) > 0,
+        "host facts": {"os", "cpu", "memory", "gpu"} <= set(read.metadata),
+        "git": "git" in read.metadata and any(f["name"] == "diff.patch" for f in read.files()),
+        "requirements.txt": any(f["name"] == "requirements.txt" for f in read.files()),
+        "console": "some output" in [r["text"] for r in read.logs()],
+    }
+    assert not any(present[k] for k in gone), present
+    assert all(v for k, v in present.items() if k not in gone), present
+
+
+def test_process_tree_includes_children(make_run):
+    child = subprocess.Popen([PYTHON, "-c", "import time; x = bytearray(50_000_000); time.sleep(30)"])
+    try:
+        time.sleep(0.5)
+        alone = SystemSampler(lambda row: None, 1.0, nvml=NoNvml()).sample_once()
+        tree = SystemSampler(lambda row: None, 1.0, nvml=NoNvml(), track_tree=True).sample_once()
+    finally:
+        child.kill()
+        child.wait()
+    assert tree["proc.memory.rssMB"] > alone["proc.memory.rssMB"] + 40  # the child's 50 MB
+    assert tree["proc.cpu.threads"] > alone["proc.cpu.threads"]
 
 
 def git(cwd, *args):
