@@ -123,20 +123,27 @@ _packages_cache: list[str] | None = None
 
 
 def installed_packages() -> list[str]:
-    """``name==version`` of every distribution this interpreter sees, sorted by name.
+    """``name==version`` of every distribution on ``sys.path``, sorted by name.
 
-    Listed once per process (a few hundred ms in a large environment): runs that follow each other
-    in one process share the list.
+    Read from the names of the ``*.dist-info`` / ``*.egg-info`` folders (``name-version.dist-info``),
+    not from each package's METADATA: ~5 ms instead of ~300 ms in a large environment, so listing
+    them does not compete with the training loop. Listed once per process.
     """
     global _packages_cache
     if _packages_cache is not None:
         return list(_packages_cache)
-    from importlib import metadata
-
     seen: dict[str, str] = {}
-    for dist in metadata.distributions():
-        name = dist.metadata["Name"]
-        if name and name.lower() not in seen:
-            seen[name.lower()] = f"{name}=={dist.version}"
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for folder in names:
+            for suffix in (".dist-info", ".egg-info"):
+                if folder.endswith(suffix):
+                    stem = folder[: -len(suffix)]
+                    name, _, version = stem.partition("-")
+                    if name and version and name.lower() not in seen:
+                        seen[name.lower()] = f"{name}=={version.split('-')[0]}"
     _packages_cache = [seen[k] for k in sorted(seen)]
     return list(_packages_cache)
