@@ -240,10 +240,17 @@ class RunWriter:
             self.flush()
 
     def drain(self) -> None:
-        """Convert queued rows to columns now (so summaries are current); no file is written."""
+        """Convert queued rows to columns now (so summaries are current); no file is written.
+
+        When a segment's worth of points is waiting, the writer thread is woken at once rather
+        than at its next interval: a loop that logs faster than the interval expects must not
+        pile up points in memory.
+        """
         with self.lock:
             for stream in self.streams.values():
                 self._guarded(stream.drain, "convert logged rows")
+            if any(s.pending_points >= SEGMENT_POINTS for s in self.streams.values()):
+                self._wake.set()
 
     def flush(self, durable: bool = False) -> bool:
         """Write everything logged so far; returns False when the store could not be written."""
