@@ -441,3 +441,29 @@ def test_argparse_update_goes_to_the_args_group(make_run, store):
     run.config.update(argparse.Namespace(batch=32))
     run.finish()
     assert tracker.Api(dir=store).run(run.path).config_groups == {"Args": {"batch": 32}, "General": {"a": 1}}
+
+
+def test_a_repository_with_thousands_of_files(tmp_path, store):
+    for i in range(3000):
+        (tmp_path / f"data_{i}.txt").write_text(f"{i}\n")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-q", "-m", "many files")
+    (tmp_path / "data_7.txt").write_text("changed\n")
+    t0 = time.perf_counter()
+    run, _ = run_script(tmp_path, SCRIPT, store)
+    assert time.perf_counter() - t0 < 60
+    assert run.metadata["git"]["dirty"] is True
+    assert "+changed" in Path(run.file("diff.patch")).read_text()
+
+
+def test_unreadable_process_entries_are_skipped(monkeypatch):
+    import psutil
+
+    def denied(self):
+        raise psutil.AccessDenied(self.pid)
+
+    monkeypatch.setattr(psutil.Process, "num_threads", denied)
+    values = SystemSampler(lambda row: None, 1.0, nvml=NoNvml()).sample_once()
+    assert "memory_percent" in values and "disk./.usagePercent" in values  # the rest goes on
+    assert "proc.memory.rssMB" in values and "proc.cpu.threads" not in values  # only that one is lost

@@ -95,28 +95,21 @@ class ProcessProbe:
 
     def sample(self, out: dict[str, float]) -> None:
         ps = self.psutil
-        procs = self._tree()
-        cpu = 0.0
-        rss = 0
-        threads = 0
-        mem_pct = 0.0
-        for p in procs:
-            try:
-                with p.oneshot():
-                    if p is self.proc:
-                        cpu += p.cpu_percent(None)
-                    else:  # a child's first reading starts its window: keep the Process object
-                        known = self._children_cpu.setdefault(p.pid, p)
-                        cpu += known.cpu_percent(None)
-                    rss += p.memory_info().rss
-                    threads += p.num_threads()
-                    mem_pct += p.memory_percent()
-            except ps.Error as exc:  # a child that ended between listing and reading
-                self.once.skip(f"process {p.pid}", exc)
-        out["cpu"] = cpu / self.ncpu
-        out["proc.cpu.threads"] = float(threads)
-        out["proc.memory.rssMB"] = rss / _MB
-        out["proc.memory.percent"] = mem_pct
+        totals: dict[str, float] = {}
+        for p in self._tree():
+            proc = p if p is self.proc else self._children_cpu.setdefault(p.pid, p)
+            # each reading on its own: an unreadable /proc entry costs only its own metric
+            for key, read in (
+                ("cpu", lambda q=proc: q.cpu_percent(None) / self.ncpu),
+                ("proc.cpu.threads", lambda q=proc: float(q.num_threads())),
+                ("proc.memory.rssMB", lambda q=proc: q.memory_info().rss / _MB),
+                ("proc.memory.percent", lambda q=proc: q.memory_percent()),
+            ):
+                try:
+                    totals[key] = totals.get(key, 0.0) + read()
+                except ps.Error as exc:  # AccessDenied, NoSuchProcess (a child that just ended)
+                    self.once.skip(f"{key} of process {p.pid}", exc)
+        out.update(totals)
         try:
             vm = ps.virtual_memory()
             out["memory_percent"] = vm.percent
