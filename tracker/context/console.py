@@ -48,9 +48,10 @@ class LineSink:
         self.partial: dict[str, str] = {}
         self.lock = threading.Lock()
         self.failure: BaseException | None = None
+        self.closed = False  # after close, a stray reference to the tee only passes text through
 
     def feed(self, stream: str, text: str) -> None:
-        if not text:
+        if not text or self.closed:
             return
         with self.lock:
             buf = self.partial.get(stream, "") + text
@@ -68,6 +69,7 @@ class LineSink:
 
     def close(self) -> None:
         with self.lock:
+            self.closed = True
             rest = {k: v for k, v in self.partial.items() if v}
             self.partial.clear()
         for stream, text in rest.items():
