@@ -148,23 +148,21 @@ def sort_key(order: str) -> tuple[str, bool]:
 
 
 def order_docs(docs: list[Any], order: str | None, doc_of: Callable[[Any], Mapping[str, Any]]) -> list[Any]:
-    """Sort items by a field of their document; items missing the field go last."""
+    """Sort items by a field of their document: numbers, then text, then items missing the field."""
     if not order:
         return docs
     field, desc = sort_key(order)
-
-    def key(item: Any) -> tuple[int, Any]:
+    numbers: list[tuple[Any, Any]] = []
+    texts: list[tuple[str, Any]] = []
+    absent: list[Any] = []
+    for item in docs:  # one lookup per item
         v = lookup(doc_of(item), field)
         if v is _MISSING or v is None:
-            return (1, 0)
-        if isinstance(v, bool):
-            v = int(v)
-        if isinstance(v, (int, float)):
-            return (0, (0, -v if desc else v))
-        return (0, (1, str(v)))
-
-    present = [d for d in docs if key(d)[0] == 0]
-    absent = [d for d in docs if key(d)[0] == 1]
-    numeric = [d for d in present if key(d)[1][0] == 0]
-    text = sorted((d for d in present if key(d)[1][0] == 1), key=lambda d: key(d)[1][1], reverse=desc)
-    return sorted(numeric, key=lambda d: key(d)[1][1]) + text + absent
+            absent.append(item)
+        elif isinstance(v, (bool, int, float)):
+            numbers.append((v, item))
+        else:
+            texts.append((str(v), item))
+    numbers.sort(key=lambda t: t[0], reverse=desc)
+    texts.sort(key=lambda t: t[0], reverse=desc)
+    return [i for _, i in numbers] + [i for _, i in texts] + absent

@@ -181,7 +181,8 @@ class Runs(Sequence["Run"]):
         """One row a run: id, name, state, ..., ``config.*`` and ``summary.*`` columns."""
         import pandas as pd
 
-        frame = pd.DataFrame.from_records(self.records(), columns=_columns(self._items))
+        records = self.records()
+        frame = pd.DataFrame.from_records(records, columns=_columns(records))
         for col in ("created_at", "heartbeat_at"):
             frame[col] = pd.to_datetime(frame[col], unit="s", utc=True)
         return frame
@@ -199,15 +200,12 @@ _FIXED = (
 )
 
 
-def _columns(items: list[Run]) -> list[str]:
-    config: dict[str, None] = {}
-    summary: dict[str, None] = {}
-    for r in items:
-        for k in r._flat():
-            if k.startswith("config."):
-                config[k] = None
-            elif k.startswith("summary."):
-                summary[k] = None
+def _columns(records: list[dict[str, Any]]) -> list[str]:
+    from itertools import chain
+
+    every = dict.fromkeys(chain.from_iterable(records))  # all keys, in first-seen order, in C
+    config = [k for k in every if k.startswith("config.")]
+    summary = [k for k in every if k.startswith("summary.")]
     return [*_FIXED, *config, *summary]
 
 
@@ -226,6 +224,7 @@ class Run:
         self._api = api
         self._files = files
         self._status_read = time.monotonic()
+        self._doc_cache: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return f"<tracker.Run {self.path} name={self.name!r} state={self.state}>"
@@ -442,6 +441,7 @@ class Run:
     def refresh_status(self) -> None:
         self._files.status = layout.read_json(self._files.paths.status_file) or self._files.status
         self._status_read = time.monotonic()
+        self._doc_cache = None
 
     def refresh(self) -> Run:
         """Re-read every side file (config, summary, status) of the run."""
@@ -449,29 +449,44 @@ class Run:
         if files is not None:
             self._files = files
         self._status_read = time.monotonic()
+        self._doc_cache = None
         return self
 
     load = refresh
 
     def _doc(self) -> dict[str, Any]:
-        return {
-            "project": self.project,
-            "id": self.id,
-            "name": self.name,
-            "state": self.state,
-            "created_at": self.created_at,
-            "heartbeat_at": self.heartbeat_at,
-            "duration": self.duration,
-            "tags": self.tags,
-            "notes": self.notes,
-            "group": self.group,
-            "job_type": self.job_type,
-            "host": self.host,
-            "user": self.user,
-            "last_step": self.last_step,
-            "config": self.config,
-            "summary": self.summary,
+        """The run as one document (for filters, ordering and tables), from the side files as
+        read: one snapshot, computed once, so a table of 10,000 runs reads each file once."""
+        if self._doc_cache is not None:
+            return self._doc_cache
+        rec = self._record
+        st = self._files.status
+        state = reader.derive_state(st)
+        created = float(rec.get("created_at") or 0.0)
+        beat = st.get("heartbeat_at")
+        end = st.get("finished_at")
+        if not isinstance(end, (int, float)):
+            end = time.time() if state in ("running", "preempting") else beat
+        step = st.get("last_step")
+        self._doc_cache = {
+            "project": str(rec["project"]),
+            "id": str(rec["id"]),
+            "name": str(rec.get("name") or rec["id"]),
+            "state": state,
+            "created_at": created,
+            "heartbeat_at": float(beat) if isinstance(beat, (int, float)) else None,
+            "duration": max(0.0, float(end or created) - created),
+            "tags": list(rec.get("tags") or []),
+            "notes": rec.get("notes"),
+            "group": rec.get("group"),
+            "job_type": rec.get("job_type"),
+            "host": rec.get("host"),
+            "user": rec.get("user"),
+            "last_step": step if isinstance(step, int) and step >= 0 else None,
+            "config": rec.get("config") or {},
+            "summary": self._files.summary,
         }
+        return self._doc_cache
 
     def _flat(self) -> dict[str, Any]:
         doc = self._doc()
@@ -616,6 +631,7 @@ class Run:
             from tracker.sdk.run import _check_tags
 
             self._record["tags"] = _check_tags(tags)
+        self._doc_cache = None
         self.update()
         return self
 

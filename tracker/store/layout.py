@@ -78,15 +78,31 @@ class RunPaths:
         self.root = os.fspath(root)
         self.project = project
         self.run_id = run_id
-        self.dir = os.path.join(self.root, project, run_id)
-        self.run_file = os.path.join(self.dir, RUN_FILE)
-        self.status_file = os.path.join(self.dir, STATUS_FILE)
-        self.summary_file = os.path.join(self.dir, SUMMARY_FILE)
-        self.summary_state_file = os.path.join(self.dir, SUMMARY_STATE_FILE)
-        self.files_dir = os.path.join(self.dir, "files")
+        self.dir = f"{self.root}{os.sep}{project}{os.sep}{run_id}"
+
+    # paths are built when asked for: a table of 10,000 runs needs only three of them
+    @property
+    def run_file(self) -> str:
+        return self.dir + os.sep + RUN_FILE
+
+    @property
+    def status_file(self) -> str:
+        return self.dir + os.sep + STATUS_FILE
+
+    @property
+    def summary_file(self) -> str:
+        return self.dir + os.sep + SUMMARY_FILE
+
+    @property
+    def summary_state_file(self) -> str:
+        return self.dir + os.sep + SUMMARY_STATE_FILE
+
+    @property
+    def files_dir(self) -> str:
+        return self.dir + os.sep + "files"
 
     def stream_dir(self, stream: str) -> str:
-        return os.path.join(self.dir, stream)
+        return self.dir + os.sep + stream
 
 
 def ensure_store(root: str | os.PathLike[str]) -> None:
@@ -218,14 +234,23 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any, *, durable: bool =
         raise
 
 
-def read_json(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """Read a JSON object, or None if the file does not exist or is not a JSON object."""
+def read_json(path: str | os.PathLike[str], floats: bool = False) -> dict[str, Any] | None:
+    """Read a JSON object, or None if the file does not exist or is not a JSON object.
+
+    With ``floats``, the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` become floats again
+    (see :func:`dumps`); the check is skipped when the file holds none of them.
+    """
     try:
         with open(path, "rb") as fh:
-            data = _json.loads(fh.read())
+            raw = fh.read()
+        data = _json.loads(raw)
     except (ValueError, OSError, UnicodeDecodeError):
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    if floats and (b'"NaN"' in raw or b'Infinity"' in raw):
+        data = decode_floats(data)
+    return data
 
 
 def process_start_ticks(pid: int) -> int | None:

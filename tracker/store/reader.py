@@ -63,7 +63,7 @@ def read_run(paths: RunPaths) -> RunFiles | None:
         return None
     layout.check_schema(record, paths.run_file)
     status = layout.read_json(paths.status_file) or {}
-    summary = layout.decode_floats(layout.read_json(paths.summary_file) or {})
+    summary = layout.read_json(paths.summary_file, floats=True) or {}
     return RunFiles(paths, record, status, summary)
 
 
@@ -84,11 +84,8 @@ def list_run_ids(root: str | os.PathLike[str], project: str) -> list[str]:
     except FileNotFoundError:
         return []
     with entries:
-        return sorted(
-            e.name
-            for e in entries
-            if e.is_dir() and not e.name.startswith(".") and os.path.exists(os.path.join(e.path, "run.json"))
-        )
+        # folders only: one without a run.json (a run being created) reads as no run later
+        return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
 
 
 def max_step(stream_dir: str) -> int | None:
