@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Api",
+    "Artifact",
     "ConfigError",
     "Metric",
     "Run",
@@ -127,4 +128,8 @@ def __getattr__(name: str) -> Any:
         from tracker.api.public import Api as _Api
 
         return _Api
+    if name == "Artifact":
+        from tracker.artifacts import Artifact as _Artifact
+
+        return _Artifact
     raise AttributeError(f"module 'tracker' has no attribute {name!r}")

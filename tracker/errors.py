@@ -24,6 +24,10 @@ class RunNotFoundError(TrackerError, LookupError):
     """No run with this path exists in the store."""
 
 
+class ArtifactNotFoundError(TrackerError, LookupError):
+    """No artifact (collection, version or alias) matches the reference."""
+
+
 class RunExistsError(TrackerError):
     """A run with this id already exists and ``resume="never"`` was asked for."""
 
@@ -54,6 +58,7 @@ class TrackingFailure(TrackerError):
 #: The one place errors meet HTTP: the server extension answers with these codes.
 HTTP_STATUS: dict[type[BaseException], int] = {
     RunNotFoundError: 404,
+    ArtifactNotFoundError: 404,
     UsageError: 400,
     QueryError: 400,
     ConfigError: 400,

@@ -92,6 +92,47 @@ class Api:
             raise RunNotFoundError(f"no run {project}/{run_id} in {self.root}")
         return Run(self, files)
 
+    # --- artifacts -------------------------------------------------------------------------
+    def artifact(self, name: str, type: str | None = None) -> Any:
+        """One artifact version: ``"project/name:alias"`` or ``"project/name:vN"``.
+
+        Raises:
+            ArtifactNotFoundError: no such artifact, version or alias.
+        """
+        from tracker.artifacts import registry
+        from tracker.artifacts.artifact import load
+
+        project, coll, version = registry.resolve(self.root, name, None)
+        art = load(self.root, project, coll, version)
+        if type is not None and art.type != type:
+            raise UsageError(f"artifact {art.qualified_name} has type {art.type!r}, not {type!r}")
+        return art
+
+    def artifact_versions(self, name: str, type_name: str | None = None) -> list[Any]:
+        """Every committed version of ``project/name``, oldest first."""
+        from tracker.artifacts import registry
+        from tracker.artifacts.artifact import load
+
+        project, coll, _ = registry.parse_ref(name, None)
+        cdir = registry.collection_dir(self.root, project, coll)
+        out = [load(self.root, project, coll, v) for v in registry.committed_versions(cdir)]
+        return [a for a in out if type_name is None or a.type == type_name]
+
+    def artifact_collections(self, project: str | None = None, type_name: str | None = None) -> list[dict[str, Any]]:
+        """Collections with their type, version count and aliases."""
+        from tracker.artifacts import registry
+
+        out = []
+        for proj, coll in registry.list_collections(self.root, project):
+            cdir = registry.collection_dir(self.root, proj, coll)
+            versions = registry.committed_versions(cdir)
+            info = registry.read_version(cdir, versions[-1]) or {}
+            if type_name is not None and info.get("type") != type_name:
+                continue
+            out.append({"project": proj, "name": coll, "type": info.get("type"), "versions": len(versions),
+                        "aliases": registry.aliases(cdir)})
+        return out
+
     # --- SQL -----------------------------------------------------------------------------
     def connection(self) -> Any:
         """A DuckDB connection with the store's views (``runs``, ``history``, ``system``) fresh."""

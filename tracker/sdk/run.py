@@ -458,6 +458,74 @@ class Run:
         self._record["config_groups"] = self._config.groups
         self._write_record()
 
+    # --- artifacts ----------------------------------------------------------------------------
+    def log_artifact(
+        self,
+        artifact_or_path: Any,
+        name: str | None = None,
+        type: str | None = None,
+        aliases: list[str] | None = None,
+        tags: list[str] | None = None,
+    ) -> Any:
+        """Log an artifact (or a file/folder path, made into one) as an output of this run.
+
+        Its files are stored once by content, and a new version of the collection is committed,
+        unless the content equals the latest version's (then that version is returned).
+
+        Returns:
+            The committed :class:`~tracker.Artifact`.
+        """
+        from tracker.artifacts import Artifact
+
+        artifact = artifact_or_path
+        if not isinstance(artifact, Artifact):
+            path = os.fspath(artifact_or_path)
+            artifact = Artifact(name or f"run-{self.id}-{os.path.basename(os.path.normpath(path))}", type or "unspecified")
+            if os.path.isdir(path):
+                artifact.add_dir(path)
+            else:
+                artifact.add_file(path)
+        if tags:
+            artifact.tags = list(tags)
+        artifact._commit(self._paths.root, self.project, self.path, self._step, aliases)
+        self._lineage("logged", artifact.qualified_name)
+        return artifact
+
+    def use_artifact(self, artifact_or_name: Any, type: str | None = None, aliases: list[str] | None = None) -> Any:
+        """Declare an artifact as an input of this run and return it.
+
+        Args:
+            artifact_or_name: ``"name:alias"``, ``"name:vN"``, ``"project/name:alias"`` (this run's
+                project by default), or an :class:`~tracker.Artifact` (logged: used as it is;
+                a draft: logged first, as W&B does).
+            type: when given, the artifact must have this type.
+
+        Raises:
+            ArtifactNotFoundError: no such artifact, version or alias.
+            UsageError: the type differs.
+        """
+        from tracker.artifacts import Artifact, registry
+        from tracker.artifacts.artifact import load
+
+        if isinstance(artifact_or_name, Artifact):
+            artifact = artifact_or_name
+            if artifact.is_draft():
+                artifact._commit(self._paths.root, self.project, None, None, aliases)
+        else:
+            project, name, version = registry.resolve(self._paths.root, artifact_or_name, self.project)
+            artifact = load(self._paths.root, project, name, version)
+        if type is not None and artifact.type != type:
+            raise UsageError(f"artifact {artifact.qualified_name} has type {artifact.type!r}, not {type!r}")
+        registry.record_consumer(artifact._cdir(), artifact._version or 0, self.path)  # committed above
+        self._lineage("used", artifact.qualified_name)
+        return artifact
+
+    def _lineage(self, direction: str, qualified_name: str) -> None:
+        record = self._record.setdefault("artifacts", {"logged": [], "used": []})
+        if qualified_name not in record.setdefault(direction, []):
+            record[direction].append(qualified_name)
+            self._write_record()
+
     # --- ClearML-style configuration ---------------------------------------------------------
     def connect(self, obj: Any, name: str = "General") -> Any:
         """Record an object's parameters in the config, under the group ``name``.

@@ -1,0 +1,235 @@
+"""Artifacts: building, versioning, dedup, aliases, lineage, downloads, faults."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import textwrap
+
+import pytest
+
+import tracker
+from tests.conftest import PYTHON, python_env
+from tracker import UsageError
+from tracker.artifacts import registry
+from tracker.artifacts.objects import FileChangedError, ObjectStore
+from tracker.errors import ArtifactNotFoundError
+
+
+@pytest.fixture
+def data(tmp_path):
+    d = tmp_path / "data"
+    (d / "sub").mkdir(parents=True)
+    (d / "train.csv").write_text("x,y\n1,2\n")
+    (d / "sub" / "labels.txt").write_text("cat\ndog\n")
+    return d
+
+
+def objects(store):
+    return sorted(ObjectStore(str(store)).all_digests())
+
+
+def test_build_log_and_read_back(make_run, store, data, tmp_path):
+    run = make_run()
+    art = tracker.Artifact("mnist", "dataset", description="digits", metadata={"rows": 2})
+    art.add_dir(data)
+    art.add_file(data / "train.csv", name="copies/train.csv")
+    with art.new_file("notes/readme.md") as fh:
+        fh.write("# digits\n")
+    art.add({"classes": ["cat", "dog"]}, "classes")
+    assert art.state == "PENDING" and art.is_draft() and art.file_count == 5
+    assert [e.path for e in art.files()] == [
+        "classes.json", "copies/train.csv", "notes/readme.md", "sub/labels.txt", "train.csv"]
+    art.remove("copies")
+    assert art.file_count == 4 and art.size == sum(e.size for e in art.files())
+    logged = run.log_artifact(art, aliases=["first"])
+    assert logged.name == "mnist:v0" and logged.version == "v0" and logged.state == "COMMITTED"
+    assert logged.qualified_name == "test/mnist:v0" and sorted(logged.aliases) == ["first", "latest"]
+    assert logged.history_step == 0 and logged.logged_by().path == run.path
+    with pytest.raises(UsageError, match="cannot change"):
+        logged.add_file(data / "train.csv", name="again.csv")
+    run.finish()
+
+    reader = make_run()
+    used = reader.use_artifact("mnist:first", type="dataset")
+    assert used.digest == logged.digest and used.metadata == {"rows": 2} and used.description == "digits"
+    assert used.get("classes") == {"classes": ["cat", "dog"]}
+    out = used.download(tmp_path / "out")
+    assert (tmp_path / "out" / "sub" / "labels.txt").read_text() == "cat\ndog\n"
+    used.verify(out)
+    assert [r.path for r in used.used_by()] == [reader.path]
+    reader.finish()
+    record = json.loads((tmp_path / "store" / "test" / run.id / "run.json").read_text())
+    assert record["artifacts"]["logged"] == ["test/mnist:v0"]
+    api = tracker.Api(dir=store)
+    assert api.artifact("test/mnist:latest").version == "v0"
+    assert api.artifact("test/mnist:v0", type="dataset").file_count == 4
+    assert [c["name"] for c in api.artifact_collections("test")] == ["mnist"]
+
+
+def test_versions_dedup_and_aliases(make_run, store, data):
+    run = make_run()
+    first = tracker.Artifact("ds", "dataset")
+    first.add_dir(data)
+    v0 = run.log_artifact(first)
+    same = tracker.Artifact("ds", "dataset")
+    same.add_dir(data)
+    assert run.log_artifact(same).version == "v0"  # same digest as the latest: no new version
+    stored = objects(store)
+    assert len(stored) == 2
+    (data / "train.csv").write_text("x,y\n1,2\n3,4\n")
+    changed = tracker.Artifact("ds", "dataset")
+    changed.add_dir(data)
+    v1 = run.log_artifact(changed, aliases=["best"])
+    assert v1.version == "v1" and v1.digest != v0.digest
+    assert len(objects(store)) == 3  # the unchanged labels.txt is stored once
+    api = tracker.Api(dir=store)
+    assert [a.version for a in api.artifact_versions("test/ds")] == ["v0", "v1"]
+    assert api.artifact("test/ds:latest").version == "v1"
+    # aliases move: set "best" on v0 and save
+    old = api.artifact("test/ds:v0")
+    old.aliases = ["best"]
+    old.metadata = {"note": "the good one"}
+    old.save()
+    assert api.artifact("test/ds:best").version == "v0"
+    assert api.artifact("test/ds:best").metadata == {"note": "the good one"}
+    with pytest.raises(UsageError, match="aliases"):
+        api.artifact("test/ds:v0").delete()
+    api.artifact("test/ds:v0").delete(delete_aliases=True)
+    assert [a.version for a in api.artifact_versions("test/ds")] == ["v1"]
+    draft = api.artifact("test/ds:v1").new_draft()
+    with draft.new_file("extra.txt") as fh:
+        fh.write("more")
+    assert run.log_artifact(draft).version == "v2"
+    with pytest.raises(ArtifactNotFoundError, match="no alias 'nope'"):
+        run.use_artifact("ds:nope")
+    with pytest.raises(ArtifactNotFoundError, match="no version v9"):
+        run.use_artifact("test/ds:v9")
+    with pytest.raises(UsageError, match="has type 'dataset', not 'model'"):
+        run.use_artifact("ds:latest", type="model")
+
+
+def test_log_a_path_directly(make_run, data):
+    run = make_run()
+    art = run.log_artifact(str(data / "train.csv"), name="raw", type="dataset")
+    assert art.name == "raw:v0" and [e.path for e in art.files()] == ["train.csv"]
+    assert open(art.file(str(data.parent / "single"))).read() == "x,y\n1,2\n"
+    folder = run.log_artifact(str(data))
+    assert folder.collection == f"run-{run.id}-data" and folder.file_count == 2
+
+
+def test_references_are_hashed_not_copied(make_run, store, data, tmp_path):
+    run = make_run()
+    art = tracker.Artifact("refs", "dataset")
+    art.add_reference(f"file://{data}", name="raw")
+    assert [e.path for e in art.files()] == ["raw/sub/labels.txt", "raw/train.csv"]
+    logged = run.log_artifact(art)
+    assert objects(store) == []  # nothing copied
+    out = logged.download(tmp_path / "refs-out")
+    assert (tmp_path / "refs-out" / "raw" / "train.csv").read_text() == "x,y\n1,2\n"
+    with pytest.raises(UsageError, match="s3:// scheme"):
+        tracker.Artifact("x", "dataset").add_reference("s3://bucket/key")
+
+
+def test_download_is_resumable_checkout_cleans_and_verify_names_files(make_run, data, tmp_path):
+    run = make_run()
+    art = tracker.Artifact("dl", "dataset")
+    art.add_dir(data)
+    logged = run.log_artifact(art)
+    target = tmp_path / "target"
+    (target / "sub").mkdir(parents=True)
+    (target / "train.csv").write_text("x,y\n1,2\n")  # already right: kept as is
+    (target / "sub" / "labels.txt").write_text("wrong")  # wrong: replaced
+    (target / "stray.txt").write_text("not in the artifact")
+    before = os.stat(target / "train.csv").st_mtime_ns
+    logged.download(target)
+    assert os.stat(target / "train.csv").st_mtime_ns == before
+    assert (target / "sub" / "labels.txt").read_text() == "cat\ndog\n"
+    with pytest.raises(ValueError, match="unexpected: stray.txt"):
+        logged.verify(target)
+    (target / "train.csv").write_text("tampered")
+    with pytest.raises(ValueError, match="changed: train.csv"):
+        logged.verify(target)
+    logged.checkout(target)
+    logged.verify(target)
+    assert not (target / "stray.txt").exists()
+    with pytest.raises(UsageError, match="one file"):
+        logged.file(tmp_path / "x")
+
+
+def test_bad_input(data, tmp_path):
+    with pytest.raises(UsageError, match="artifact name 'my data!' is not valid"):
+        tracker.Artifact("my data!", "dataset")
+    with pytest.raises(UsageError, match="type 'wandb-history' is reserved"):
+        tracker.Artifact("x", "wandb-history")
+    with pytest.raises(UsageError, match="type 'job' is reserved"):
+        tracker.Artifact("x", "job")
+    art = tracker.Artifact("x", "dataset")
+    with pytest.raises(UsageError, match="is not a file"):
+        art.add_file(tmp_path / "missing.bin")
+    with pytest.raises(UsageError, match="leaves the artifact"):
+        art.add_file(data / "train.csv", name="../../etc/passwd")
+    with pytest.raises(UsageError, match="relative path"):
+        art.add_file(data / "train.csv", name="/abs/path")
+    art.add_file(data / "train.csv")
+    with pytest.raises(UsageError, match="already has 'train.csv'"):
+        art.add_file(data / "train.csv")
+    with pytest.raises(UsageError, match="at most 100"):
+        tracker.Artifact("x", "dataset", metadata={f"k{i}": i for i in range(101)})
+
+
+def test_a_symlink_loop_does_not_trap_add_dir(data):
+    os.symlink(data, data / "sub" / "loop")
+    os.symlink(data / "train.csv", data / "link.csv")
+    art = tracker.Artifact("loop", "dataset")
+    art.add_dir(data)
+    assert [e.path for e in art.files()] == ["link.csv", "sub/labels.txt", "train.csv"]
+
+
+def test_a_file_changed_after_add_is_refused(make_run, data):
+    run = make_run()
+    art = tracker.Artifact("changing", "dataset")
+    art.add_file(data / "train.csv")
+    (data / "train.csv").write_text("rewritten after add_file, before log_artifact\n")
+    with pytest.raises(FileChangedError, match="changed between add_file and log_artifact"):
+        run.log_artifact(art)
+
+
+def test_a_killed_writer_leaves_no_half_visible_version(make_run, store, data):
+    cdir = registry.collection_dir(str(store), "test", "ds")
+    os.makedirs(os.path.join(cdir, "versions"))
+    # a claim left by a process that died (pid 2**22 + 7 does not exist here)
+    with open(os.path.join(cdir, "versions", "v0.claim"), "w") as fh:
+        json.dump({"pid": 2**22 + 7, "host": os.uname().nodename, "time": 0}, fh)
+    assert registry.committed_versions(cdir) == []  # the claim is not a version
+    run = make_run()
+    art = tracker.Artifact("ds", "dataset")
+    art.add_dir(data)
+    assert run.log_artifact(art).version == "v0"  # the stale claim was cleaned and its number reused
+    assert not os.path.exists(os.path.join(cdir, "versions", "v0.claim"))
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, tracker
+    run = tracker.init(project="p", dir=sys.argv[1], settings={"quiet": True, "disable_stats": True})
+    art = tracker.Artifact("shared", "dataset")
+    with art.new_file("who.txt") as fh:
+        fh.write(sys.argv[2])
+    print(run.log_artifact(art).version)
+    run.finish()
+    """
+)
+
+
+def test_many_processes_logging_one_name_get_distinct_versions(store, tmp_path):
+    script = tmp_path / "log_one.py"
+    script.write_text(WRITER)
+    procs = [subprocess.Popen([PYTHON, str(script), str(store), f"writer {i}"], env=python_env(),
+                              stdout=subprocess.PIPE, text=True) for i in range(6)]
+    versions = sorted(p.communicate(timeout=120)[0].strip() for p in procs)
+    assert versions == [f"v{i}" for i in range(6)]
+    api = tracker.Api(dir=store)
+    texts = {open(a.download(str(tmp_path / a.version)) + "/who.txt").read() for a in api.artifact_versions("p/shared")}
+    assert texts == {f"writer {i}" for i in range(6)}

@@ -1,0 +1,704 @@
+"""``tracker.Artifact``: versioned, deduplicated files with lineage (W&B's Artifact API).
+
+An artifact is built (``add_file``, ``add_dir``, ``add_reference``, ``new_file``, ``add``), then
+logged by a run (``run.log_artifact``), which stores each file once by content and commits a new
+version of the collection ``name`` (``v0``, ``v1``, ...). Logging content identical to the
+latest version creates no new version. ``run.use_artifact("name:alias")`` records the run as a
+consumer and returns the committed artifact, whose files ``download``/``checkout`` copy out.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from tracker.artifacts import registry
+from tracker.artifacts.objects import FileChangedError, ObjectStore, sha256_file
+from tracker.errors import ArtifactNotFoundError, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Any
+
+MAX_METADATA_KEYS = 100
+
+
+def _clean_path(name: str) -> str:
+    """An entry path: relative, ``/``-separated, normalised, never leaving the artifact."""
+    if not isinstance(name, str) or not name:
+        raise UsageError(f"an artifact entry needs a non-empty relative path, not {name!r}")
+    parts = []
+    for part in name.replace("\\", "/").split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            raise UsageError(f"artifact entry {name!r} leaves the artifact ('..' is not allowed)")
+        parts.append(part)
+    if not parts or name.startswith("/"):
+        raise UsageError(f"artifact entry {name!r} must be a relative path inside the artifact")
+    return "/".join(parts)
+
+
+class ManifestEntry:
+    """One file of an artifact: its path in the artifact, digest, size, and reference URI if any."""
+
+    def __init__(self, path: str, digest: str, size: int, ref: str | None = None,
+                 source: str | None = None, mtime_ns: int | None = None, artifact: Artifact | None = None) -> None:
+        self.path = path
+        self.digest = digest
+        self.size = size
+        self.ref = ref
+        self._source = source
+        self._mtime_ns = mtime_ns
+        self._artifact = artifact
+
+    def __repr__(self) -> str:
+        return f"<ManifestEntry {self.path} sha256:{self.digest[:12]} {self.size} B>"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"digest": self.digest, "size": self.size, "ref": self.ref}
+
+    def download(self, root: str | None = None) -> str:
+        """Copy this file out (atomically); returns its path."""
+        if self._artifact is None:
+            raise UsageError("this entry belongs to no artifact")
+        return self._artifact._download_entry(self, root or self._artifact._default_root())
+
+
+class Manifest:
+    """The entries of an artifact version; it cannot change once the version is logged."""
+
+    def __init__(self, entries: dict[str, ManifestEntry]) -> None:
+        self.entries = entries
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": 1, "entries": {p: e.to_json() for p, e in sorted(self.entries.items())}}
+
+    def digest(self) -> str:
+        import hashlib
+
+        h = hashlib.sha256()
+        for path, entry in sorted(self.entries.items()):
+            h.update(f"{path}\0{entry.digest}\0{entry.size}\n".encode())
+        return h.hexdigest()
+
+
+class Artifact:
+    """A set of files versioned together.
+
+    Args:
+        name: the collection name (letters, digits, ``_``, ``-``, ``.``).
+        type: e.g. ``"dataset"``, ``"model"`` (``job`` and ``wandb-*``/``tracker-*`` are reserved).
+        description: free text (Markdown).
+        metadata: up to 100 keys of JSON data.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        type: str,
+        description: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        incremental: bool = False,
+        use_as: str | None = None,
+    ) -> None:
+        self._name = registry.check_artifact_name(name)
+        self._type = registry.check_type(type)
+        self.description = description
+        self._metadata: dict[str, Any] = {}
+        self.metadata = metadata or {}
+        self._entries: dict[str, ManifestEntry] = {}
+        self._aliases: list[str] = []
+        self._tags: list[str] = []
+        self.ttl: float | None = None
+        self._state = "PENDING"
+        self._version: int | None = None
+        self._project: str | None = None
+        self._root: str | None = None
+        self._created_at: float | None = None
+        self._updated_at: float | None = None
+        self._logged_by: str | None = None
+        self._history_step: int | None = None
+        self._staging: str | None = None
+        self._progress: Callable[[int], None] | None = None
+        del incremental, use_as  # accepted for W&B compatibility; new_draft() is the way here
+
+    # --- identity ---------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """``collection:vN`` once logged, the collection name before."""
+        return f"{self._name}:v{self._version}" if self._version is not None else self._name
+
+    @property
+    def type(self) -> str:
+        return self._type
+
+    @property
+    def version(self) -> str:
+        if self._version is None:
+            raise UsageError(f"artifact {self._name} is not logged yet: it has no version")
+        return f"v{self._version}"
+
+    @property
+    def project(self) -> str | None:
+        return self._project
+
+    @property
+    def entity(self) -> None:
+        return None
+
+    @property
+    def qualified_name(self) -> str:
+        """``project/collection:vN``."""
+        return f"{self._project}/{self.name}" if self._project else self.name
+
+    source_name = name
+    source_qualified_name = qualified_name
+    source_version = version
+    source_project = project
+    source_entity = entity
+    is_link = False
+
+    @property
+    def collection(self) -> str:
+        return self._name
+
+    @property
+    def id(self) -> str | None:
+        return None if self._version is None else f"{self._project}/{self._name}:v{self._version}"
+
+    @property
+    def state(self) -> str:
+        """``PENDING`` (being built), ``COMMITTED`` (logged) or ``DELETED``."""
+        return self._state
+
+    def is_draft(self) -> bool:
+        return self._state == "PENDING"
+
+    @property
+    def created_at(self) -> str | None:
+        return _iso(self._created_at)
+
+    @property
+    def updated_at(self) -> str | None:
+        return _iso(self._updated_at or self._created_at)
+
+    @property
+    def history_step(self) -> int | None:
+        """The step of the logging run when this version was logged."""
+        return self._history_step
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self._metadata
+
+    @metadata.setter
+    def metadata(self, value: dict[str, Any]) -> None:
+        if not isinstance(value, dict):
+            raise UsageError(f"artifact metadata must be a dict, not {type(value).__name__}")
+        if len(value) > MAX_METADATA_KEYS:
+            raise UsageError(f"artifact metadata has {len(value)} keys; at most {MAX_METADATA_KEYS} are allowed")
+        from tracker.sdk.values import to_jsonable
+
+        def problem(kind: Any, msg: str) -> None:
+            raise UsageError(f"artifact metadata: {msg}")
+
+        self._metadata = to_jsonable(dict(value), "metadata", problem)
+
+    @property
+    def aliases(self) -> list[str]:
+        """Mutable aliases of this version (``latest`` is always on the newest); ``save()`` applies edits."""
+        return self._aliases
+
+    @aliases.setter
+    def aliases(self, value: list[str]) -> None:
+        self._aliases = [registry.check_artifact_name(a, "alias") for a in value]
+
+    @property
+    def tags(self) -> list[str]:
+        return self._tags
+
+    @tags.setter
+    def tags(self, value: list[str]) -> None:
+        self._tags = [registry.check_artifact_name(t, "tag") for t in value]
+
+    # --- contents ---------------------------------------------------------------------------
+    def _check_draft(self, what: str) -> None:
+        if self._state != "PENDING":
+            raise UsageError(
+                f"artifact {self.qualified_name} is logged and cannot change ({what}); "
+                "call new_draft() for a new version"
+            )
+
+    def add_file(self, local_path: str | os.PathLike[str], name: str | None = None, is_tmp: bool = False,
+                 skip_cache: bool = False, policy: str = "mutable", overwrite: bool = False) -> ManifestEntry:
+        """Add a local file (hashed now; copied into the store when the artifact is logged).
+
+        Raises:
+            UsageError: the file does not exist, the name leaves the artifact, or the name is
+                taken (without ``overwrite``).
+            FileChangedError: the file changed while it was being hashed.
+        """
+        self._check_draft("add_file")
+        path = os.fspath(local_path)
+        if not os.path.isfile(path):
+            raise UsageError(f"add_file: {path} is not a file")
+        entry_name = _clean_path(name or os.path.basename(path))
+        if entry_name in self._entries and not overwrite:
+            raise UsageError(f"artifact {self._name} already has {entry_name!r}; pass overwrite=True to replace it")
+        stat = os.stat(path)
+        digest, size = sha256_file(path, self._progress)
+        entry = ManifestEntry(entry_name, digest, size, source=os.path.abspath(path),
+                              mtime_ns=stat.st_mtime_ns, artifact=self)
+        self._entries[entry_name] = entry
+        del is_tmp, skip_cache, policy
+        return entry
+
+    def add_dir(self, local_path: str | os.PathLike[str], name: str | None = None, skip_cache: bool = False,
+                policy: str = "mutable", merge: bool = False) -> None:
+        """Add every file below a folder (``name`` prefixes their paths). Symbolic links to
+        folders are not followed (so a link loop cannot trap it); links to files are added."""
+        self._check_draft("add_dir")
+        root = os.fspath(local_path)
+        if not os.path.isdir(root):
+            raise UsageError(f"add_dir: {root} is not a folder")
+        prefix = _clean_path(name) + "/" if name else ""
+        for folder, dirs, files in os.walk(root, followlinks=False):
+            dirs.sort()
+            for f in sorted(files):
+                full = os.path.join(folder, f)
+                if not os.path.isfile(full):
+                    continue  # a dangling link, a socket, a FIFO
+                rel = os.path.relpath(full, root).replace(os.sep, "/")
+                self.add_file(full, prefix + rel, overwrite=merge)
+
+    def add_reference(self, uri: str, name: str | None = None, checksum: bool = True,
+                      max_objects: int | None = None) -> list[ManifestEntry]:
+        """Track files by reference (``file://`` URIs): hashed, not copied; ``download`` reads them
+        from where they are. Object-store URIs (``s3://``, ...) come with object-store roots."""
+        self._check_draft("add_reference")
+        if not isinstance(uri, str) or "://" not in uri:
+            raise UsageError(f"add_reference takes a URI such as file:///data/train.csv, not {uri!r}")
+        scheme, _, rest = uri.partition("://")
+        if scheme != "file":
+            raise UsageError(f"references with the {scheme}:// scheme are not supported yet; use file://")
+        path = rest if rest.startswith("/") else "/" + rest
+        added = []
+        if os.path.isdir(path):
+            base = _clean_path(name) + "/" if name else ""
+            count = 0
+            for folder, dirs, files in os.walk(path, followlinks=False):
+                dirs.sort()
+                for f in sorted(files):
+                    full = os.path.join(folder, f)
+                    if not os.path.isfile(full):
+                        continue
+                    count += 1
+                    if max_objects is not None and count > max_objects:
+                        raise UsageError(f"{uri} holds more than max_objects={max_objects} files")
+                    rel = os.path.relpath(full, path).replace(os.sep, "/")
+                    added.append(self._add_ref(f"file://{full}", full, base + rel, checksum))
+        elif os.path.isfile(path):
+            added.append(self._add_ref(uri, path, _clean_path(name or os.path.basename(path)), checksum))
+        else:
+            raise UsageError(f"add_reference: {path} does not exist")
+        return added
+
+    def _add_ref(self, uri: str, path: str, entry_name: str, checksum: bool) -> ManifestEntry:
+        if checksum:
+            digest, size = sha256_file(path, self._progress)
+        else:
+            import hashlib
+
+            st = os.stat(path)
+            size = st.st_size
+            digest = hashlib.sha256(f"{uri}\0{size}\0{st.st_mtime_ns}".encode()).hexdigest()
+        entry = ManifestEntry(entry_name, digest, size, ref=uri, artifact=self)
+        self._entries[entry_name] = entry
+        return entry
+
+    def new_file(self, name: str, mode: str = "x", encoding: str | None = None) -> Any:
+        """A context manager: a new file to write; it is added when the block ends.
+
+        ``with artifact.new_file("labels.txt") as f: f.write("cat\\n")``
+        """
+        import contextlib
+
+        self._check_draft("new_file")
+        entry_name = _clean_path(name)
+        if entry_name in self._entries:
+            raise UsageError(f"artifact {self._name} already has {entry_name!r}")
+        if self._staging is None:
+            import tempfile
+
+            self._staging = tempfile.mkdtemp(prefix="tracker-artifact-")
+        path = os.path.join(self._staging, *entry_name.split("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+
+        @contextlib.contextmanager
+        def writer() -> Iterator[Any]:
+            text = "b" not in mode
+            with open(path, mode, encoding=encoding or ("utf-8" if text else None)) as fh:
+                yield fh
+            self.add_file(path, entry_name)
+
+        return writer()
+
+    def add(self, obj: Any, name: str) -> ManifestEntry:
+        """Add a Python object: a media object (anything with ``_tracker_artifact_file_``) or JSON
+        data, stored as ``name`` (``.json`` appended for data)."""
+        hook = getattr(obj, "_tracker_artifact_file_", None)
+        if hook is not None:
+            local, suffix = hook()
+            return self.add_file(local, name if name.endswith(suffix) else name + suffix)
+        from tracker.store import layout
+
+        try:
+            text = layout.dumps(obj)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"add(): a {type(obj).__name__} is neither media nor JSON data ({exc})") from None
+        target = name if name.endswith(".json") else name + ".json"
+        with self.new_file(target) as fh:
+            fh.write(text)
+        return self._entries[_clean_path(target)]
+
+    def remove(self, item: str | ManifestEntry) -> None:
+        """Remove an entry (by path or entry) or every entry below a folder path."""
+        self._check_draft("remove")
+        path = _clean_path(item.path if isinstance(item, ManifestEntry) else item)
+        if path in self._entries:
+            del self._entries[path]
+            return
+        below = [p for p in self._entries if p.startswith(path + "/")]
+        if not below:
+            raise UsageError(f"artifact {self._name} has no entry {path!r}")
+        for p in below:
+            del self._entries[p]
+
+    def get_entry(self, name: str) -> ManifestEntry:
+        """The entry at ``name``.
+
+        Raises:
+            ArtifactNotFoundError: no such entry.
+        """
+        path = _clean_path(name)
+        try:
+            return self._entries[path]
+        except KeyError:
+            raise ArtifactNotFoundError(f"artifact {self.qualified_name} has no file {path!r}") from None
+
+    get_path = get_entry
+
+    def get(self, name: str) -> Any:
+        """The data of a JSON entry (as added with ``add``), or the local path of any other file."""
+        for candidate in (name, name + ".json"):
+            try:
+                entry = self.get_entry(candidate)
+            except ArtifactNotFoundError:
+                continue
+            local = self._local_path(entry)
+            if entry.path.endswith(".json"):
+                import json
+
+                with open(local, encoding="utf-8") as fh:
+                    return json.load(fh)
+            return local
+        raise ArtifactNotFoundError(f"artifact {self.qualified_name} has no file {name!r}")
+
+    def files(self, names: list[str] | None = None) -> list[ManifestEntry]:
+        """The entries (all, or those named), sorted by path."""
+        if names is not None:
+            return [self.get_entry(n) for n in names]
+        return [self._entries[p] for p in sorted(self._entries)]
+
+    @property
+    def manifest(self) -> Manifest:
+        return Manifest(dict(self._entries))
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 over the sorted (path, digest, size) of every entry: same content, same digest."""
+        return self.manifest.digest()
+
+    @property
+    def size(self) -> int:
+        return sum(e.size for e in self._entries.values())
+
+    @property
+    def file_count(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"<tracker.Artifact {self.qualified_name} type={self._type} files={self.file_count} {self._state}>"
+
+    # --- committing ---------------------------------------------------------------------------
+    def _commit(self, root: str, project: str, run_path: str | None, history_step: int | None,
+                aliases: list[str] | None) -> Artifact:
+        """Store the files and commit a version (or adopt the latest one when the content is the same)."""
+        self._check_draft("log")
+        store = ObjectStore(root)
+        for entry in self._entries.values():
+            if entry.ref is not None or entry._source is None:
+                continue
+            if store.has(entry.digest):
+                continue
+            st = os.stat(entry._source)
+            if st.st_mtime_ns != entry._mtime_ns or st.st_size != entry.size:
+                raise FileChangedError(
+                    f"{entry._source} changed between add_file and log_artifact; add it again"
+                )
+            digest, _, _ = store.put_file(entry._source, self._progress)
+            if digest != entry.digest:
+                raise FileChangedError(f"{entry._source} changed while it was being stored; add it again")
+        cdir = registry.collection_dir(root, project, self._name)
+        digest = self.digest
+        latest = registry.latest_version(cdir)
+        now = time.time()
+        info = registry.read_version(cdir, latest) if latest is not None else None
+        if latest is not None and info is not None and info.get("digest") == digest:
+            version: int = latest
+        else:
+            if info is not None and info.get("type") != self._type:
+                raise UsageError(
+                    f"artifact {project}/{self._name} has type {info.get('type')!r}, not {self._type!r}"
+                )
+            version = registry.commit_version(cdir, {
+                "schema_version": 1, "name": self._name, "project": project, "type": self._type,
+                "digest": digest, "description": self.description, "metadata": self._metadata,
+                "tags": self._tags, "ttl": self.ttl, "created_at": now, "updated_at": now,
+                "size": self.size, "file_count": self.file_count, "logged_by": run_path,
+                "history_step": history_step, "manifest": self.manifest.to_json(),
+            })
+        for alias in list(dict.fromkeys([*(aliases or []), *self._aliases])):
+            registry.set_alias(cdir, alias, version)
+        loaded = load(root, project, self._name, version)
+        self.__dict__.update(loaded.__dict__)
+        self._cleanup_staging()
+        return self
+
+    def _cleanup_staging(self) -> None:
+        if self._staging is not None:
+            import shutil
+
+            shutil.rmtree(self._staging, ignore_errors=True)
+            self._staging = None
+
+    def save(self, project: str | None = None) -> Artifact:
+        """Log a draft outside a run (to ``project`` or the current run's), or, for a logged
+        version, write edits of description, metadata, tags, ttl and aliases."""
+        if self._state == "PENDING":
+            from tracker.sdk import state as run_state
+
+            run = run_state.current
+            if run is not None and project is None:
+                return run.log_artifact(self)  # type: ignore[no-any-return]
+            if project is None:
+                raise UsageError("save(): give a project, or call it while a run is active")
+            from tracker.settings import Settings
+
+            return self._commit(Settings.load().root(), project, None, None, None)
+        cdir = self._cdir()
+        info = registry.read_version(cdir, self._version)  # type: ignore[arg-type]
+        if info is None:
+            raise ArtifactNotFoundError(f"artifact {self.qualified_name} no longer exists")
+        info.update(description=self.description, metadata=self._metadata, tags=self._tags, ttl=self.ttl,
+                    updated_at=time.time())
+        registry.rewrite_version(cdir, self._version, info)  # type: ignore[arg-type]
+        current = {a for a, v in registry.aliases(cdir).items() if v == self._version and a != "latest"}
+        for alias in current - set(self._aliases):
+            registry.remove_alias(cdir, alias)
+        for alias in self._aliases:
+            registry.set_alias(cdir, alias, self._version)  # type: ignore[arg-type]
+        return self
+
+    def wait(self, timeout: float | None = None) -> Artifact:
+        """Logging is synchronous in a local store: the artifact is already committed."""
+        return self
+
+    def delete(self, delete_aliases: bool = False) -> None:
+        """Delete this version (its objects are freed by ``tracker artifact gc``).
+
+        Raises:
+            UsageError: the version has aliases besides ``latest`` and ``delete_aliases`` is False.
+        """
+        cdir = self._cdir()
+        held = [a for a, v in registry.aliases(cdir).items() if v == self._version and a != "latest"]
+        if held and not delete_aliases:
+            raise UsageError(f"{self.qualified_name} has aliases {held}; pass delete_aliases=True")
+        for alias in held:
+            registry.remove_alias(cdir, alias)
+        registry.delete_version(cdir, self._version)  # type: ignore[arg-type]
+        self._state = "DELETED"
+
+    def new_draft(self) -> Artifact:
+        """A new, unlogged artifact with this one's files, type, description and metadata."""
+        draft = Artifact(self._name, self._type, self.description, dict(self._metadata))
+        draft._tags = list(self._tags)
+        for path, e in self._entries.items():
+            source = self._root and e.ref is None and ObjectStore(self._root).path(e.digest)
+            draft._entries[path] = ManifestEntry(
+                path, e.digest, e.size, ref=e.ref, source=source or e._source,
+                mtime_ns=os.stat(source).st_mtime_ns if source else e._mtime_ns, artifact=draft,
+            )
+        return draft
+
+    # --- lineage --------------------------------------------------------------------------------
+    def logged_by(self) -> Any:
+        """The read-side run that logged this version (None when logged with ``save``)."""
+        if self._logged_by is None or self._root is None:
+            return None
+        from tracker.api.public import Api
+
+        return Api(dir=self._root).run(self._logged_by)
+
+    def used_by(self) -> list[Any]:
+        """The read-side runs that used this version."""
+        if self._version is None or self._root is None:
+            return []
+        from tracker.api.public import Api
+
+        api = Api(dir=self._root)
+        return [api.run(p) for p in registry.consumers(self._cdir(), self._version)]
+
+    def json_encode(self) -> dict[str, Any]:
+        return {
+            "name": self._name, "type": self._type, "version": self._version, "project": self._project,
+            "qualified_name": self.qualified_name, "digest": self.digest, "size": self.size,
+            "file_count": self.file_count, "description": self.description, "metadata": self._metadata,
+            "aliases": self._aliases, "tags": self._tags, "state": self._state,
+            "created_at": self.created_at, "logged_by": self._logged_by,
+        }
+
+    # --- files out --------------------------------------------------------------------------------
+    def _cdir(self) -> str:
+        if self._root is None or self._project is None or self._version is None:
+            raise UsageError(f"artifact {self._name} is not logged yet")
+        return registry.collection_dir(self._root, self._project, self._name)
+
+    def _default_root(self) -> str:
+        return os.path.join("artifacts", f"{self._name}:v{self._version}" if self._version is not None else self._name)
+
+    def _local_path(self, entry: ManifestEntry) -> str:
+        if entry.ref is not None:
+            return entry.ref.partition("://")[2]
+        if self._root is not None:
+            stored = ObjectStore(self._root).path(entry.digest)
+            if os.path.exists(stored):
+                return stored
+        if entry._source is not None:
+            return entry._source
+        raise ArtifactNotFoundError(f"the content of {entry.path} is missing from the store")
+
+    def _download_entry(self, entry: ManifestEntry, root: str) -> str:
+        dest = os.path.join(root, *entry.path.split("/"))
+        if os.path.isfile(dest) and os.path.getsize(dest) == entry.size and sha256_file(dest)[0] == entry.digest:
+            return dest  # resumable: what is already there and right is kept
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        source = self._local_path(entry)
+        tmp = f"{dest}.{os.getpid()}.part"
+        try:
+            from tracker.artifacts.objects import _copy
+
+            _copy(source, tmp)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, dest)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        return dest
+
+    def download(self, root: str | os.PathLike[str] | None = None, skip_cache: bool | None = None,
+                 path_prefix: str | None = None) -> str:
+        """Copy the files into ``root`` (default ``./artifacts/<name>:v<N>``); returns the folder.
+
+        Each file is written under a temporary name and renamed, so a failed download (a full
+        disk) leaves no half-written file; files already there with the right content are kept,
+        so an interrupted download resumes.
+        """
+        target = os.fspath(root) if root is not None else self._default_root()
+        for entry in self.files():
+            if path_prefix and not entry.path.startswith(path_prefix):
+                continue
+            self._download_entry(entry, target)
+        return target
+
+    def checkout(self, root: str | os.PathLike[str] | None = None) -> str:
+        """Make ``root`` hold exactly this artifact's files (others there are removed)."""
+        target = self.download(root)
+        keep = {os.path.normpath(os.path.join(target, *p.split("/"))) for p in self._entries}
+        for folder, _, files in os.walk(target):
+            for f in files:
+                full = os.path.normpath(os.path.join(folder, f))
+                if full not in keep:
+                    os.unlink(full)
+        return target
+
+    def verify(self, root: str | os.PathLike[str] | None = None) -> None:
+        """Check that ``root`` (default: the download folder) holds exactly this artifact's files.
+
+        Raises:
+            ValueError: naming every missing, changed or unexpected file.
+        """
+        target = os.fspath(root) if root is not None else self._default_root()
+        problems = []
+        for entry in self.files():
+            path = os.path.join(target, *entry.path.split("/"))
+            if not os.path.isfile(path):
+                problems.append(f"missing: {entry.path}")
+            elif sha256_file(path)[0] != entry.digest:
+                problems.append(f"changed: {entry.path}")
+        expected = {os.path.normpath(os.path.join(target, *p.split("/"))) for p in self._entries}
+        for folder, _, files in os.walk(target):
+            for f in files:
+                full = os.path.normpath(os.path.join(folder, f))
+                if full not in expected:
+                    problems.append(f"unexpected: {os.path.relpath(full, target)}")
+        if problems:
+            raise ValueError(f"{target} does not match {self.qualified_name}: " + "; ".join(problems))
+
+    def file(self, root: str | os.PathLike[str] | None = None) -> str:
+        """The path of the single file of a one-file artifact, downloaded.
+
+        Raises:
+            UsageError: the artifact holds more or fewer than one file.
+        """
+        if self.file_count != 1:
+            raise UsageError(f"file() needs an artifact of one file; {self.qualified_name} has {self.file_count}")
+        return self.get_entry(next(iter(self._entries))).download(os.fspath(root) if root else None)
+
+
+def load(root: str, project: str, name: str, version: int) -> Artifact:
+    """A committed version as an :class:`Artifact` (read from its document)."""
+    cdir = registry.collection_dir(root, project, name)
+    info = registry.read_version(cdir, version)
+    if info is None:
+        raise ArtifactNotFoundError(f"artifact {project}/{name}:v{version} does not exist in {root}")
+    art = Artifact.__new__(Artifact)
+    Artifact.__init__(art, name, info["type"], info.get("description"), None)
+    art._metadata = info.get("metadata") or {}
+    art._tags = list(info.get("tags") or [])
+    art.ttl = info.get("ttl")
+    art._state = "COMMITTED"
+    art._version = version
+    art._project = project
+    art._root = root
+    art._created_at = info.get("created_at")
+    art._updated_at = info.get("updated_at")
+    art._logged_by = info.get("logged_by")
+    art._history_step = info.get("history_step")
+    for path, e in ((info.get("manifest") or {}).get("entries") or {}).items():
+        art._entries[path] = ManifestEntry(path, e["digest"], e["size"], ref=e.get("ref"), artifact=art)
+    art._aliases = sorted(a for a, v in registry.aliases(cdir).items() if v == version)
+    return art
+
+
+def _iso(t: float | None) -> str | None:
+    if t is None:
+        return None
+    import datetime
+
+    return datetime.datetime.fromtimestamp(t, tz=datetime.timezone.utc).isoformat()
