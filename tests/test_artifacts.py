@@ -126,7 +126,7 @@ def test_references_are_hashed_not_copied(make_run, store, data, tmp_path):
     assert [e.path for e in art.files()] == ["raw/sub/labels.txt", "raw/train.csv"]
     logged = run.log_artifact(art)
     assert objects(store) == []  # nothing copied
-    out = logged.download(tmp_path / "refs-out")
+    assert logged.download(tmp_path / "refs-out") == str(tmp_path / "refs-out")
     assert (tmp_path / "refs-out" / "raw" / "train.csv").read_text() == "x,y\n1,2\n"
     with pytest.raises(UsageError, match="s3:// scheme"):
         tracker.Artifact("x", "dataset").add_reference("s3://bucket/key")
@@ -227,8 +227,10 @@ def test_many_processes_logging_one_name_get_distinct_versions(store, tmp_path):
     script = tmp_path / "log_one.py"
     script.write_text(WRITER)
     procs = [subprocess.Popen([PYTHON, str(script), str(store), f"writer {i}"], env=python_env(),
-                              stdout=subprocess.PIPE, text=True) for i in range(6)]
-    versions = sorted(p.communicate(timeout=120)[0].strip() for p in procs)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(6)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
+    versions = sorted(out.strip() for out, _ in outs)
     assert versions == [f"v{i}" for i in range(6)]
     api = tracker.Api(dir=store)
     texts = {open(a.download(str(tmp_path / a.version)) + "/who.txt").read() for a in api.artifact_versions("p/shared")}

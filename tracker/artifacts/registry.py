@@ -95,10 +95,19 @@ def clean_stale_claims(cdir: str) -> None:
         return
     now = time.time()
     for n in names:
+        if n.startswith(".claim.") and n.endswith(".tmp"):  # a draft left by a killed writer
+            try:
+                if now - os.path.getmtime(os.path.join(vdir, n)) > STALE_CLAIM_SECONDS:
+                    os.unlink(os.path.join(vdir, n))
+            except FileNotFoundError:
+                pass
+            continue
         if not n.endswith(".claim"):
             continue
         path = os.path.join(vdir, n)
-        info = layout.read_json(path) or {}
+        info = layout.read_json(path)
+        if info is None:
+            continue  # unreadable: never guess that a claim is stale
         same_host = info.get("host") == layout.HOSTNAME
         alive = layout.process_alive(int(info.get("pid") or 0), info.get("pid_start")) if same_host else None
         old = now - float(info.get("time") or 0) > STALE_CLAIM_SECONDS
@@ -121,21 +130,25 @@ def commit_version(cdir: str, info: dict[str, Any]) -> int:
     claims = {int(n[1:-6]) for n in os.listdir(vdir) if n.endswith(".claim") and n[1:-6].isdigit()}
     n = max(taken | claims, default=-1) + 1
     pid = os.getpid()
+    # The claim's content is written first and published with link(), which fails when the name
+    # exists: a claim is never seen empty, so no one mistakes a fresh claim for a stale one.
+    draft = os.path.join(vdir, f".claim.{pid}.{os.urandom(3).hex()}.tmp")
+    with open(draft, "w") as fh:
+        fh.write(layout.dumps({"pid": pid, "pid_start": layout.process_start_ticks(pid),
+                               "host": layout.HOSTNAME, "time": time.time()}))
     while True:
         claim = os.path.join(vdir, f"v{n}.claim")
         try:
-            fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            os.link(draft, claim)
         except FileExistsError:
             n += 1
             continue
-        with os.fdopen(fd, "w") as fh:
-            fh.write(layout.dumps({"pid": pid, "pid_start": layout.process_start_ticks(pid),
-                                   "host": layout.HOSTNAME, "time": time.time()}))
         if os.path.exists(os.path.join(vdir, f"v{n}.json")):  # committed meanwhile by another
             os.unlink(claim)
             n += 1
             continue
         break
+    os.unlink(draft)
     try:
         info = {**info, "version": n}
         layout.write_json_atomic(os.path.join(vdir, f"v{n}.json"), info, durable=True)
