@@ -235,3 +235,53 @@ def test_many_processes_logging_one_name_get_distinct_versions(store, tmp_path):
     api = tracker.Api(dir=store)
     texts = {open(a.download(str(tmp_path / a.version)) + "/who.txt").read() for a in api.artifact_versions("p/shared")}
     assert texts == {f"writer {i}" for i in range(6)}
+
+
+def test_sql_views_cli_and_gc(make_run, store, data, tmp_path):
+    run = make_run()
+    art = tracker.Artifact("ds", "dataset")
+    art.add_dir(data)
+    run.log_artifact(art, aliases=["best"])
+    consumer = make_run()
+    consumer.use_artifact("ds:best")
+    short = tracker.Artifact("tmp", "scratch")
+    with short.new_file("big.bin", mode="xb") as fh:
+        fh.write(os.urandom(2048))
+    short.ttl = 60.0
+    run.log_artifact(short)
+    api = tracker.Api(dir=store)
+    versions = api.sql("select qualified_name, type, file_count, aliases from artifacts order by qualified_name")
+    assert versions["qualified_name"].tolist() == ["test/ds:v0", "test/tmp:v0"]
+    assert sorted(versions["aliases"].iloc[0]) == ["best", "latest"]
+    files = api.sql("select path, size from artifact_files where name = 'ds' order by path")
+    assert files["path"].tolist() == ["sub/labels.txt", "train.csv"]
+    lineage = api.sql("select artifact, run, direction from lineage order by direction, artifact")
+    assert lineage.values.tolist() == [
+        ["test/ds:v0", run.path, "logged"], ["test/tmp:v0", run.path, "logged"], ["test/ds:v0", consumer.path, "used"]]
+
+    def cli(*args):
+        return subprocess.run([PYTHON, "-m", "tracker", *args, "--dir", str(store)], env=python_env(),
+                              capture_output=True, text=True)
+
+    out = cli("artifact", "ls")
+    assert "test/ds\tdataset\t1 versions\tbest=v0, latest=v0" in out.stdout
+    out = cli("artifact", "get", "test/ds:best", "--root", str(tmp_path / "got"))
+    assert out.returncode == 0 and (tmp_path / "got" / "train.csv").exists()
+    assert cli("artifact", "verify", "test/ds:v0", "--root", str(tmp_path / "got")).returncode == 0
+    (tmp_path / "got" / "train.csv").write_text("tampered")
+    bad = cli("artifact", "verify", "test/ds:v0", "--root", str(tmp_path / "got"))
+    assert bad.returncode == 1 and "changed: train.csv" in bad.stderr
+
+    from tracker.artifacts.gc import collect
+
+    later = os.path.getmtime(ObjectStore(str(store)).path(api.artifact("test/tmp:v0").files()[0].digest)) + 7200
+    dry = collect(str(store), now=later)
+    # the expired version, and its object that nothing else references
+    assert dry["expired_versions"] == ["test/tmp:v0"] and dry["objects"] == 1 and not dry["applied"]
+    assert len(api.artifact_versions("test/tmp")) == 1 and len(objects(store)) == 3  # a dry run changes nothing
+    done = collect(str(store), apply=True, now=later)
+    assert done["expired_versions"] == ["test/tmp:v0"] and done["bytes"] == 2048
+    assert api.artifact_versions("test/tmp") == []
+    assert len(objects(store)) == 2  # ds's two files stay
+    assert collect(str(store), apply=True, now=later)["objects"] == 0
+    assert collect(str(store))["objects"] == 0  # and nothing young is ever collected

@@ -7,6 +7,10 @@
     tracker export PROJECT --format parquet|csv [--out DIR]
     tracker sql "select ... from runs"   DuckDB SQL over the store's views
     tracker demo                         write a few demo runs
+    tracker artifact ls [PROJECT]        artifact collections, their versions and aliases
+    tracker artifact get NAME [--root D] download PROJECT/NAME:ALIAS (default ./artifacts/...)
+    tracker artifact verify NAME --root D  check a folder against an artifact version
+    tracker gc [--apply]                 expired versions and unreferenced objects (dry run by default)
 
 Every command takes ``--dir`` (default: the ``dir`` setting, ``TRACKER_DIR``, ``./tracker-runs``).
 """
@@ -118,6 +122,49 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_artifact_ls(args: argparse.Namespace) -> int:
+    api = _api(args)
+    rows = api.artifact_collections(args.project)
+    if not rows:
+        print(f"no artifacts in {api.root}")
+        return 0
+    for row in rows:
+        aliases = ", ".join(f"{a}=v{v}" for a, v in sorted(row["aliases"].items()))
+        print(f"{row['project']}/{row['name']}\t{row['type']}\t{row['versions']} versions\t{aliases}")
+    return 0
+
+
+def cmd_artifact_get(args: argparse.Namespace) -> int:
+    art = _api(args).artifact(args.name)
+    path = art.download(args.root)
+    print(f"{art.qualified_name}: {art.file_count} files, {art.size} bytes -> {path}")
+    return 0
+
+
+def cmd_artifact_verify(args: argparse.Namespace) -> int:
+    art = _api(args).artifact(args.name)
+    try:
+        art.verify(args.root)
+    except ValueError as exc:
+        print(f"tracker: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.root or art._default_root()} matches {art.qualified_name} ({art.file_count} files)")
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from tracker.artifacts.gc import collect
+
+    api = _api(args)
+    result = collect(api.root, apply=args.apply)
+    verb = "removed" if args.apply else "would remove (dry run; --apply to remove)"
+    for name in result["expired_versions"]:
+        print(f"expired: {name}")
+    print(f"{verb}: {len(result['expired_versions'])} expired versions, {result['objects']} objects, "
+          f"{result['bytes'] / 1e6:.1f} MB")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tracker", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=_version())
@@ -139,6 +186,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output folder (default PROJECT-export)")
     p = add("sql", cmd_sql, "run DuckDB SQL over the views runs, history, system")
     p.add_argument("query")
+    p = add("gc", cmd_gc, "remove expired artifact versions and unreferenced objects")
+    p.add_argument("--apply", action="store_true", help="remove (the default only reports)")
+    art = sub.add_parser("artifact", help="artifact collections: ls, get, verify, gc")
+    art_sub = art.add_subparsers(dest="artifact_command", required=True)
+
+    def add_art(name: str, fn: Any, help: str) -> argparse.ArgumentParser:
+        q = art_sub.add_parser(name, help=help, description=help)
+        q.add_argument("--dir", default=None, help="store root (default: settings / TRACKER_DIR)")
+        q.set_defaults(func=fn)
+        return q
+
+    q = add_art("ls", cmd_artifact_ls, "list artifact collections")
+    q.add_argument("project", nargs="?")
+    q = add_art("get", cmd_artifact_get, "download an artifact version")
+    q.add_argument("name", help="project/name:alias or project/name:vN")
+    q.add_argument("--root", default=None)
+    q = add_art("verify", cmd_artifact_verify, "check a folder against an artifact version")
+    q.add_argument("name")
+    q.add_argument("--root", default=None)
+    q = add_art("gc", cmd_gc, "remove expired versions and unreferenced objects")
+    q.add_argument("--apply", action="store_true")
     p = add("demo", cmd_demo, "write demo runs of a simulated training")
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--steps", type=int, default=500)

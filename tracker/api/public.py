@@ -707,6 +707,7 @@ def _create_views(con: Any, api: Api) -> None:
         "tags, notes, \"group\", job_type, host, \"user\", last_step, config::JSON AS config, "
         "summary::JSON AS summary, dir FROM _runs_table"
     )
+    _artifact_views(con, api.root)
     for view, stream in (("history", "scalars"), ("system", "system"), ("console", "console")):
         files: list[str] = []
         for r in runs:
@@ -725,6 +726,56 @@ def _create_views(con: Any, api: Api) -> None:
                 "NULL::BIGINT AS step, NULL::VARCHAR AS key, NULL::TINYINT AS kind, NULL::DOUBLE AS value, "
                 "NULL::VARCHAR AS text, NULL::TIMESTAMPTZ AS time WHERE false"
             )
+
+
+def _artifact_views(con: Any, root: str) -> None:
+    """Views ``artifacts``, ``artifact_files`` and ``lineage`` over the artifact collections."""
+    import pyarrow as pa
+
+    from tracker.artifacts import registry
+
+    versions: list[dict[str, Any]] = []
+    files: list[dict[str, Any]] = []
+    lineage: list[dict[str, Any]] = []
+    for project, name in registry.list_collections(root):
+        cdir = registry.collection_dir(root, project, name)
+        by_version: dict[int, list[str]] = {}
+        for alias, v in registry.aliases(cdir).items():
+            by_version.setdefault(v, []).append(alias)
+        for v in registry.committed_versions(cdir):
+            info = registry.read_version(cdir, v) or {}
+            qualified = f"{project}/{name}:v{v}"
+            versions.append({
+                "project": project, "name": name, "version": v, "qualified_name": qualified,
+                "type": info.get("type"), "digest": info.get("digest"), "size": info.get("size"),
+                "file_count": info.get("file_count"), "created_at": info.get("created_at"),
+                "logged_by": info.get("logged_by"), "aliases": sorted(by_version.get(v, [])),
+                "description": info.get("description"), "metadata": layout.dumps(info.get("metadata") or {}),
+            })
+            for path, e in ((info.get("manifest") or {}).get("entries") or {}).items():
+                files.append({"project": project, "name": name, "version": v, "path": path,
+                              "digest": e.get("digest"), "size": e.get("size"), "ref": e.get("ref")})
+            if info.get("logged_by"):
+                lineage.append({"artifact": qualified, "run": info["logged_by"], "direction": "logged"})
+            for run_path in registry.consumers(cdir, v):
+                lineage.append({"artifact": qualified, "run": run_path, "direction": "used"})
+    schemas = {
+        "artifacts": pa.schema([("project", pa.string()), ("name", pa.string()), ("version", pa.int64()),
+                                ("qualified_name", pa.string()), ("type", pa.string()), ("digest", pa.string()),
+                                ("size", pa.int64()), ("file_count", pa.int64()), ("created_at", pa.float64()),
+                                ("logged_by", pa.string()), ("aliases", pa.list_(pa.string())),
+                                ("description", pa.string()), ("metadata", pa.string())]),
+        "artifact_files": pa.schema([("project", pa.string()), ("name", pa.string()), ("version", pa.int64()),
+                                     ("path", pa.string()), ("digest", pa.string()), ("size", pa.int64()),
+                                     ("ref", pa.string())]),
+        "lineage": pa.schema([("artifact", pa.string()), ("run", pa.string()), ("direction", pa.string())]),
+    }
+    for view, rows in (("artifacts", versions), ("artifact_files", files), ("lineage", lineage)):
+        con.register(f"_{view}_table", pa.Table.from_pylist(rows, schema=schemas[view]))
+    con.execute("CREATE OR REPLACE TEMP VIEW artifacts AS SELECT * EXCLUDE (created_at, metadata), "
+                "to_timestamp(created_at) AS created_at, metadata::JSON AS metadata FROM _artifacts_table")
+    con.execute("CREATE OR REPLACE TEMP VIEW artifact_files AS SELECT * FROM _artifact_files_table")
+    con.execute("CREATE OR REPLACE TEMP VIEW lineage AS SELECT * FROM _lineage_table")
 
 
 def _segment_paths(stream_dir: str) -> list[str]:
