@@ -285,3 +285,97 @@ def test_sql_views_cli_and_gc(make_run, store, data, tmp_path):
     assert len(objects(store)) == 2  # ds's two files stay
     assert collect(str(store), apply=True, now=later)["objects"] == 0
     assert collect(str(store))["objects"] == 0  # and nothing young is ever collected
+
+
+def test_log_code(make_run, tmp_path):
+    proj = tmp_path / "proj"
+    (proj / "pkg").mkdir(parents=True)
+    (proj / "train.py").write_text("print('train')\n")
+    (proj / "pkg" / "model.py").write_text("x = 1\n")
+    (proj / "notes.txt").write_text("not code\n")
+    (proj / ".venv" / "lib").mkdir(parents=True)
+    (proj / ".venv" / "lib" / "site.py").write_text("# not ours\n")
+    run = make_run()
+    code = run.log_code(proj)
+    assert code.type == "code" and code.collection == f"source-test-{run.id}"
+    assert [e.path for e in code.files()] == ["pkg/model.py", "train.py"]
+    yaml_too = run.log_code(proj, name="with-notes", include_fn=lambda p, root: p.endswith((".py", ".txt")),
+                            exclude_fn=lambda p, root: "pkg" in p)
+    assert [e.path for e in yaml_too.files()] == ["notes.txt", "train.py"]
+    (tmp_path / "empty").mkdir()
+    assert run.log_code(tmp_path / "empty") is None  # nothing matched: no artifact
+
+
+def test_model_registry_links(make_run, store, tmp_path):
+    weights = tmp_path / "model.pt"
+    weights.write_bytes(b"weights-v1")
+    run = make_run()
+    link = run.link_model(weights, "mnist-classifier", name="classifier", aliases=["staging"])
+    assert link.is_link and link.project == "model-registry" and link.collection == "mnist-classifier"
+    assert link.source_qualified_name == "test/classifier:v0" and link.source_artifact.type == "model"
+    again = run.link_model(weights, "mnist-classifier", name="classifier", aliases=["production"])
+    assert again.version == link.version  # same files: the same model version, the same link
+    assert sorted(again.aliases) == ["latest", "production", "staging"]
+    weights.write_bytes(b"weights-v2")
+    newer = run.link_model(weights, "mnist-classifier", name="classifier")
+    assert newer.version == "v1" and newer.source_version == "v1"
+    consumer = make_run()
+    folder = consumer.use_model("model-registry/mnist-classifier:production")
+    assert open(os.path.join(folder, "model.pt"), "rb").read() == b"weights-v1"
+    assert [r.path for r in tracker.Api(dir=store).artifact("model-registry/mnist-classifier:production").used_by()] == [consumer.path]
+    with pytest.raises(UsageError, match="is a name, not a path"):
+        run.link_model(weights, "a/b")
+    plain = run.log_artifact(str(weights), name="not-a-model", type="dataset")
+    with pytest.raises(UsageError, match="use_model wants a model"):
+        consumer.use_model(plain.qualified_name)
+
+
+def test_upsert_and_finish_from_several_runs(make_run, store, tmp_path):
+    ranks = [make_run(group="exp7") for _ in range(3)]
+    for i, run in enumerate(ranks[:2]):
+        part = tracker.Artifact("predictions", "eval")
+        with part.new_file(f"rank{i}.csv") as fh:
+            fh.write(f"rank {i}\n")
+        run.upsert_artifact(part)
+    last = tracker.Artifact("predictions", "eval", metadata={"ranks": 3})
+    with last.new_file("rank2.csv") as fh:
+        fh.write("rank 2\n")
+    done = ranks[2].finish_artifact(last)
+    assert done.version == "v0" and [e.path for e in done.files()] == ["rank0.csv", "rank1.csv", "rank2.csv"]
+    assert done.metadata == {"ranks": 3}
+    again = tracker.Artifact("predictions", "eval")
+    with again.new_file("rank0.csv") as fh:
+        fh.write("rank 0, second epoch\n")
+    ranks[0].upsert_artifact(again)
+    assert ranks[1].finish_artifact(tracker.Artifact("predictions", "eval")).version == "v1"  # a new version
+    lone = make_run()
+    with pytest.raises(UsageError, match="need a distributed_id or a run group"):
+        lone.upsert_artifact(tracker.Artifact("x", "eval"))
+
+
+def test_save_policies_and_restore(make_run, store, tmp_path):
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "epoch1.pt").write_text("one")
+    (tmp_path / "config.yaml").write_text("lr: 0.1\n")
+    (tmp_path / "final.txt").write_text("draft")
+    run = make_run()
+    assert run.save(str(ckpt / "*.pt")) == ["epoch1.pt"]  # live
+    assert run.save(str(tmp_path / "config.yaml"), policy="now") == ["config.yaml"]
+    run.save(str(tmp_path / "final.txt"), policy="end")
+    files = lambda: {f["name"] for f in tracker.Api(dir=store).run(run.path).files()}  # noqa: E731
+    assert {"epoch1.pt", "config.yaml"} <= files() and "final.txt" not in files()
+    (ckpt / "epoch2.pt").write_text("two")  # appears later: a live glob picks it up
+    (tmp_path / "final.txt").write_text("final")
+    run.finish()
+    assert {"epoch1.pt", "epoch2.pt", "config.yaml", "final.txt"} <= files()
+    read = tracker.Api(dir=store).run(run.path)
+    assert open(read.file("final.txt")).read() == "final"
+    other = make_run()
+    restored = other.restore("epoch2.pt", run_path=run.path, root=tmp_path / "restored")
+    assert restored.read() == "two"
+    restored.close()
+    with pytest.raises(UsageError, match="no file"):
+        other.restore("../run.json", run_path=run.path, root=tmp_path / "r2")
+    with pytest.raises(UsageError, match="policy='sometimes'"):
+        other.save("x", policy="sometimes")

@@ -59,7 +59,9 @@ __all__ = [
     "log",
     "login",
     "mark_preempting",
+    "restore",
     "run",
+    "save",
     "runs",
     "sql",
     "summary",
@@ -91,6 +93,16 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
     """Finish the current run, if there is one."""
     if _state.current is not None:
         _state.current.finish(exit_code=exit_code, quiet=quiet)
+
+
+def save(glob_str: str, base_path: str | None = None, policy: str = "live") -> list[str]:
+    """Save files with the current run (see :meth:`tracker.sdk.run.Run.save`)."""
+    return _current("save()").save(glob_str, base_path=base_path, policy=policy)  # type: ignore[no-any-return]
+
+
+def restore(name: str, run_path: str | None = None, replace: bool = False, root: str | None = None) -> Any:
+    """Fetch a file saved with a run (see :meth:`tracker.sdk.run.Run.restore`)."""
+    return _current("restore()").restore(name, run_path=run_path, replace=replace, root=root)
 
 
 def login(*args: Any, **kwargs: Any) -> bool:

@@ -121,6 +121,7 @@ class Artifact:
         self._logged_by: str | None = None
         self._history_step: int | None = None
         self._staging: str | None = None
+        self._link_of: str | None = None
         self._progress: Callable[[int], None] | None = None
         del incremental, use_as  # accepted for W&B compatibility; new_draft() is the way here
 
@@ -153,12 +154,49 @@ class Artifact:
         """``project/collection:vN``."""
         return f"{self._project}/{self.name}" if self._project else self.name
 
-    source_name = name
-    source_qualified_name = qualified_name
-    source_version = version
-    source_project = project
+    @property
+    def is_link(self) -> bool:
+        """Whether this is a link in a portfolio (the model registry) to another version."""
+        return self._link_of is not None
+
+    def _source(self) -> tuple[str | None, str, int | None]:
+        if self._link_of is None:
+            return self._project, self._name, self._version
+        path, _, v = self._link_of.partition(":")
+        project, _, name = path.partition("/")
+        return project, name, int(v[1:])
+
+    @property
+    def source_name(self) -> str:
+        _, name, v = self._source()
+        return f"{name}:v{v}" if v is not None else name
+
+    @property
+    def source_qualified_name(self) -> str:
+        project, _, _ = self._source()
+        return f"{project}/{self.source_name}" if project else self.source_name
+
+    @property
+    def source_version(self) -> str:
+        return f"v{self._source()[2]}"
+
+    @property
+    def source_project(self) -> str | None:
+        return self._source()[0]
+
+    @property
+    def source_collection(self) -> str:
+        return self._source()[1]
+
     source_entity = entity
-    is_link = False
+
+    @property
+    def source_artifact(self) -> Artifact:
+        """The linked version (itself when this is not a link)."""
+        if self._link_of is None or self._root is None:
+            return self
+        project, name, version = self._source()
+        return load(self._root, project or "", name, version or 0)
 
     @property
     def collection(self) -> str:
@@ -690,6 +728,7 @@ def load(root: str, project: str, name: str, version: int) -> Artifact:
     art._updated_at = info.get("updated_at")
     art._logged_by = info.get("logged_by")
     art._history_step = info.get("history_step")
+    art._link_of = info.get("link_of")
     for path, e in ((info.get("manifest") or {}).get("entries") or {}).items():
         art._entries[path] = ManifestEntry(path, e["digest"], e["size"], ref=e.get("ref"), artifact=art)
     art._aliases = sorted(a for a, v in registry.aliases(cdir).items() if v == version)
