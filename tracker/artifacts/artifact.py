@@ -302,14 +302,26 @@ class Artifact:
         if not os.path.isdir(root):
             raise UsageError(f"add_dir: {root} is not a folder")
         prefix = _clean_path(name) + "/" if name else ""
+        found = []
         for folder, dirs, files in os.walk(root, followlinks=False):
             dirs.sort()
             for f in sorted(files):
                 full = os.path.join(folder, f)
-                if not os.path.isfile(full):
-                    continue  # a dangling link, a socket, a FIFO
-                rel = os.path.relpath(full, root).replace(os.sep, "/")
-                self.add_file(full, prefix + rel, overwrite=merge)
+                if os.path.isfile(full):  # not a dangling link, a socket, a FIFO
+                    found.append((full, prefix + os.path.relpath(full, root).replace(os.sep, "/")))
+        for _, rel in found:
+            if _clean_path(rel) in self._entries and not merge:
+                raise UsageError(f"artifact {self._name} already has {rel!r}; pass merge=True to replace it")
+
+        def hash_one(item: tuple[str, str]) -> ManifestEntry:
+            full, rel = item
+            st = os.stat(full)
+            digest, size = sha256_file(full, self._progress)
+            return ManifestEntry(_clean_path(rel), digest, size, source=os.path.abspath(full),
+                                 mtime_ns=st.st_mtime_ns, artifact=self)
+
+        for entry in _each(hash_one, found):  # files hashed on several threads, added in order
+            self._entries[entry.path] = entry
 
     def add_reference(self, uri: str, name: str | None = None, checksum: bool = True,
                       max_objects: int | None = None) -> list[ManifestEntry]:
@@ -476,19 +488,19 @@ class Artifact:
         """Store the files and commit a version (or adopt the latest one when the content is the same)."""
         self._check_draft("log")
         store = ObjectStore(root)
-        for entry in self._entries.values():
-            if entry.ref is not None or entry._source is None:
-                continue
-            if store.has(entry.digest):
-                continue
+
+        def put(entry: ManifestEntry) -> None:
+            if entry.ref is not None or entry._source is None or store.has(entry.digest):
+                return
             st = os.stat(entry._source)
             if st.st_mtime_ns != entry._mtime_ns or st.st_size != entry.size:
                 raise FileChangedError(
                     f"{entry._source} changed between add_file and log_artifact; add it again"
                 )
-            digest, _, _ = store.put_file(entry._source, self._progress)
-            if digest != entry.digest:
-                raise FileChangedError(f"{entry._source} changed while it was being stored; add it again")
+            # unchanged since it was hashed: copy without hashing again (the copy's size is checked)
+            store.put_file(entry._source, self._progress, known=(entry.digest, entry.size))
+
+        _each(put, list(self._entries.values()))
         cdir = registry.collection_dir(root, project, self._name)
         digest = self.digest
         latest = registry.latest_version(cdir)
@@ -658,10 +670,8 @@ class Artifact:
         so an interrupted download resumes.
         """
         target = os.fspath(root) if root is not None else self._default_root()
-        for entry in self.files():
-            if path_prefix and not entry.path.startswith(path_prefix):
-                continue
-            self._download_entry(entry, target)
+        wanted = [e for e in self.files() if not path_prefix or e.path.startswith(path_prefix)]
+        _each(lambda e: self._download_entry(e, target), wanted)
         return target
 
     def checkout(self, root: str | os.PathLike[str] | None = None) -> str:
@@ -682,13 +692,15 @@ class Artifact:
             ValueError: naming every missing, changed or unexpected file.
         """
         target = os.fspath(root) if root is not None else self._default_root()
-        problems = []
-        for entry in self.files():
+        def check(entry: ManifestEntry) -> str | None:
             path = os.path.join(target, *entry.path.split("/"))
             if not os.path.isfile(path):
-                problems.append(f"missing: {entry.path}")
-            elif sha256_file(path)[0] != entry.digest:
-                problems.append(f"changed: {entry.path}")
+                return f"missing: {entry.path}"
+            if sha256_file(path)[0] != entry.digest:
+                return f"changed: {entry.path}"
+            return None
+
+        problems = [p for p in _each(check, self.files()) if p is not None]
         expected = {os.path.normpath(os.path.join(target, *p.split("/"))) for p in self._entries}
         for folder, _, files in os.walk(target):
             for f in files:
@@ -707,6 +719,17 @@ class Artifact:
         if self.file_count != 1:
             raise UsageError(f"file() needs an artifact of one file; {self.qualified_name} has {self.file_count}")
         return self.get_entry(next(iter(self._entries))).download(os.fspath(root) if root else None)
+
+
+def _each(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    """``[fn(x) for x in items]``, on a few threads when there are many: hashing and copying
+    release the GIL, and small files are mostly system calls, which do too."""
+    if len(items) < 64:
+        return [fn(x) for x in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(8, 2 * (os.cpu_count() or 1))) as pool:
+        return list(pool.map(fn, items, chunksize=64))
 
 
 def load(root: str, project: str, name: str, version: int) -> Artifact:

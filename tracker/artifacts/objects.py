@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 CHUNK = 8 * 1024 * 1024
+SMALL = 1024 * 1024
 
 
 class FileChangedError(UsageError):
@@ -35,17 +36,24 @@ def sha256_file(path: str, progress: Callable[[int], None] | None = None) -> tup
     h = hashlib.sha256()
     size = 0
     with open(path, "rb", buffering=0) as fh:
-        buf = bytearray(CHUNK)
-        view = memoryview(buf)
-        while True:
-            n = fh.readinto(buf)
-            if not n:
-                break
-            h.update(view[:n])
-            size += n
+        if before.st_size <= SMALL:  # most files: one read, no buffer to allocate
+            data = fh.read()
+            h.update(data)
+            size = len(data)
             if progress is not None:
-                progress(n)
-    after = os.stat(path)
+                progress(size)
+        else:
+            buf = bytearray(CHUNK)
+            view = memoryview(buf)
+            while True:
+                n = fh.readinto(buf)
+                if not n:
+                    break
+                h.update(view[:n])
+                size += n
+                if progress is not None:
+                    progress(n)
+        after = os.fstat(fh.fileno())
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or size != after.st_size:
         raise FileChangedError(f"{path} changed while it was being read; add it again once it is written")
     return h.hexdigest(), size
@@ -70,14 +78,18 @@ class ObjectStore:
     def has(self, digest: str) -> bool:
         return os.path.exists(self.path(digest))
 
-    def put_file(self, source: str, progress: Callable[[int], None] | None = None) -> tuple[str, int, bool]:
+    def put_file(
+        self, source: str, progress: Callable[[int], None] | None = None,
+        known: tuple[str, int] | None = None,
+    ) -> tuple[str, int, bool]:
         """Store a file; returns ``(digest, size, was_new)``.
 
-        The file is hashed first; when an object with that digest exists, nothing is copied. A
-        new object is copied (the kernel's copy path: ``sendfile``/``copy_file_range``, reflinks
-        where the file system makes them) to a temporary name, checked, and renamed into place.
+        The file is hashed first (unless ``known`` gives the ``(digest, size)`` the caller just
+        computed and checked); when an object with that digest exists, nothing is copied. A new
+        object is copied (the kernel's copy path: ``copy_file_range``, reflinks where the file
+        system makes them) to a temporary name, checked, and renamed into place.
         """
-        digest, size = sha256_file(source, progress)
+        digest, size = known if known is not None else sha256_file(source, progress)
         final = self.path(digest)
         if os.path.exists(final):
             return digest, size, False
@@ -129,6 +141,9 @@ class ObjectStore:
 def _copy(source: str, dest: str) -> None:
     """Copy bytes with the kernel doing the work (reflink on btrfs/xfs through copy_file_range)."""
     with open(source, "rb") as src, open(dest, "wb") as dst:
+        if os.fstat(src.fileno()).st_size <= SMALL:  # one read and one write beat the kernel loop
+            dst.write(src.read())
+            return
         copy_range = getattr(os, "copy_file_range", None)
         if copy_range is not None:
             try:
