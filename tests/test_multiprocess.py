@@ -50,7 +50,7 @@ def test_eight_writers_and_a_polling_reader(store, tmp_path):
     for p in procs:
         _, err = p.communicate(timeout=60)
         assert p.returncode == 0, err
-    assert polls >= 3 and seen_running
+    assert polls >= 2 and seen_running  # the reader really overlapped the writers
     runs = api.runs("ddp", order="+config.rank")
     assert len(runs) == 8
     assert [r.config["rank"] for r in runs] == list(range(8))

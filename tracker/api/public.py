@@ -157,15 +157,17 @@ class Api:
         """
         import duckdb
 
-        for attempt in range(5):
+        for attempt in range(10):
             con = self.connection()
             try:
                 return con.execute(query, params or []).df()
-            except duckdb.IOException as exc:
-                if attempt == 4:
-                    raise QueryError(str(exc)) from exc
             except duckdb.Error as exc:
-                raise QueryError(str(exc)) from exc
+                # a segment merged away between listing the files and reading them: list again
+                vanished = isinstance(exc, duckdb.IOException) or any(
+                    s in str(exc) for s in ("No files found", "No such file", "does not exist")
+                )
+                if not vanished or attempt == 9:
+                    raise QueryError(str(exc)) from exc
             finally:
                 con.close()
         raise AssertionError("unreachable")
