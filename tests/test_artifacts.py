@@ -379,3 +379,80 @@ def test_save_policies_and_restore(make_run, store, tmp_path):
         other.restore("../run.json", run_path=run.path, root=tmp_path / "r2")
     with pytest.raises(UsageError, match="policy='sometimes'"):
         other.save("x", policy="sometimes")
+
+
+KILLED = textwrap.dedent(
+    """
+    import os, sys, tracker
+    from tracker.artifacts import objects
+
+    real_copy = objects._copy
+
+    def slow_copy(source, dest):  # stop in the middle of storing, as a kill -9 would
+        real_copy(source, dest)
+        print("copied", flush=True)
+        import time
+        time.sleep(60)
+
+    objects._copy = slow_copy
+    run = tracker.init(project="p", dir=sys.argv[1], settings={"quiet": True, "disable_stats": True})
+    art = tracker.Artifact("big", "model")
+    art.add_file(sys.argv[2])
+    run.log_artifact(art)
+    """
+)
+
+
+def test_kill_9_during_log_artifact_leaves_no_version(store, tmp_path):
+    payload = tmp_path / "weights.bin"
+    payload.write_bytes(os.urandom(3 * 1024 * 1024))
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED)
+    proc = subprocess.Popen([PYTHON, str(script), str(store), str(payload)], env=python_env(),
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "copied"
+    proc.kill()
+    proc.wait(timeout=30)
+    api = tracker.Api(dir=store)
+    assert api.artifact_versions("p/big") == []  # nothing half-visible
+    run = tracker.init(project="p", dir=store, reinit="create_new", settings={"quiet": True, "strict": True})
+    art = tracker.Artifact("big", "model")
+    art.add_file(payload)
+    assert run.log_artifact(art).version == "v0"
+    art.download(str(tmp_path / "check"))
+    art.verify(str(tmp_path / "check"))
+    stored = ObjectStore(str(store))
+    leftovers = [n for d in os.listdir(stored.dir) for n in os.listdir(os.path.join(stored.dir, d)) if n.endswith(".tmp")]
+    assert len(leftovers) <= 1  # the killed copy's temporary file, never read ...
+    from tracker.artifacts.gc import collect
+
+    later = __import__("time").time() + 7200
+    assert collect(str(store), apply=True, now=later)["temporary_files"] == len(leftovers)  # ... and gc removes it
+    assert [n for d in os.listdir(stored.dir) for n in os.listdir(os.path.join(stored.dir, d)) if n.endswith(".tmp")] == []
+
+
+def test_a_full_disk_during_download_leaves_nothing_half_written(make_run, data, tmp_path, monkeypatch):
+    import errno
+
+    from tracker.artifacts import objects as objects_mod
+
+    run = make_run()
+    art = tracker.Artifact("dl", "dataset")
+    art.add_dir(data)
+    logged = run.log_artifact(art)
+    real = objects_mod._copy
+
+    def full(source, dest):
+        with open(dest, "wb") as fh:
+            fh.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(objects_mod, "_copy", full)
+    target = tmp_path / "target"
+    with pytest.raises(OSError, match="No space left on device"):
+        logged.download(target)
+    leftovers = [os.path.join(d, f) for d, _, fs in os.walk(target) for f in fs]
+    assert leftovers == []  # no file, not even a .part
+    monkeypatch.setattr(objects_mod, "_copy", real)
+    logged.download(target)
+    logged.verify(target)

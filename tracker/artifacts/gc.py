@@ -22,9 +22,10 @@ def collect(root: str, apply: bool = False, now: float | None = None) -> dict[st
 
     1. Versions whose TTL has passed (``created_at + ttl``) and that hold no alias but ``latest``.
     2. Objects that no remaining version's manifest references, older than an hour.
+    3. Temporary files left by copies that were cut short (a kill -9), older than an hour.
 
     Returns:
-        ``{"expired_versions": [...], "objects": n, "bytes": n, "applied": bool}``.
+        ``{"expired_versions": [...], "objects": n, "bytes": n, "temporary_files": n, "applied": bool}``.
     """
     now = time.time() if now is None else now
     expired = []
@@ -61,4 +62,14 @@ def collect(root: str, apply: bool = False, now: float | None = None) -> dict[st
         size += st.st_size
         if apply:
             os.unlink(path)
-    return {"expired_versions": expired, "objects": count, "bytes": size, "applied": apply}
+    temps = 0
+    for path in store.temporary_files():  # copies cut short by a kill, older than the grace period
+        try:
+            if now - os.stat(path).st_mtime >= GRACE_SECONDS:
+                temps += 1
+                if apply:
+                    os.unlink(path)
+        except FileNotFoundError:
+            continue
+    return {"expired_versions": expired, "objects": count, "bytes": size, "temporary_files": temps,
+            "applied": apply}

@@ -122,6 +122,21 @@ class ObjectStore:
             os.replace(tmp, final)
         return digest, len(data)
 
+    def temporary_files(self) -> list[str]:
+        """Paths of temporary files (a copy cut short by a kill) in the store."""
+        out: list[str] = []
+        try:
+            prefixes = os.listdir(self.dir)
+        except FileNotFoundError:
+            return []
+        for prefix in prefixes:
+            folder = os.path.join(self.dir, prefix)
+            try:
+                out.extend(os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".tmp"))
+            except NotADirectoryError:
+                continue
+        return out
+
     def all_digests(self) -> list[str]:
         """Every stored object's digest (for garbage collection)."""
         out: list[str] = []
