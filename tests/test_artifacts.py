@@ -456,3 +456,25 @@ def test_a_full_disk_during_download_leaves_nothing_half_written(make_run, data,
     monkeypatch.setattr(objects_mod, "_copy", real)
     logged.download(target)
     logged.verify(target)
+
+
+def test_progress_bars_for_large_transfers(make_run, tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # the text bar, whatever is installed
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(9 * 1024 * 1024))  # over the 8 MB threshold
+    small = tmp_path / "small.bin"
+    small.write_bytes(b"tiny")
+    run = make_run(settings={"console": "off"})
+    art = tracker.Artifact("big", "model")
+    art.add_file(small)
+    assert capsys.readouterr().err == ""  # no bar for small files
+    art.add_file(big)
+    logged = run.log_artifact(art)
+    logged.download(tmp_path / "out")
+    logged.verify(tmp_path / "out")
+    err = capsys.readouterr().err
+    for step in ("hashing big.bin", "storing big", "downloading big:v0", "verifying big:v0"):
+        assert step in err, err
+    assert "100%" in err and "MB/s" in err

@@ -286,7 +286,8 @@ class Artifact:
         if entry_name in self._entries and not overwrite:
             raise UsageError(f"artifact {self._name} already has {entry_name!r}; pass overwrite=True to replace it")
         stat = os.stat(path)
-        digest, size = sha256_file(path, self._progress)
+        with self._bar(stat.st_size, f"hashing {entry_name}"):
+            digest, size = sha256_file(path, self._progress)
         entry = ManifestEntry(entry_name, digest, size, source=os.path.abspath(path),
                               mtime_ns=stat.st_mtime_ns, artifact=self)
         self._entries[entry_name] = entry
@@ -320,7 +321,10 @@ class Artifact:
             return ManifestEntry(_clean_path(rel), digest, size, source=os.path.abspath(full),
                                  mtime_ns=st.st_mtime_ns, artifact=self)
 
-        for entry in _each(hash_one, found):  # files hashed on several threads, added in order
+        total = sum(os.path.getsize(full) for full, _ in found)
+        with self._bar(total, f"hashing {len(found)} files of {root}"):
+            hashed = _each(hash_one, found)  # files hashed on several threads, added in order
+        for entry in hashed:
             self._entries[entry.path] = entry
 
     def add_reference(self, uri: str, name: str | None = None, checksum: bool = True,
@@ -482,6 +486,25 @@ class Artifact:
     def __repr__(self) -> str:
         return f"<tracker.Artifact {self.qualified_name} type={self._type} files={self.file_count} {self._state}>"
 
+    def _bar(self, total: int, desc: str) -> Any:
+        """A context manager showing a progress bar (for over a few MB) while it is open."""
+        import contextlib
+
+        from tracker.artifacts.progress import bar
+
+        @contextlib.contextmanager
+        def showing() -> Iterator[None]:
+            progress = bar(total, desc)
+            outer = self._progress
+            self._progress = progress.update
+            try:
+                yield
+            finally:
+                self._progress = outer
+                progress.close()
+
+        return showing()
+
     # --- committing ---------------------------------------------------------------------------
     def _commit(self, root: str, project: str, run_path: str | None, history_step: int | None,
                 aliases: list[str] | None) -> Artifact:
@@ -498,9 +521,13 @@ class Artifact:
                     f"{entry._source} changed between add_file and log_artifact; add it again"
                 )
             # unchanged since it was hashed: copy without hashing again (the copy's size is checked)
-            store.put_file(entry._source, self._progress, known=(entry.digest, entry.size))
+            store.put_file(entry._source, known=(entry.digest, entry.size))
+            if self._progress is not None:
+                self._progress(entry.size)
 
-        _each(put, list(self._entries.values()))
+        todo = [e for e in self._entries.values() if e.ref is None and e._source is not None]
+        with self._bar(sum(e.size for e in todo), f"storing {self._name}"):
+            _each(put, todo)
         cdir = registry.collection_dir(root, project, self._name)
         digest = self.digest
         latest = registry.latest_version(cdir)
@@ -653,6 +680,8 @@ class Artifact:
             _copy(source, tmp)
             os.chmod(tmp, 0o644)
             os.replace(tmp, dest)
+            if self._progress is not None:
+                self._progress(entry.size)
         except BaseException:
             try:
                 os.unlink(tmp)
@@ -671,7 +700,8 @@ class Artifact:
         """
         target = os.fspath(root) if root is not None else self._default_root()
         wanted = [e for e in self.files() if not path_prefix or e.path.startswith(path_prefix)]
-        _each(lambda e: self._download_entry(e, target), wanted)
+        with self._bar(sum(e.size for e in wanted), f"downloading {self.name}"):
+            _each(lambda e: self._download_entry(e, target), wanted)
         return target
 
     def checkout(self, root: str | os.PathLike[str] | None = None) -> str:
@@ -696,11 +726,12 @@ class Artifact:
             path = os.path.join(target, *entry.path.split("/"))
             if not os.path.isfile(path):
                 return f"missing: {entry.path}"
-            if sha256_file(path)[0] != entry.digest:
+            if sha256_file(path, self._progress)[0] != entry.digest:
                 return f"changed: {entry.path}"
             return None
 
-        problems = [p for p in _each(check, self.files()) if p is not None]
+        with self._bar(self.size, f"verifying {self.name}"):
+            problems = [p for p in _each(check, self.files()) if p is not None]
         expected = {os.path.normpath(os.path.join(target, *p.split("/"))) for p in self._entries}
         for folder, _, files in os.walk(target):
             for f in files:
