@@ -27,7 +27,8 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     client.execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors, errors
-    assert os.path.exists(store / "notebook")  # the notebook's own run landed in the store
+    landed = {"quickstart.ipynb": "notebook", "artifacts.ipynb": "_artifacts"}[path.name]
+    assert os.path.exists(store / landed)  # what the notebook wrote is in the store
 
 
 def test_a_second_init_in_a_notebook_finishes_the_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
