@@ -673,21 +673,14 @@ class Artifact:
             return dest  # resumable: what is already there and right is kept
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         source = self._local_path(entry)
-        tmp = f"{dest}.{os.getpid()}.part"
-        try:
-            from tracker.artifacts.objects import _copy
+        from tracker.artifacts.objects import _copy
+        from tracker.store.layout import Publish
 
+        with Publish(dest) as tmp:
             _copy(source, tmp)
             os.chmod(tmp, 0o644)
-            os.replace(tmp, dest)
-            if self._progress is not None:
-                self._progress(entry.size)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        if self._progress is not None:
+            self._progress(entry.size)
         return dest
 
     def download(self, root: str | os.PathLike[str] | None = None, skip_cache: bool | None = None,

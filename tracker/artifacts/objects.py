@@ -13,11 +13,13 @@ import os
 import stat
 
 from tracker.errors import UsageError
+from tracker.store.layout import Publish
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 CHUNK = 8 * 1024 * 1024
 SMALL = 1024 * 1024
 
@@ -94,19 +96,11 @@ class ObjectStore:
         if os.path.exists(final):
             return digest, size, False
         os.makedirs(os.path.dirname(final), exist_ok=True)
-        tmp = f"{final}.{os.getpid()}.{os.urandom(3).hex()}.tmp"
-        try:
+        with Publish(final, hidden=False) as tmp:
             _copy(source, tmp)
             if os.path.getsize(tmp) != size:
                 raise FileChangedError(f"{source} changed while it was being copied; add it again")
-            os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-            os.replace(tmp, final)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+            os.chmod(tmp, READ_ONLY)
         return digest, size, True
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
@@ -115,11 +109,10 @@ class ObjectStore:
         final = self.path(digest)
         if not os.path.exists(final):
             os.makedirs(os.path.dirname(final), exist_ok=True)
-            tmp = f"{final}.{os.getpid()}.{os.urandom(3).hex()}.tmp"
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-            os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-            os.replace(tmp, final)
+            with Publish(final, hidden=False) as tmp:
+                with open(tmp, "wb") as fh:
+                    fh.write(data)
+                os.chmod(tmp, READ_ONLY)
         return digest, len(data)
 
     def temporary_files(self) -> list[str]:

@@ -213,25 +213,41 @@ def dumps(obj: Any) -> str:
     return _json.dumps(_encode_floats(obj))
 
 
+class Publish:
+    """``with Publish(final) as tmp:`` write ``tmp``; on success it is renamed to ``final`` (a
+    reader sees the old file or the new one, never part of one), on failure it is removed.
+
+    The one way this package writes a file that others may read while it is written: JSON side
+    files, segments, artifact objects, downloads.
+    """
+
+    def __init__(self, final: str | os.PathLike[str], hidden: bool = True) -> None:
+        self.final = os.fspath(final)
+        head, tail = os.path.split(self.final)
+        name = f".{tail}" if hidden else tail
+        self.tmp = os.path.join(head, f"{name}.{os.getpid()}.{os.urandom(3).hex()}.tmp")
+
+    def __enter__(self) -> str:
+        return self.tmp
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            os.replace(self.tmp, self.final)
+            return
+        try:
+            os.unlink(self.tmp)
+        except OSError:
+            pass
+
+
 def write_json_atomic(path: str | os.PathLike[str], obj: Any, *, durable: bool = False) -> None:
     """Replace ``path`` with ``obj`` as JSON; a reader sees the old or the new file, never a mix."""
     data = dumps(obj).encode("utf-8")
-    path = os.fspath(path)
-    head, tail = os.path.split(path)
-    tmp = os.path.join(head, f".{tail}.{os.getpid()}.{os.urandom(3).hex()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with Publish(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
 
 
 def read_json(path: str | os.PathLike[str], floats: bool = False) -> dict[str, Any] | None:

@@ -335,8 +335,7 @@ def write_segment(table: pa.Table, stream_dir: str, name: str, *, durable: bool 
 
     os.makedirs(stream_dir, exist_ok=True)
     final = os.path.join(stream_dir, name)
-    tmp = os.path.join(stream_dir, f".{name}.{os.urandom(3).hex()}.tmp")
-    try:
+    with layout.Publish(final) as tmp:
         pq.write_table(
             table,
             tmp,
@@ -350,13 +349,6 @@ def write_segment(table: pa.Table, stream_dir: str, name: str, *, durable: bool 
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        os.replace(tmp, final)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
     return final
 
 
