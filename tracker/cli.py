@@ -170,11 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def add(name: str, fn: Any, help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help)
+    def command(group: Any, name: str, fn: Any, help: str) -> argparse.ArgumentParser:
+        p = group.add_parser(name, help=help, description=help)
         p.add_argument("--dir", default=None, help="store root (default: settings / TRACKER_DIR)")
         p.set_defaults(func=fn)
         return p
+
+    def add(name: str, fn: Any, help: str) -> argparse.ArgumentParser:
+        return command(sub, name, fn, help)
 
     p = add("ls", cmd_ls, "list projects, or the runs of a project")
     p.add_argument("project", nargs="?")
@@ -192,10 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     art_sub = art.add_subparsers(dest="artifact_command", required=True)
 
     def add_art(name: str, fn: Any, help: str) -> argparse.ArgumentParser:
-        q = art_sub.add_parser(name, help=help, description=help)
-        q.add_argument("--dir", default=None, help="store root (default: settings / TRACKER_DIR)")
-        q.set_defaults(func=fn)
-        return q
+        return command(art_sub, name, fn, help)
 
     q = add_art("ls", cmd_artifact_ls, "list artifact collections")
     q.add_argument("project", nargs="?")

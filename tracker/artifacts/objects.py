@@ -115,35 +115,27 @@ class ObjectStore:
                 os.chmod(tmp, READ_ONLY)
         return digest, len(data)
 
-    def temporary_files(self) -> list[str]:
-        """Paths of temporary files (a copy cut short by a kill) in the store."""
-        out: list[str] = []
+    def _names(self) -> list[tuple[str, str]]:
+        """``(prefix folder, file name)`` of everything in the store."""
         try:
             prefixes = os.listdir(self.dir)
         except FileNotFoundError:
             return []
+        out: list[tuple[str, str]] = []
         for prefix in prefixes:
-            folder = os.path.join(self.dir, prefix)
             try:
-                out.extend(os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".tmp"))
+                out.extend((prefix, n) for n in os.listdir(os.path.join(self.dir, prefix)))
             except NotADirectoryError:
                 continue
         return out
 
+    def temporary_files(self) -> list[str]:
+        """Paths of temporary files (a copy cut short by a kill) in the store."""
+        return [os.path.join(self.dir, p, n) for p, n in self._names() if n.endswith(".tmp")]
+
     def all_digests(self) -> list[str]:
         """Every stored object's digest (for garbage collection)."""
-        out: list[str] = []
-        try:
-            prefixes = os.listdir(self.dir)
-        except FileNotFoundError:
-            return []
-        for prefix in prefixes:
-            try:
-                names = os.listdir(os.path.join(self.dir, prefix))
-            except NotADirectoryError:
-                continue
-            out.extend(prefix + n for n in names if len(n) == 62 and not n.endswith(".tmp"))
-        return out
+        return [p + n for p, n in self._names() if len(n) == 62 and not n.endswith(".tmp")]
 
 
 def _copy(source: str, dest: str) -> None:
