@@ -42,6 +42,11 @@ if TYPE_CHECKING:
 __all__ = [
     "Api",
     "Artifact",
+    "Audio",
+    "Histogram",
+    "Html",
+    "Image",
+    "Table",
     "ConfigError",
     "Metric",
     "Run",
@@ -140,6 +145,10 @@ def __getattr__(name: str) -> Any:
         from tracker.api.public import Api as _Api
 
         return _Api
+    if name in ("Image", "Audio", "Html", "Histogram", "Table"):
+        import tracker.media as _media
+
+        return getattr(_media, name)
     if name == "Artifact":
         from tracker.artifacts import Artifact as _Artifact
 

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-_STREAMS = {"default": "scalars", "scalars": "scalars", "system": "system", "console": "console"}
+_STREAMS = {"default": "scalars", "scalars": "scalars", "system": "system", "console": "console",
+            "media": "media"}
 
 
 class Api:
@@ -428,6 +429,22 @@ class Run:
         ]
         rows.sort(key=lambda r: r["line"])
         return rows[-n:] if n is not None and n < len(rows) else rows
+
+    def media(self, key: str | None = None, step: int | None = None, kind: str | None = None) -> list[Any]:
+        """The media logged (images, audio, HTML, tables, histograms), in step order.
+
+        Args:
+            key: only this key.
+            step: only this step.
+            kind: only ``"image"``, ``"audio"``, ``"html"``, ``"table"`` or ``"histogram"``.
+
+        Returns:
+            :class:`~tracker.media.read.MediaItem` objects: ``key``, ``step``, ``kind``, their
+            facts (``width``, ``caption``, ...), ``path`` and ``load()``.
+        """
+        from tracker.media.read import read_index
+
+        return read_index(self, key, step, kind)
 
     def logs_text(self, n: int | None = 10_000) -> str:
         """The last ``n`` console lines as text, as they were printed."""

@@ -105,6 +105,7 @@ class Run:
         self._summary_written = -1
         self._fast = not self._sync_pairs
         self._record_written = False
+        self._media: Any = None  # tracker.media.base.MediaEncoder, made at the first media logged
         self._saved_specs: list[dict[str, Any]] = []  # run.save() globs with the live/end policy
         self._saved_checked = 0.0
         self._context: Any = None  # tracker.context.RunContext: init() starts it, and the writer
@@ -271,9 +272,11 @@ class Run:
                     "nothing was logged",
                 )
                 return
-            row = flatten_row(data, self._settings.max_text_bytes, self._problem)
             if step is not None:
                 step = self._check_step(step)
+            target = self._step if step is None or step < self._step else step
+            row = flatten_row(data, self._settings.max_text_bytes, self._problem,
+                              lambda obj, key: self._store_media(obj, key, target))
             if step is not None:
                 if step < self._step:
                     self._problem(
@@ -294,6 +297,35 @@ class Run:
                 if commit is None or commit:
                     self._commit_pending()
             self._fast = self._pending is None and not self._sync_pairs
+
+    def _store_media(self, obj: Any, key: str, step: int) -> str:
+        """Check and copy a media object (or a list of them) now; encode it on the media thread.
+
+        Returns the JSON reference kept in the history. Raises ``Unsupported`` (the key is then
+        left out, with a warning naming type and shape) for input that cannot be stored.
+        """
+        from tracker.media.base import MediaEncoder, MediaError
+        from tracker.sdk.values import Unsupported
+
+        if self._media is None:
+            self._media = MediaEncoder(
+                os.path.join(self._paths.dir, "media"), self._writer.queue("media").append,
+                lambda kind, msg: self._reporter.background_problem(kind, msg),
+            )
+        items = list(obj) if isinstance(obj, (list, tuple)) else [obj]
+        try:
+            prepared = [item._prepare() for item in items]
+        except MediaError as exc:
+            raise Unsupported(str(exc)) from None
+        refs = []
+        now = _now()
+        for index, prep in enumerate(prepared):
+            record = {"_type": prep.kind, "id": os.urandom(8).hex(), **prep.meta}
+            if len(items) > 1:
+                record["index"] = index
+            self._media.submit(prep, key, step, now, record)
+            refs.append(record)
+        return layout.dumps(refs if isinstance(obj, (list, tuple)) else refs[0])
 
     def _leave_fast_path(self) -> None:
         self._fast = False
@@ -419,6 +451,8 @@ class Run:
             self._finished_at = _now()
             self._fast = False
         self._sync_saved_all()  # "end" and "live" files, as they are now
+        if self._media is not None:
+            self._media.close()  # every logged media object encoded and indexed
         if self._context is not None:
             self._context.stop()  # last system sample and console lines go out with the final flush
         self._writer.close()

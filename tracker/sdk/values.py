@@ -42,8 +42,10 @@ def is_instance_without_import(obj: Any, module: str, name: str) -> bool:
     return False
 
 
-def to_plain(value: Any, max_text: int) -> Any:
+def to_plain(value: Any, max_text: int, media: Callable[[Any], str] | None = None) -> Any:
     """Convert one logged value to what the store keeps.
+
+    ``media(obj)`` turns a media object (or a list of them) into its stored reference.
 
     Raises:
         Unsupported: the value has no stored form; the message names its type.
@@ -53,9 +55,12 @@ def to_plain(value: Any, max_text: int) -> Any:
         if cls is str and len(value) > max_text:
             raise Unsupported(f"a string of {len(value)} characters is over max_text_bytes={max_text}")
         return value
-    media = getattr(value, "_tracker_media_", None)
-    if media is not None:
-        return MediaText(media())
+    if getattr(cls, "_tracker_media", False) or (
+        isinstance(value, (list, tuple)) and value and all(getattr(type(v), "_tracker_media", False) for v in value)
+    ):
+        if media is None:
+            raise Unsupported(f"a {cls.__name__} can only be logged by a run")
+        return MediaText(media(value))
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):
@@ -143,13 +148,15 @@ def flatten_row(
     data: Mapping[Any, Any],
     max_text: int,
     problem: Callable[[tuple[Any, ...], str], None],
+    media: Callable[[Any, str], str] | None = None,
 ) -> dict[str, Any]:
     """Flatten nested dicts to ``a/b`` keys and convert every value.
 
     ``problem(kind, message)`` is called for each key that is left out; the rest of the row is kept.
+    ``media(obj, key)`` stores a media object and returns its reference.
     """
     out: dict[str, Any] = {}
-    _flatten_into(data, "", out, max_text, problem)
+    _flatten_into(data, "", out, max_text, problem, media)
     return out
 
 
@@ -159,6 +166,7 @@ def _flatten_into(
     out: dict[str, Any],
     max_text: int,
     problem: Callable[[tuple[Any, ...], str], None],
+    media: Callable[[Any, str], str] | None = None,
 ) -> None:
     for k, v in data.items():
         if not isinstance(k, str):
@@ -176,12 +184,19 @@ def _flatten_into(
             )
             continue
         if isinstance(v, Mapping):
-            _flatten_into(v, key + "/", out, max_text, problem)
+            _flatten_into(v, key + "/", out, max_text, problem, media)
             continue
         try:
-            out[key] = to_plain(v, max_text)
+            out[key] = to_plain(v, max_text, None if media is None else _bind_key(media, key))
         except Unsupported as exc:
             problem(("value", key, type(v).__name__), f"value for key {key!r} was dropped: {exc}")
+
+
+def _bind_key(media: Callable[[Any, str], str], key: str) -> Callable[[Any], str]:
+    def store(obj: Any) -> str:
+        return media(obj, key)
+
+    return store
 
 
 def to_jsonable(value: Any, where: str, problem: Callable[[tuple[Any, ...], str], None]) -> Any:

@@ -35,7 +35,7 @@ RUN_FILE = "run.json"
 STATUS_FILE = "status.json"
 SUMMARY_FILE = "summary.json"
 SUMMARY_STATE_FILE = "summary-state.json"
-STREAMS = ("scalars", "system", "console")
+STREAMS = ("scalars", "system", "console", "media")
 _NAME_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _NAME_CHARS = _NAME_FIRST | frozenset("_.-")
 

@@ -1,0 +1,154 @@
+"""Media: images, audio, HTML, histograms, tables; storage, index, bad input."""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+import tracker
+from tracker import TrackerWarning
+from tracker.media import MediaError
+
+
+def read(store, run):
+    return tracker.Api(dir=store).run(run.path)
+
+
+def test_images_from_every_source(make_run, store, tmp_path):
+    png = tmp_path / "pic.png"
+    PILImage.fromarray(np.full((10, 20, 3), 200, np.uint8)).save(png)
+    run = make_run()
+    sources = {
+        "hw_uint8": np.arange(64, dtype=np.uint8).reshape(8, 8),
+        "hwc_float": np.random.default_rng(0).random((16, 12, 3)),
+        "chw_float": np.random.default_rng(1).random((3, 16, 12)),
+        "rgba": np.zeros((4, 5, 4), np.uint8),
+        "outside_0_1": np.linspace(-5, 500, 64).reshape(8, 8),
+        "pil": PILImage.new("RGB", (7, 9), (1, 2, 3)),
+        "path": str(png),
+        "bool_mask": np.eye(6, dtype=bool),
+    }
+    run.log({k: tracker.Image(v, caption=k) for k, v in sources.items()})
+    run.finish()
+    items = {m.key: m for m in read(store, run).media(kind="image")}
+    assert set(items) == set(sources)
+    assert items["hw_uint8"].load().tolist() == sources["hw_uint8"].tolist()
+    assert items["hwc_float"].load().shape == (16, 12, 3) and (items["chw_float"].width, items["chw_float"].height) == (12, 16)
+    loaded = items["outside_0_1"].load()
+    assert loaded.min() == 0 and loaded.max() == 255  # stretched into range
+    assert (items["pil"].width, items["pil"].height) == (7, 9) and items["pil"].load()[0, 0].tolist() == [1, 2, 3]
+    assert items["path"].record["format"] == "png" and items["path"].read_bytes() == png.read_bytes()
+    assert items["bool_mask"].load().max() == 255 and items["hwc_float"].caption == "hwc_float"
+
+
+def test_identical_media_are_stored_once(make_run, store):
+    run = make_run()
+    img = np.zeros((8, 8, 3), np.uint8)
+    for _ in range(5):
+        run.log({"same": tracker.Image(img)})
+    run.finish()
+    items = read(store, run).media(key="same")
+    assert [m.step for m in items] == [0, 1, 2, 3, 4]
+    assert len({m.path for m in items}) == 1 and len(os.listdir(os.path.dirname(items[0].path))) == 1
+
+
+def test_audio_html_histogram_table(make_run, store):
+    run = make_run()
+    t = np.linspace(0, 1, 4000)
+    table = tracker.Table(columns=["id", "label"])
+    table.add_data(1, "cat")
+    table.add_data(2, "dog")
+    table.add_column("score", [0.5, 0.9])
+    run.log({
+        "wave": tracker.Audio(np.sin(2 * np.pi * 440 * t), sample_rate=4000, caption="A4"),
+        "stereo": tracker.Audio(np.zeros((100, 2), np.int16), sample_rate=100),
+        "page": tracker.Html("<h1>report</h1><script>parent.document.title='x'</script>"),
+        "grads": tracker.Histogram([1, 2, 2, 3, 3, 3, float("nan"), float("inf")], num_bins=3),
+        "pre": tracker.Histogram(np_histogram=([1, 2], [0.0, 0.5, 1.0])),
+        "preds": table,
+    })
+    run.finish()
+    r = read(store, run)
+    samples, rate = r.media(key="wave")[0].load()
+    assert rate == 4000 and len(samples) == 4000 and r.media(key="wave")[0].duration == pytest.approx(1.0)
+    assert r.media(key="stereo")[0].load()[0].shape == (100, 2)
+    assert "<script>" in r.media(key="page")[0].load()  # stored as is; panels show it sandboxed
+    hist = r.media(key="grads")[0]
+    assert hist.load()["counts"] == [1, 2, 3] and hist.nan_count == 1 and hist.inf_count == 1
+    assert r.media(key="pre")[0].load() == {"bins": [0.0, 0.5, 1.0], "counts": [1, 2]}
+    frame = r.media(key="preds")[0].load()
+    assert frame.to_dict("list") == {"id": [1, 2], "label": ["cat", "dog"], "score": [0.5, 0.9]}
+    assert r.summary["grads"]["_type"] == "histogram"  # the summary holds the last reference
+    assert r.history()["preds"].iloc[0]["rows"] == 2
+
+
+def test_galleries_and_steps(make_run, store):
+    run = make_run()
+    for step in range(3):
+        run.log({"samples": [tracker.Image(np.full((4, 4), step * 10 + i, np.uint8)) for i in range(3)], "x": step})
+    run.finish()
+    r = read(store, run)
+    at_step_1 = r.media(key="samples", step=1)
+    assert [m.record["index"] for m in at_step_1] == [0, 1, 2]
+    assert [int(m.load()[0, 0]) for m in at_step_1] == [10, 11, 12]
+    assert len(r.media()) == 9 and r.history()["samples"].iloc[2][1]["index"] == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (lambda p: tracker.Image(np.zeros((0, 4))), r"'bad'.*Image: a ndarray of shape \(0, 4\).*is empty"),
+        (lambda p: tracker.Image(np.zeros((2, 2, 2, 2))), r"shape \(2, 2, 2, 2\).*HW, HWC or CHW"),
+        (lambda p: tracker.Image(np.full((4, 4), np.nan)), "NaN"),
+        (lambda p: tracker.Image(str(p / "missing.png")), "missing.png is not a file"),
+        (lambda p: tracker.Image(str(p / "corrupt.png")), "not a readable image"),
+        (lambda p: tracker.Image(np.zeros((1, 2), dtype=object)), "does not hold numbers"),
+        (lambda p: tracker.Audio(np.zeros(0), sample_rate=8000), "at least one sample"),
+        (lambda p: tracker.Audio(np.zeros(10)), "needs sample_rate"),
+        (lambda p: tracker.Histogram(np_histogram=([1, 2, 3], [0, 1])), "3 counts need 4 bin edges"),
+        (lambda p: tracker.Image(np.zeros((8000, 8000, 3), np.float32)), "over the 100 MB limit"),
+    ],
+)
+def test_bad_media_warn_with_key_type_and_shape_and_keep_the_rest(store, tmp_path, value, message):
+    (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    run = tracker.init(project="p", dir=store, reinit="create_new", settings={"quiet": True})
+    with pytest.warns(TrackerWarning, match=message):
+        run.log({"bad": value(tmp_path), "good": 1.0, "img": tracker.Image(np.zeros((2, 2), np.uint8))})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run.finish()
+    r = tracker.Api(dir=store).run(run.path)
+    assert r.history()["good"].tolist() == [1.0] and "bad" not in r.history().columns
+    assert [m.key for m in r.media()] == ["img"]
+
+
+def test_table_rows_of_the_wrong_length_are_refused_at_once():
+    table = tracker.Table(columns=["a", "b"])
+    with pytest.raises(MediaError, match=r"row 0 has 3 values for 2 columns \['a', 'b'\]"):
+        table.add_data(1, 2, 3)
+    with pytest.raises(MediaError, match="row 1 has 1 values"):
+        tracker.Table(columns=["a", "b"], data=[[1, 2], [3]])
+
+
+def test_a_matplotlib_figure_like_object_is_drawn_on_the_callers_thread(make_run, store):
+    class Figure:  # stands in for matplotlib.figure.Figure (recognised by class, never imported)
+        __module__ = "matplotlib.figure"
+        dpi = 10
+
+        def get_size_inches(self):
+            return np.array([3.0, 2.0])
+
+        def savefig(self, buf, format, bbox_inches):
+            PILImage.new("RGB", (30, 20), (9, 9, 9)).save(buf, format="PNG")
+
+    run = make_run()
+    run.log({"chart": tracker.Image(Figure())})
+    run.finish()
+    item = read(store, run).media(key="chart")[0]
+    assert (item.width, item.height) == (30, 20) and item.load()[0, 0].tolist() == [9, 9, 9]
+    assert PILImage.open(io.BytesIO(item.read_bytes())).size == (30, 20)

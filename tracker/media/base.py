@@ -1,0 +1,123 @@
+"""What every media type shares, and the encoder that writes media files off the training path.
+
+At ``run.log`` a media object is *prepared* on the user's thread: its input is checked and copied
+(a 256x256 image: ~0.1 ms), and it gets an id; the history value is a small JSON reference
+(``{"_type": "image", "id": ..., "width": ...}``). Encoding (PNG, WAV, Parquet, ...) happens on the
+run's encoder thread, which stores each file once by content under ``<run>/media/`` and appends a
+row to the run's ``media`` stream (the index ``run.media()`` and ``tracker.sql`` read).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import threading
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+
+class MediaError(ValueError):
+    """A media object whose input cannot be stored; the message names type and shape."""
+
+
+class Prepared:
+    """A media object's data, checked and copied, waiting to be encoded."""
+
+    def __init__(self, kind: str, meta: dict[str, Any], encode: Callable[[], tuple[bytes, str]] | None,
+                 nbytes: int = 0) -> None:
+        self.kind = kind
+        self.meta = meta          # cheap facts kept in the history value and the index
+        self.encode = encode      # () -> (file bytes, extension); None: nothing to store
+        self.nbytes = nbytes      # memory held until encoded (for backpressure)
+
+
+class Media:
+    """Base class of the media types: subclasses implement :meth:`_prepare`."""
+
+    kind = "media"
+    _tracker_media = True  # how run.log recognises media without importing this module
+
+    def _prepare(self) -> Prepared:
+        raise NotImplementedError
+
+
+class MediaEncoder:
+    """Encodes prepared media on one background thread; ``close()`` waits for all of it.
+
+    Args:
+        media_dir: ``<run>/media``.
+        index: appends ``(step, time, {key: json_record})`` to the run's ``media`` stream.
+        problem: reports a failure (``(kind, message)``), never raises into training.
+        max_pending_bytes: beyond this much data waiting, ``submit`` encodes on the caller's thread.
+    """
+
+    def __init__(self, media_dir: str, index: Callable[[tuple[int, float, dict[str, Any]]], None],
+                 problem: Callable[[Any, str], None], max_pending_bytes: int = 512 * 1024 * 1024) -> None:
+        self.media_dir = media_dir
+        self.index = index
+        self.problem = problem
+        self.max_pending_bytes = max_pending_bytes
+        self.pending_bytes = 0
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, prepared: Prepared, key: str, step: int, time_: float, record: dict[str, Any]) -> None:
+        job = (prepared, key, step, time_, record)
+        with self._lock:
+            inline = self.pending_bytes + prepared.nbytes > self.max_pending_bytes
+            if not inline:
+                self.pending_bytes += prepared.nbytes
+        if inline:  # backpressure: the loop makes media faster than they are encoded
+            self._encode(job)
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="tracker-media", daemon=True)
+            self._thread.start()
+        self._queue.put(job)
+
+    def _loop(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            try:
+                self._encode(job)
+            finally:
+                with self._lock:
+                    self.pending_bytes -= job[0].nbytes
+
+    def _encode(self, job: tuple[Prepared, str, int, float, dict[str, Any]]) -> None:
+        prepared, key, step, time_, record = job
+        try:
+            if prepared.encode is not None:
+                data, ext = prepared.encode()
+                digest = hashlib.sha256(data).hexdigest()
+                rel = f"media/{prepared.kind}/{digest}.{ext}"
+                path = os.path.join(os.path.dirname(self.media_dir), rel)
+                if not os.path.exists(path):  # the same content is stored once
+                    from tracker.store.layout import Publish
+
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                    with Publish(path) as tmp, open(tmp, "wb") as fh:
+                        fh.write(data)
+                record = {**record, "file": rel, "sha256": digest, "bytes": len(data)}
+            from tracker.store.layout import dumps
+            from tracker.store.segments import MediaText
+
+            self.index((step, time_, {key: MediaText(dumps(record))}))
+        except Exception as exc:  # noqa: BLE001 - an encoder bug or a full disk: said, training goes on
+            self.problem(("media", key, type(exc).__name__),
+                         f"could not store the {prepared.kind} logged as {key!r} at step {step}: "
+                         f"{type(exc).__name__}: {exc}")
+
+    def close(self) -> None:
+        """Wait until everything submitted is stored."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None

@@ -1,0 +1,344 @@
+"""The media types ``run.log`` accepts: Image, Audio, Html, Histogram, Table.
+
+Names and arguments follow W&B's, so ``wandb.Image(...)`` code ports by changing the import. Each
+checks and copies its input when logged (never when built, so a bad input costs one warning that
+names the key, not an exception in the training loop) and encodes on the run's media thread.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+
+from tracker.media.base import Media, MediaError, Prepared
+from tracker.sdk.values import class_module, is_instance_without_import
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+MAX_IMAGE_BYTES = 100 * 1024 * 1024
+MAX_AUDIO_SECONDS = 3600
+
+
+def _describe(x: Any) -> str:
+    shape = getattr(x, "shape", None)
+    dtype = getattr(x, "dtype", None)
+    return f"{type(x).__name__}" + (f" of shape {tuple(shape)}" if shape is not None else "") + (
+        f" and dtype {dtype}" if dtype is not None else "")
+
+
+def _to_numpy(data: Any) -> Any:
+    import numpy as np
+
+    module = class_module(data)
+    if module in ("torch", "tensorflow", "jax", "jaxlib", "cupy"):
+        for step in ("detach", "cpu"):
+            fn = getattr(data, step, None)
+            if callable(fn):
+                data = fn()
+        data = data.numpy() if callable(getattr(data, "numpy", None)) else np.asarray(data)
+    return np.asarray(data)
+
+
+def _read_file(path: str, what: str) -> bytes:
+    if not os.path.isfile(path):
+        raise MediaError(f"{what}: {path} is not a file")
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+class Image(Media):
+    """An image from a numpy array (HW, HWC, CHW; uint8, or float in 0-1), a PIL image, a file
+    path, or a matplotlib figure. Stored as PNG (``file_type="jpeg"`` for JPEG)."""
+
+    kind = "image"
+
+    def __init__(self, data_or_path: Any, mode: str | None = None, caption: str | None = None,
+                 grouping: int | None = None, classes: Any = None, boxes: Any = None, masks: Any = None,
+                 file_type: str | None = None, normalize: bool = True) -> None:
+        self._data = data_or_path
+        self._mode = mode
+        self.caption = caption
+        self._file_type = (file_type or "png").lower()
+        self._normalize = normalize
+        self.boxes = boxes
+        self.masks = masks
+        del grouping, classes
+
+    def _prepare(self) -> Prepared:
+        data = self._data
+        if self._file_type not in ("png", "jpeg", "jpg"):
+            raise MediaError(f"Image file_type={self._file_type!r} is not png or jpeg")
+        if isinstance(data, (str, os.PathLike)):
+            raw = _read_file(os.fspath(data), "Image")
+            from PIL import Image as PILImage
+
+            try:
+                with PILImage.open(io.BytesIO(raw)) as im:
+                    width, height, fmt = im.width, im.height, (im.format or "png").lower()
+                    im.verify()
+            except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for a corrupt file
+                raise MediaError(f"Image: {data} is not a readable image ({exc})") from None
+            ext = {"jpeg": "jpg"}.get(fmt, fmt)
+            return Prepared("image", self._meta(width, height, None, ext), lambda: (raw, ext), len(raw))
+        if is_instance_without_import(data, "matplotlib", "Figure"):
+            buf = io.BytesIO()
+            data.savefig(buf, format="png", bbox_inches="tight")  # on the caller's thread: figures are not thread-safe
+            raw = buf.getvalue()
+            width, height = (int(v) for v in data.get_size_inches() * data.dpi)
+            return Prepared("image", self._meta(width, height, 4, "png"), lambda: (raw, "png"), len(raw))
+        if is_instance_without_import(data, "PIL", "Image"):
+            import numpy as np
+
+            data = np.asarray(data.convert("RGBA") if data.mode not in ("L", "RGB", "RGBA") else data)
+        arr = self._as_uint8(_to_numpy(data))
+        height, width = arr.shape[:2]
+        channels = 1 if arr.ndim == 2 else arr.shape[2]
+        ext = "jpg" if self._file_type in ("jpeg", "jpg") else "png"
+
+        def encode() -> tuple[bytes, str]:
+            from PIL import Image as PILImage
+
+            image = PILImage.fromarray(arr[..., 0] if arr.ndim == 3 and arr.shape[2] == 1 else arr)
+            out = io.BytesIO()
+            if ext == "jpg":
+                image.convert("RGB").save(out, format="JPEG", quality=90)
+            else:
+                image.save(out, format="PNG", compress_level=4)
+            return out.getvalue(), ext
+
+        return Prepared("image", self._meta(width, height, channels, ext), encode, arr.nbytes)
+
+    def _as_uint8(self, arr: Any) -> Any:
+        import numpy as np
+
+        what = f"Image: a {_describe(arr)}"
+        if arr.size == 0:
+            raise MediaError(f"{what} is empty")
+        if arr.nbytes > MAX_IMAGE_BYTES:
+            raise MediaError(f"{what} is {arr.nbytes / 1e6:.0f} MB, over the {MAX_IMAGE_BYTES // 2**20} MB limit for one image")
+        if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[2] not in (1, 3, 4):
+            arr = np.transpose(arr, (1, 2, 0))  # CHW -> HWC
+        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
+            raise MediaError(f"{what} is not HW, HWC or CHW with 1, 3 or 4 channels")
+        if arr.dtype == np.uint8:
+            return np.ascontiguousarray(arr)
+        if arr.dtype == bool:
+            return (arr * 255).astype(np.uint8)
+        if not np.issubdtype(arr.dtype, np.number):
+            raise MediaError(f"{what} does not hold numbers")
+        a = arr.astype(np.float64)
+        if not np.isfinite(a).all():
+            raise MediaError(f"{what} holds NaN or infinite values")
+        lo, hi = float(a.min()), float(a.max())
+        if np.issubdtype(arr.dtype, np.floating) and lo >= 0 and hi <= 1:
+            a = a * 255
+        elif not (lo >= 0 and hi <= 255) and self._normalize:
+            a = (a - lo) / ((hi - lo) or 1) * 255  # outside 0-255: stretched to it
+        return np.clip(np.rint(a), 0, 255).astype(np.uint8)
+
+    def _meta(self, width: int, height: int, channels: int | None, fmt: str) -> dict[str, Any]:
+        return {"width": int(width), "height": int(height), "channels": channels, "format": fmt, "caption": self.caption}
+
+
+class Audio(Media):
+    """Sound from a numpy array (samples, or samples x channels; float in -1..1 or int16) with
+    its ``sample_rate``, or a file path. Arrays are stored as 16-bit WAV."""
+
+    kind = "audio"
+
+    def __init__(self, data_or_path: Any, sample_rate: int | None = None, caption: str | None = None) -> None:
+        self._data = data_or_path
+        self.sample_rate = sample_rate
+        self.caption = caption
+
+    def _prepare(self) -> Prepared:
+        import numpy as np
+
+        data = self._data
+        if isinstance(data, (str, os.PathLike)):
+            raw = _read_file(os.fspath(data), "Audio")
+            ext = os.path.splitext(os.fspath(data))[1].lstrip(".").lower() or "bin"
+            meta = {"caption": self.caption, "format": ext, "sample_rate": self.sample_rate, "duration": None}
+            if ext == "wav":
+                import wave
+
+                try:
+                    with wave.open(io.BytesIO(raw)) as w:
+                        meta.update(sample_rate=w.getframerate(), duration=w.getnframes() / w.getframerate())
+                except (wave.Error, EOFError) as exc:
+                    raise MediaError(f"Audio: {data} is not a readable WAV file ({exc})") from None
+            return Prepared("audio", meta, lambda: (raw, ext), len(raw))
+        if not isinstance(self.sample_rate, int) or self.sample_rate <= 0:
+            raise MediaError(f"Audio from an array needs sample_rate (a positive int), got {self.sample_rate!r}")
+        arr = _to_numpy(data)
+        what = f"Audio: a {_describe(arr)}"
+        if arr.ndim not in (1, 2) or arr.shape[0] == 0:
+            raise MediaError(f"{what} is not samples or samples x channels with at least one sample")
+        if arr.shape[0] / self.sample_rate > MAX_AUDIO_SECONDS:
+            raise MediaError(f"{what} lasts over {MAX_AUDIO_SECONDS} s")
+        if arr.dtype != np.int16:
+            a = arr.astype(np.float64)
+            if not np.isfinite(a).all():
+                raise MediaError(f"{what} holds NaN or infinite values")
+            peak = float(np.abs(a).max())
+            if peak > 1.0:
+                a = a / peak
+            arr = (a * 32767).astype(np.int16)
+        arr = np.ascontiguousarray(arr)
+        channels = 1 if arr.ndim == 1 else arr.shape[1]
+        rate = self.sample_rate
+
+        def encode() -> tuple[bytes, str]:
+            import wave
+
+            out = io.BytesIO()
+            with wave.open(out, "wb") as w:
+                w.setnchannels(channels)
+                w.setsampwidth(2)
+                w.setframerate(rate)
+                w.writeframes(arr.tobytes())
+            return out.getvalue(), "wav"
+
+        meta = {"caption": self.caption, "format": "wav", "sample_rate": rate, "channels": channels,
+                "duration": arr.shape[0] / rate}
+        return Prepared("audio", meta, encode, arr.nbytes)
+
+
+class Html(Media):
+    """HTML text or an HTML file. Panels show it only in a sandboxed iframe: its scripts never
+    reach the notebook or Lab page."""
+
+    kind = "html"
+
+    def __init__(self, data: Any, inject: bool = True) -> None:
+        self._data = data
+        self.inject = inject
+
+    def _prepare(self) -> Prepared:
+        data = self._data
+        if hasattr(data, "read"):
+            data = data.read()
+        if isinstance(data, (os.PathLike,)) or (isinstance(data, str) and data.endswith((".html", ".htm")) and os.path.isfile(data)):
+            raw = _read_file(os.fspath(data), "Html")
+        elif isinstance(data, str):
+            raw = data.encode("utf-8")
+        else:
+            raise MediaError(f"Html takes text or an .html file, not a {type(data).__name__}")
+        return Prepared("html", {"bytes": len(raw)}, lambda: (raw, "html"), len(raw))
+
+
+class Histogram(Media):
+    """A histogram of values (``sequence``) or a precomputed ``np_histogram=(counts, edges)``.
+
+    Stored in the history itself (bins and counts), so panels draw it over steps. NaN and
+    infinities are left out of the bins and counted (``nan_count``, ``inf_count``).
+    """
+
+    kind = "histogram"
+
+    def __init__(self, sequence: Any = None, np_histogram: Any = None, num_bins: int = 64) -> None:
+        self._sequence = sequence
+        self._np_histogram = np_histogram
+        self.num_bins = num_bins
+
+    def _prepare(self) -> Prepared:
+        import numpy as np
+
+        meta: dict[str, Any] = {}
+        if self._np_histogram is not None:
+            try:
+                counts, edges = self._np_histogram
+            except (TypeError, ValueError):
+                raise MediaError("Histogram np_histogram must be (counts, bin_edges)") from None
+            counts, edges = np.asarray(counts), np.asarray(edges)
+            if counts.ndim != 1 or edges.ndim != 1 or len(edges) != len(counts) + 1:
+                raise MediaError(f"Histogram: {len(counts)} counts need {len(counts) + 1} bin edges, got {len(edges)}")
+        else:
+            if self._sequence is None:
+                raise MediaError("Histogram needs a sequence or np_histogram")
+            if not isinstance(self.num_bins, int) or not 1 <= self.num_bins <= 512:
+                raise MediaError(f"Histogram num_bins={self.num_bins!r} must be an int in 1..512")
+            values = _to_numpy(self._sequence).astype(np.float64).ravel()
+            finite = np.isfinite(values)
+            meta["nan_count"] = int(np.isnan(values).sum())
+            meta["inf_count"] = int(np.isinf(values).sum())
+            values = values[finite]
+            if values.size == 0:
+                counts, edges = np.zeros(self.num_bins, dtype=np.int64), np.linspace(0, 1, self.num_bins + 1)
+            else:
+                counts, edges = np.histogram(values, bins=self.num_bins)
+        meta["bins"] = [float(e) if math.isfinite(float(e)) else None for e in edges]
+        meta["counts"] = [int(c) if float(c).is_integer() else float(c) for c in counts]
+        return Prepared("histogram", meta, None)
+
+
+class Table(Media):
+    """Rows and columns: ``Table(columns=[...], data=[[...], ...])`` or ``Table(dataframe=df)``;
+    ``add_data(*row)``, ``add_column(name, values)``. Stored as Parquet."""
+
+    kind = "table"
+
+    def __init__(self, columns: list[str] | None = None, data: list[list[Any]] | None = None,
+                 dataframe: Any = None, rows: list[list[Any]] | None = None) -> None:
+        if dataframe is not None:
+            self.columns = [str(c) for c in dataframe.columns]
+            self.data = [list(r) for r in dataframe.itertuples(index=False, name=None)]
+        else:
+            data = data if data is not None else rows
+            self.data = [list(r) for r in (data or [])]
+            if columns is None:
+                width = len(self.data[0]) if self.data else 0
+                columns = [f"col{i}" for i in range(width)]
+            self.columns = [str(c) for c in columns]
+            for i, row in enumerate(self.data):
+                self._check_row(row, i)
+
+    def _check_row(self, row: list[Any], index: int) -> None:
+        if len(row) != len(self.columns):
+            raise MediaError(f"Table row {index} has {len(row)} values for {len(self.columns)} columns {self.columns}")
+
+    def add_data(self, *values: Any) -> None:
+        """Append a row (one value per column).
+
+        Raises:
+            MediaError: the row's length differs from the number of columns.
+        """
+        self._check_row(list(values), len(self.data))
+        self.data.append(list(values))
+
+    def add_column(self, name: str, data: list[Any]) -> None:
+        """Append a column (one value per row)."""
+        if len(data) != len(self.data):
+            raise MediaError(f"Table column {name!r} has {len(data)} values for {len(self.data)} rows")
+        self.columns.append(str(name))
+        for row, value in zip(self.data, data, strict=True):
+            row.append(value)
+
+    def get_column(self, name: str) -> list[Any]:
+        i = self.columns.index(name)
+        return [row[i] for row in self.data]
+
+    def _prepare(self) -> Prepared:
+        from tracker.sdk.values import to_jsonable
+
+        def problem(kind: Any, msg: str) -> None:
+            raise MediaError(f"Table cell: {msg}")
+
+        rows = [[to_jsonable(v, f"row {i}", problem) for v in row] for i, row in enumerate(self.data)]
+        columns = list(self.columns)
+
+        def encode() -> tuple[bytes, str]:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pylist([dict(zip(columns, r, strict=True)) for r in rows]) if rows else pa.table(
+                {c: pa.array([], type=pa.null()) for c in columns})
+            out = io.BytesIO()
+            pq.write_table(table, out)
+            return out.getvalue(), "parquet"
+
+        meta = {"columns": columns, "rows": len(rows)}
+        return Prepared("table", meta, encode, sum(len(r) for r in rows) * 16)
