@@ -152,3 +152,14 @@ def test_a_matplotlib_figure_like_object_is_drawn_on_the_callers_thread(make_run
     item = read(store, run).media(key="chart")[0]
     assert (item.width, item.height) == (30, 20) and item.load()[0, 0].tolist() == [9, 9, 9]
     assert PILImage.open(io.BytesIO(item.read_bytes())).size == (30, 20)
+
+
+def test_media_sql_view(make_run, store):
+    run = make_run()
+    run.log({"img": tracker.Image(np.zeros((4, 6), np.uint8), caption="zero")})
+    run.log({"img": tracker.Image(np.ones((4, 6), np.uint8))})
+    run.finish()
+    rows = tracker.Api(dir=store).sql(
+        "select step, key, text->>'_type' as kind, (text->>'width')::int as width, text->>'caption' as caption "
+        "from media order by step")
+    assert rows.values.tolist() == [[0, "img", "image", 6, "zero"], [1, "img", "image", 6, None]]

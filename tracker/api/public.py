@@ -727,7 +727,7 @@ def _create_views(con: Any, api: Api) -> None:
         "summary::JSON AS summary, dir FROM _runs_table"
     )
     _artifact_views(con, api.root)
-    for view, stream in (("history", "scalars"), ("system", "system"), ("console", "console")):
+    for view, stream in (("history", "scalars"), ("system", "system"), ("console", "console"), ("media", "media")):
         files: list[str] = []
         for r in runs:
             files.extend(_segment_paths(os.path.join(r.dir, stream)))

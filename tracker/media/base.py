@@ -3,8 +3,8 @@
 At ``run.log`` a media object is *prepared* on the user's thread: its input is checked and copied
 (a 256x256 image: ~0.1 ms), and it gets an id; the history value is a small JSON reference
 (``{"_type": "image", "id": ..., "width": ...}``). Encoding (PNG, WAV, Parquet, ...) happens on the
-run's encoder thread, which stores each file once by content under ``<run>/media/`` and appends a
-row to the run's ``media`` stream (the index ``run.media()`` and ``tracker.sql`` read).
+run's encoder thread, which stores each file once by content under ``<run>/files/media/`` and
+appends a row to the run's ``media`` stream (the index ``run.media()`` and ``tracker.sql`` read).
 """
 
 from __future__ import annotations
@@ -49,15 +49,15 @@ class MediaEncoder:
     """Encodes prepared media on one background thread; ``close()`` waits for all of it.
 
     Args:
-        media_dir: ``<run>/media``.
+        run_dir: the run's folder; files go to ``files/media/<kind>/<sha256>.<ext>`` in it.
         index: appends ``(step, time, {key: json_record})`` to the run's ``media`` stream.
         problem: reports a failure (``(kind, message)``), never raises into training.
         max_pending_bytes: beyond this much data waiting, ``submit`` encodes on the caller's thread.
     """
 
-    def __init__(self, media_dir: str, index: Callable[[tuple[int, float, dict[str, Any]]], None],
+    def __init__(self, run_dir: str, index: Callable[[tuple[int, float, dict[str, Any]]], None],
                  problem: Callable[[Any, str], None], max_pending_bytes: int = 512 * 1024 * 1024) -> None:
-        self.media_dir = media_dir
+        self.run_dir = run_dir
         self.index = index
         self.problem = problem
         self.max_pending_bytes = max_pending_bytes
@@ -97,8 +97,8 @@ class MediaEncoder:
             if prepared.encode is not None:
                 data, ext = prepared.encode()
                 digest = hashlib.sha256(data).hexdigest()
-                rel = f"media/{prepared.kind}/{digest}.{ext}"
-                path = os.path.join(os.path.dirname(self.media_dir), rel)
+                rel = f"files/media/{prepared.kind}/{digest}.{ext}"
+                path = os.path.join(self.run_dir, rel)
                 if not os.path.exists(path):  # the same content is stored once
                     from tracker.store.layout import Publish
 

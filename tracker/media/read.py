@@ -13,17 +13,42 @@ if TYPE_CHECKING:
 class MediaItem:
     """One logged media object: where and when it was logged, its facts, and its file."""
 
-    def __init__(self, run_dir: str, key: str, step: int, time: float, record: dict[str, Any]) -> None:
+    def __init__(self, run_dir: str, key: str, step: int, time: float, text: str) -> None:
         self.key = key
         self.step = step
         self.time = time
-        self.record = record
-        self.kind: str = record.get("_type", "media")
-        self.id: str | None = record.get("id")
-        self.caption: str | None = record.get("caption")
-        self.path: str | None = os.path.join(run_dir, record["file"]) if record.get("file") else None
+        self._run_dir = run_dir
+        self._text = text
+        self._record: dict[str, Any] | None = None
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """Everything stored about it (parsed when first asked: listing 10,000 items stays fast)."""
+        if self._record is None:
+            self._record = json.loads(self._text)
+        return self._record
+
+    @property
+    def kind(self) -> str:
+        """``image``, ``audio``, ``html``, ``table`` or ``histogram``."""
+        return _kind_of(self._text)
+
+    @property
+    def id(self) -> str | None:
+        return self.record.get("id")
+
+    @property
+    def caption(self) -> str | None:
+        return self.record.get("caption")
+
+    @property
+    def path(self) -> str | None:
+        file = self.record.get("file")
+        return os.path.join(self._run_dir, file) if file else None
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
         try:
             return self.record[name]
         except KeyError:
@@ -81,8 +106,19 @@ def read_index(run: Any, key: str | None, step: int | None, kind: str | None) ->
     keys = table.column("key").cast("string").to_pylist()
     for k, s, t, text in zip(keys, table.column("step").to_pylist(), table.column("time").to_pylist(),
                              table.column("text").to_pylist(), strict=True):
-        record = json.loads(text)
-        if kind is None or record.get("_type") == kind:
-            out.append(MediaItem(run.dir, k, s, t, record))
-    out.sort(key=lambda m: (m.step, m.key, m.record.get("index", 0)))
+        if kind is None or _kind_of(text) == kind:
+            out.append(MediaItem(run.dir, k, s, t, text))
+    # rows are in step order already; a gallery's items are kept in the order they were logged
+    out.sort(key=lambda m: (m.step, m.key, _index_of(m)))
     return out
+
+
+def _kind_of(text: str) -> str:
+    """The ``_type`` of a record, read from its start: records are written ``{"_type": ...``."""
+    if text.startswith('{"_type": "'):
+        return text[11:text.index('"', 11)]
+    return str(json.loads(text).get("_type", "media"))
+
+
+def _index_of(item: MediaItem) -> int:
+    return int(item.record.get("index", 0)) if '"index": ' in item._text else 0

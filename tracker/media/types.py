@@ -129,15 +129,17 @@ class Image(Media):
             return (arr * 255).astype(np.uint8)
         if not np.issubdtype(arr.dtype, np.number):
             raise MediaError(f"{what} does not hold numbers")
-        a = arr.astype(np.float64)
-        if not np.isfinite(a).all():
+        lo, hi = arr.min(), arr.max()  # NaN propagates into min/max, infinities show in them
+        if not (np.isfinite(lo) and np.isfinite(hi)):
             raise MediaError(f"{what} holds NaN or infinite values")
-        lo, hi = float(a.min()), float(a.max())
-        if np.issubdtype(arr.dtype, np.floating) and lo >= 0 and hi <= 1:
-            a = a * 255
-        elif not (lo >= 0 and hi <= 255) and self._normalize:
-            a = (a - lo) / ((hi - lo) or 1) * 255  # outside 0-255: stretched to it
-        return np.clip(np.rint(a), 0, 255).astype(np.uint8)
+        lo, hi = float(lo), float(hi)
+        work = np.float32 if arr.dtype.itemsize <= 4 else np.float64
+        if np.issubdtype(arr.dtype, np.floating) and lo >= 0 and hi <= 1:  # the usual case: one pass
+            return (arr.astype(work, copy=False) * work(255) + work(0.5)).astype(np.uint8)
+        a = arr.astype(work)
+        if not (lo >= 0 and hi <= 255) and self._normalize:
+            a = (a - lo) * work(255 / ((hi - lo) or 1))  # outside 0-255: stretched to it
+        return np.clip(a + work(0.5), 0, 255).astype(np.uint8)
 
     def _meta(self, width: int, height: int, channels: int | None, fmt: str) -> dict[str, Any]:
         return {"width": int(width), "height": int(height), "channels": channels, "format": fmt, "caption": self.caption}

@@ -309,7 +309,7 @@ class Run:
 
         if self._media is None:
             self._media = MediaEncoder(
-                os.path.join(self._paths.dir, "media"), self._writer.queue("media").append,
+                self._paths.dir, self._writer.queue("media").append,
                 lambda kind, msg: self._reporter.background_problem(kind, msg),
             )
         items = list(obj) if isinstance(obj, (list, tuple)) else [obj]
