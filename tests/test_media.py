@@ -162,4 +162,5 @@ def test_media_sql_view(make_run, store):
     rows = tracker.Api(dir=store).sql(
         "select step, key, text->>'_type' as kind, (text->>'width')::int as width, text->>'caption' as caption "
         "from media order by step")
-    assert rows.values.tolist() == [[0, "img", "image", 6, "zero"], [1, "img", "image", 6, None]]
+    assert rows[["step", "key", "kind", "width"]].values.tolist() == [[0, "img", "image", 6], [1, "img", "image", 6]]
+    assert rows["caption"].iloc[0] == "zero" and rows["caption"].isna().iloc[1]
