@@ -164,3 +164,35 @@ def test_media_sql_view(make_run, store):
         "from media order by step")
     assert rows[["step", "key", "kind", "width"]].values.tolist() == [[0, "img", "image", 6], [1, "img", "image", 6]]
     assert rows["caption"].iloc[0] == "zero" and rows["caption"].isna().iloc[1]
+
+
+def test_plot_helpers_compute_curves_without_scikit_learn(make_run, store):
+    from tracker import plot
+
+    y_true = np.array([0, 0, 1, 1])
+    perfect = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.1, 0.9]])
+    roc = plot.roc_curve(y_true, perfect, labels=["neg", "pos"])
+    assert roc.spec["auc"] == {"neg": 1.0, "pos": 1.0}
+    scores = np.array([0.1, 0.4, 0.35, 0.8])  # the classic example: AUC 0.75, AP 0.83
+    assert plot.roc_curve(y_true, scores, classes_to_plot=[1]).spec["auc"]["1"] == pytest.approx(0.75)
+    pr = plot.pr_curve(y_true, scores, classes_to_plot=[1])
+    assert pr.spec["average_precision"]["1"] == pytest.approx(0.8333, abs=1e-4)
+    cm = plot.confusion_matrix(y_true=[0, 1, 1, 2], preds=[0, 1, 2, 2], class_names=["a", "b", "c"])
+    cells = {(a, p): n for a, p, n in cm.table.data}
+    assert cells[("b", "c")] == 1 and cells[("c", "c")] == 1 and sum(cells.values()) == 4
+    assert plot.confusion_matrix(y_true=[1, 0], probs=[[0.2, 0.8], [0.6, 0.4]]).table.data[3] == ["1", "1", 1]
+    series = plot.line_series([0, 1, 2], [[1, 2, 3], [3, 2, 1]], keys=["up", "down"], xname="epoch")
+    assert series.table.columns == ["lineKey", "epoch", "y"] and len(series.table.data) == 6
+    table = tracker.Table(columns=["x", "y"], data=[[1, 2], [2, 4]])
+    run = make_run()
+    run.log({"roc": roc, "line": plot.line(table, "x", "y", title="double"), "bar": plot.bar(table, "x", "y"),
+             "scatter": plot.scatter(table, "x", "y"), "hist": plot.histogram(table, "y"), "cm": cm})
+    run.finish()
+    items = {m.key: m for m in read(store, run).media(kind="plot")}
+    assert set(items) == {"roc", "line", "bar", "scatter", "hist", "cm"}
+    assert items["line"].spec == {"type": "line", "x": "x", "y": "y", "stroke": None}
+    assert items["line"].title == "double" and items["roc"].load()["class"].unique().tolist() == ["neg", "pos"]
+    with pytest.raises(MediaError, match="no column 'z'"):
+        plot.line(table, "x", "z")
+    with pytest.raises(MediaError, match="does not match 3 labels"):
+        plot.roc_curve([0, 1, 1], np.zeros((2, 2)))

@@ -145,6 +145,10 @@ def __getattr__(name: str) -> Any:
         from tracker.api.public import Api as _Api
 
         return _Api
+    if name == "plot":
+        import tracker.plot as _plot
+
+        return _plot
     if name in ("Image", "Audio", "Html", "Histogram", "Table"):
         import tracker.media as _media
 

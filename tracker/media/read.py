@@ -65,7 +65,8 @@ class MediaItem:
 
     def load(self) -> Any:
         """The data: an image as a numpy array (H x W x C), audio as ``(samples, sample_rate)``,
-        HTML as text, a table as a pandas DataFrame, a histogram as ``{"bins", "counts"}``."""
+        HTML as text, a table (or a plot's data) as a pandas DataFrame, a histogram as
+        ``{"bins", "counts"}``."""
         if self.kind == "histogram":
             return {"bins": self.record["bins"], "counts": self.record["counts"]}
         if self.kind == "image":
@@ -88,7 +89,7 @@ class MediaItem:
                 return (frames.reshape(-1, channels) if channels > 1 else frames), w.getframerate()
         if self.kind == "html":
             return self.read_bytes().decode("utf-8")
-        if self.kind == "table":
+        if self.kind in ("table", "plot"):  # a plot loads as its data; its spec is in the record
             import pyarrow.parquet as pq
 
             return pq.read_table(self.path).to_pandas()
