@@ -196,3 +196,55 @@ def test_plot_helpers_compute_curves_without_scikit_learn(make_run, store):
         plot.line(table, "x", "z")
     with pytest.raises(MediaError, match="does not match 3 labels"):
         plot.roc_curve([0, 1, 1], np.zeros((2, 2)))
+
+
+class FakeMplFigure:
+    """Stands in for matplotlib.figure.Figure (matplotlib is not a dependency)."""
+
+    __module__ = "matplotlib.figure"
+    dpi = 10
+
+    def get_size_inches(self):
+        return np.array([4.0, 3.0])
+
+    def savefig(self, buf, format, bbox_inches):
+        if format == "svg":
+            buf.write(b"<svg xmlns='http://www.w3.org/2000/svg' width='40' height='30'></svg>")
+        else:
+            PILImage.new("RGB", (40, 30), (1, 2, 3)).save(buf, format="PNG")
+
+
+FakeMplFigure.__name__ = "Figure"
+
+
+def test_figures_and_3d_objects(make_run, store, tmp_path):
+    from bokeh.plotting import figure
+
+    chart = figure(title="loss")
+    chart.line([1, 2, 3], [3, 2, 1])
+    mesh = tmp_path / "cube.obj"
+    mesh.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
+    cloud = np.random.default_rng(0).random((500, 6))
+    run = make_run()
+    run.log({"mpl": FakeMplFigure(), "bokeh": chart, "cloud": tracker.Object3D(cloud), "mesh": tracker.Object3D(str(mesh))})
+    run.finish()
+    items = {m.key: m for m in read(store, run).media()}
+    mpl = items["mpl"]
+    assert mpl.kind == "figure" and mpl.library == "matplotlib" and (mpl.width, mpl.height) == (40, 30)
+    assert mpl.load()[0, 0].tolist() == [1, 2, 3]  # the PNG
+    assert open(mpl.files["svg"]).read().startswith("<svg")
+    doc = items["bokeh"].load()
+    assert items["bokeh"].library == "bokeh" and "doc" in doc and "root_id" in doc
+    assert items["cloud"].load().shape == (500, 6) and items["cloud"].points == 500
+    assert items["mesh"].format == "obj" and items["mesh"].read_bytes() == mesh.read_bytes()
+
+
+def test_bad_3d_objects_warn(store):
+    run = tracker.init(project="p", dir=store, reinit="create_new", settings={"quiet": True})
+    with pytest.warns(TrackerWarning, match=r"'pc'.*shape \(10, 2\).*not N x 3"):
+        run.log({"pc": tracker.Object3D(np.zeros((10, 2))), "ok": 1})
+    with pytest.warns(TrackerWarning, match=r"Object3D files are"):
+        run.log({"f": tracker.Object3D(__file__)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run.finish()

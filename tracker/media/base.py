@@ -27,11 +27,13 @@ class MediaError(ValueError):
 class Prepared:
     """A media object's data, checked and copied, waiting to be encoded."""
 
-    def __init__(self, kind: str, meta: dict[str, Any], encode: Callable[[], tuple[bytes, str]] | None,
+    def __init__(self, kind: str, meta: dict[str, Any],
+                 encode: Callable[[], tuple[bytes, str] | list[tuple[bytes, str]]] | None,
                  nbytes: int = 0) -> None:
         self.kind = kind
         self.meta = meta          # cheap facts kept in the history value and the index
-        self.encode = encode      # () -> (file bytes, extension); None: nothing to store
+        self.encode = encode      # () -> (bytes, ext), or a list of them (the first is the main
+        #                           file, the others are kept beside it); None: nothing to store
         self.nbytes = nbytes      # memory held until encoded (for backpressure)
 
 
@@ -95,17 +97,13 @@ class MediaEncoder:
         prepared, key, step, time_, record = job
         try:
             if prepared.encode is not None:
-                data, ext = prepared.encode()
-                digest = hashlib.sha256(data).hexdigest()
-                rel = f"files/media/{prepared.kind}/{digest}.{ext}"
-                path = os.path.join(self.run_dir, rel)
-                if not os.path.exists(path):  # the same content is stored once
-                    from tracker.store.layout import Publish
-
-                    os.makedirs(os.path.dirname(path), exist_ok=True)
-                    with Publish(path) as tmp, open(tmp, "wb") as fh:
-                        fh.write(data)
-                record = {**record, "file": rel, "sha256": digest, "bytes": len(data)}
+                encoded = prepared.encode()
+                files = encoded if isinstance(encoded, list) else [encoded]
+                stored = [self._store(prepared.kind, data, ext) for data, ext in files]
+                rel, digest, size = stored[0]
+                record = {**record, "file": rel, "sha256": digest, "bytes": size}
+                if len(stored) > 1:
+                    record["also"] = {ext: s[0] for (_, ext), s in zip(files[1:], stored[1:], strict=True)}
             from tracker.store.layout import dumps
             from tracker.store.segments import MediaText
 
@@ -114,6 +112,19 @@ class MediaEncoder:
             self.problem(("media", key, type(exc).__name__),
                          f"could not store the {prepared.kind} logged as {key!r} at step {step}: "
                          f"{type(exc).__name__}: {exc}")
+
+    def _store(self, kind: str, data: bytes, ext: str) -> tuple[str, str, int]:
+        """Write ``data`` once by content; returns (path relative to the run, sha256, size)."""
+        digest = hashlib.sha256(data).hexdigest()
+        rel = f"files/media/{kind}/{digest}.{ext}"
+        path = os.path.join(self.run_dir, rel)
+        if not os.path.exists(path):  # the same content is stored once
+            from tracker.store.layout import Publish
+
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with Publish(path) as tmp, open(tmp, "wb") as fh:
+                fh.write(data)
+        return rel, digest, len(data)
 
     def close(self) -> None:
         """Wait until everything submitted is stored."""

@@ -57,6 +57,16 @@ class MediaItem:
     def __repr__(self) -> str:
         return f"<MediaItem {self.kind} {self.key!r} step {self.step}>"
 
+    @property
+    def files(self) -> dict[str, str]:
+        """Every stored file of this item by extension (a matplotlib figure: ``png`` and ``svg``)."""
+        out = {}
+        if self.path is not None:
+            out[os.path.splitext(self.path)[1].lstrip(".")] = self.path
+        for ext, rel in (self.record.get("also") or {}).items():
+            out[ext] = os.path.join(self._run_dir, rel)
+        return out
+
     def read_bytes(self) -> bytes:
         if self.path is None:
             raise ValueError(f"a {self.kind} has no file: its data is in the record")
@@ -69,7 +79,7 @@ class MediaItem:
         ``{"bins", "counts"}``."""
         if self.kind == "histogram":
             return {"bins": self.record["bins"], "counts": self.record["counts"]}
-        if self.kind == "image":
+        if self.kind == "image" or (self.kind == "figure" and self.record.get("library") == "matplotlib"):
             import io
 
             import numpy as np
@@ -87,6 +97,14 @@ class MediaItem:
                 frames = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
                 channels = w.getnchannels()
                 return (frames.reshape(-1, channels) if channels > 1 else frames), w.getframerate()
+        if self.kind == "object3d" and self.record.get("format") == "npy":
+            import io
+
+            import numpy as np
+
+            return np.load(io.BytesIO(self.read_bytes()), allow_pickle=False)
+        if self.kind == "figure" and self.record.get("library") == "bokeh":
+            return json.loads(self.read_bytes())
         if self.kind == "html":
             return self.read_bytes().decode("utf-8")
         if self.kind in ("table", "plot"):  # a plot loads as its data; its spec is in the record

@@ -344,3 +344,91 @@ class Table(Media):
 
         meta = {"columns": columns, "rows": len(rows)}
         return Prepared("table", meta, encode, sum(len(r) for r in rows) * 16)
+
+
+class Object3D(Media):
+    """A 3D object: a numpy point cloud (N x 3 positions, N x 4 with a category, N x 6 with RGB
+    colours) stored as ``.npy``, or an ``.obj``, ``.gltf`` or ``.glb`` file stored as it is."""
+
+    kind = "object3d"
+    FILE_TYPES = ("obj", "gltf", "glb", "stl", "ply")
+
+    def __init__(self, data_or_path: Any, caption: str | None = None) -> None:
+        self._data = data_or_path
+        self.caption = caption
+
+    def _prepare(self) -> Prepared:
+        import numpy as np
+
+        data = self._data
+        if hasattr(data, "read") and not isinstance(data, (str, os.PathLike)):
+            name = getattr(data, "name", "")
+            raw = data.read()
+            raw = raw.encode("utf-8") if isinstance(raw, str) else raw
+            ext = os.path.splitext(name)[1].lstrip(".").lower() if name else "obj"
+        elif isinstance(data, (str, os.PathLike)):
+            ext = os.path.splitext(os.fspath(data))[1].lstrip(".").lower()
+            raw = _read_file(os.fspath(data), "Object3D")
+        else:
+            arr = _to_numpy(data)
+            what = f"Object3D: a {_describe(arr)}"
+            if arr.ndim != 2 or arr.shape[1] not in (3, 4, 6) or arr.shape[0] == 0:
+                raise MediaError(f"{what} is not N x 3, N x 4 or N x 6 points")
+            if not np.isfinite(arr.astype(np.float64)).all():
+                raise MediaError(f"{what} holds NaN or infinite values")
+            points = np.ascontiguousarray(arr, dtype=np.float32)
+
+            def encode() -> tuple[bytes, str]:
+                out = io.BytesIO()
+                np.save(out, points, allow_pickle=False)
+                return out.getvalue(), "npy"
+
+            meta = {"points": int(points.shape[0]), "columns": int(points.shape[1]), "format": "npy", "caption": self.caption}
+            return Prepared("object3d", meta, encode, points.nbytes)
+        if ext not in self.FILE_TYPES:
+            raise MediaError(f"Object3D files are {self.FILE_TYPES}, not {ext!r}")
+        return Prepared("object3d", {"format": ext, "caption": self.caption}, lambda: (raw, ext), len(raw))
+
+
+class Figure(Media):
+    """A chart figure logged as it is: a matplotlib figure (kept as PNG and SVG), the pyplot
+    module (its current figure), or a Bokeh figure (kept as its JSON document, for re-rendering).
+    ``run.log({"chart": fig})`` wraps figures in this by itself."""
+
+    kind = "figure"
+
+    def __init__(self, figure: Any, caption: str | None = None) -> None:
+        self._figure = figure
+        self.caption = caption
+
+    def _prepare(self) -> Prepared:
+        fig = self._figure
+        if getattr(fig, "__name__", "") == "matplotlib.pyplot":
+            fig = fig.gcf()
+        if is_instance_without_import(fig, "matplotlib", "Figure"):
+            # drawn on the caller's thread: matplotlib figures are not thread-safe
+            png, svg = io.BytesIO(), io.BytesIO()
+            fig.savefig(png, format="png", bbox_inches="tight")
+            fig.savefig(svg, format="svg", bbox_inches="tight")
+            files = [(png.getvalue(), "png"), (svg.getvalue(), "svg")]
+            width, height = (int(v) for v in fig.get_size_inches() * fig.dpi)
+            meta = {"library": "matplotlib", "width": width, "height": height, "caption": self.caption}
+            return Prepared("figure", meta, lambda: files, sum(len(b) for b, _ in files))
+        if is_instance_without_import(fig, "bokeh", "Model"):
+            import json
+
+            from bokeh.embed import json_item
+
+            doc = json.dumps(json_item(fig)).encode("utf-8")
+            meta = {"library": "bokeh", "caption": self.caption}
+            return Prepared("figure", meta, lambda: (doc, "json"), len(doc))
+        raise MediaError(f"Figure takes a matplotlib or Bokeh figure, not a {type(fig).__name__}")
+
+
+def as_media(value: Any) -> Any:
+    """A figure logged directly (matplotlib, pyplot, Bokeh) wrapped as :class:`Figure`; else None."""
+    if getattr(value, "__name__", "") == "matplotlib.pyplot" or is_instance_without_import(
+        value, "matplotlib", "Figure"
+    ) or is_instance_without_import(value, "bokeh", "Model"):
+        return Figure(value)
+    return None

@@ -55,6 +55,12 @@ def to_plain(value: Any, max_text: int, media: Callable[[Any], str] | None = Non
         if cls is str and len(value) > max_text:
             raise Unsupported(f"a string of {len(value)} characters is over max_text_bytes={max_text}")
         return value
+    if media is not None and (cls.__module__ or "").startswith(("matplotlib", "bokeh")):
+        from tracker.media.types import as_media
+
+        figure = as_media(value)
+        if figure is not None:  # a figure logged as it is: kept as a Figure
+            return MediaText(media(figure))
     if getattr(cls, "_tracker_media", False) or (
         isinstance(value, (list, tuple)) and value and all(getattr(type(v), "_tracker_media", False) for v in value)
     ):
