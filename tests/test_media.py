@@ -248,3 +248,30 @@ def test_bad_3d_objects_warn(store):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         run.finish()
+
+
+def test_video_gif_and_mp4(make_run, store):
+    rng = np.random.default_rng(0)
+    tchw = rng.integers(0, 256, (6, 3, 32, 48), dtype=np.uint8)
+    run = make_run()
+    run.log({"gif": tracker.Video(tchw, fps=4), "mp4": tracker.Video(tchw.astype(np.float32) / 255, fps=8, format="mp4")})
+    run.finish()
+    items = {m.key: m for m in read(store, run).media(kind="video")}
+    gif = items["gif"]
+    assert (gif.frames, gif.width, gif.height, gif.duration) == (6, 48, 32, 1.5)
+    assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
+    import imageio.v3 as iio
+
+    assert iio.imread(gif.path, index=None).shape[0] == 6
+    assert items["mp4"].read_bytes()[4:8] == b"ftyp"  # an MP4 container
+
+
+def test_bad_videos_warn(store):
+    run = tracker.init(project="p", dir=store, reinit="create_new", settings={"quiet": True})
+    with pytest.warns(TrackerWarning, match=r"'v'.*Video: a ndarray of shape \(2, 5, 5\).*T x C x H x W"):
+        run.log({"v": tracker.Video(np.zeros((2, 5, 5))), "ok": 1})
+    with pytest.warns(TrackerWarning, match="format='avi'"):
+        run.log({"w": tracker.Video(np.zeros((1, 3, 4, 4)), format="avi")})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run.finish()

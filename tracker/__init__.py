@@ -149,7 +149,7 @@ def __getattr__(name: str) -> Any:
         import tracker.plot as _plot
 
         return _plot
-    if name in ("Image", "Audio", "Html", "Histogram", "Table", "Object3D", "Figure"):
+    if name in ("Image", "Audio", "Html", "Histogram", "Table", "Object3D", "Figure", "Video"):
         import tracker.media as _media
 
         return getattr(_media, name)

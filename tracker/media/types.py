@@ -432,3 +432,79 @@ def as_media(value: Any) -> Any:
     ) or is_instance_without_import(value, "bokeh", "Model"):
         return Figure(value)
     return None
+
+
+class Video(Media):
+    """A video from a numpy array (T x C x H x W, or T x H x W x C; uint8 or floats in 0-1) or a
+    file. Arrays are encoded with imageio: ``format="gif"`` (default, with Pillow) or ``"mp4"``
+    (with imageio-ffmpeg, which ships its own ffmpeg)."""
+
+    kind = "video"
+
+    def __init__(self, data_or_path: Any, caption: str | None = None, fps: int = 4, format: str | None = None) -> None:
+        self._data = data_or_path
+        self.caption = caption
+        self.fps = fps
+        self.format = (format or "gif").lower()
+
+    def _prepare(self) -> Prepared:
+        import numpy as np
+
+        data = self._data
+        if isinstance(data, (str, os.PathLike)):
+            raw = _read_file(os.fspath(data), "Video")
+            ext = os.path.splitext(os.fspath(data))[1].lstrip(".").lower() or "bin"
+            return Prepared("video", {"format": ext, "caption": self.caption, "fps": None}, lambda: (raw, ext), len(raw))
+        if self.format not in ("gif", "mp4", "webm"):
+            raise MediaError(f"Video format={self.format!r} is not gif, mp4 or webm")
+        if not isinstance(self.fps, (int, float)) or self.fps <= 0:
+            raise MediaError(f"Video fps={self.fps!r} must be a positive number")
+        arr = _to_numpy(data)
+        what = f"Video: a {_describe(arr)}"
+        if arr.ndim != 4 or arr.shape[0] == 0:
+            raise MediaError(f"{what} is not T x C x H x W (or T x H x W x C) with at least one frame")
+        if arr.shape[1] in (1, 3, 4) and arr.shape[3] not in (1, 3, 4):
+            arr = np.transpose(arr, (0, 2, 3, 1))  # TCHW -> THWC
+        if arr.shape[3] not in (1, 3, 4):
+            raise MediaError(f"{what} has no channel axis of 1, 3 or 4")
+        if arr.nbytes > MAX_IMAGE_BYTES * 4:
+            raise MediaError(f"{what} is {arr.nbytes / 1e6:.0f} MB, over the {MAX_IMAGE_BYTES * 4 // 2**20} MB limit")
+        frames = Image(arr[0])._as_uint8(arr.reshape(-1, *arr.shape[2:]))  # validation + conversion
+        frames = frames.reshape(arr.shape[0], arr.shape[1], arr.shape[2], -1)
+        if frames.shape[3] == 1:
+            frames = np.repeat(frames, 3, axis=3)
+        fmt, fps = self.format, self.fps
+
+        def encode() -> tuple[bytes, str]:
+            try:
+                import imageio.v3 as iio
+            except ImportError:
+                raise MediaError("Video needs imageio: pip install imageio imageio-ffmpeg") from None
+            if fmt == "gif":
+                return iio.imwrite("<bytes>", frames, extension=".gif", duration=1000 / fps, loop=0), fmt
+            return _ffmpeg(frames, fps, fmt), fmt
+
+        meta = {"format": fmt, "fps": fps, "frames": int(frames.shape[0]), "width": int(frames.shape[2]),
+                "height": int(frames.shape[1]), "caption": self.caption, "duration": frames.shape[0] / fps}
+        return Prepared("video", meta, encode, frames.nbytes)
+
+
+def _ffmpeg(frames: Any, fps: float, fmt: str) -> bytes:
+    """Encode frames with imageio-ffmpeg's own ffmpeg binary (no system ffmpeg needed)."""
+    import tempfile
+
+    import imageio_ffmpeg
+
+    h, w = frames.shape[1], frames.shape[2]
+    even = frames[:, : h - h % 2, : w - w % 2, :3]  # yuv420p wants even sizes
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, f"video.{fmt}")
+        codec = "libvpx" if fmt == "webm" else "libx264"
+        writer = imageio_ffmpeg.write_frames(path, (even.shape[2], even.shape[1]), fps=fps, codec=codec,
+                                             pix_fmt_out="yuv420p", quality=7)
+        writer.send(None)
+        for frame in even:
+            writer.send(frame.tobytes())
+        writer.close()
+        with open(path, "rb") as fh:
+            return fh.read()
