@@ -275,3 +275,54 @@ def test_bad_videos_warn(store):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         run.finish()
+
+
+def test_logged_html_is_shown_only_in_a_sandboxed_iframe(make_run, store):
+    evil = "<h1>hi</h1><script>parent.document.body.innerHTML = 'owned'</script>"
+    run = make_run()
+    run.log({"page": tracker.Html(evil)})
+    run.finish()
+    item = read(store, run).media(key="page")[0]
+    markup = item._repr_html_()
+    assert markup.startswith('<iframe sandbox="allow-scripts"') and "allow-same-origin" not in markup
+    assert "<script>" not in markup and "&lt;script&gt;" in markup  # only inside srcdoc, escaped
+    from tracker.media.read import sandboxed_iframe
+
+    assert sandboxed_iframe('"><script>x</script>').count("<script>") == 0  # no breaking out of srcdoc
+
+
+def test_boxes_masks_and_media_in_table_cells(make_run, store):
+    img = np.zeros((20, 30, 3), np.uint8)
+    mask = np.zeros((20, 30), np.uint8)
+    mask[5:10, 5:10] = 1
+    boxes = {"predictions": {"box_data": [{"position": {"minX": 1, "maxX": 5, "minY": 2, "maxY": 9},
+                                           "class_id": 1, "box_caption": "cat", "scores": {"p": 0.9}}],
+                             "class_labels": {1: "cat"}}}
+    table = tracker.Table(columns=["id", "picture"])
+    table.add_data(1, tracker.Image(np.full((4, 4), 7, np.uint8)))
+    table.add_data(2, tracker.Image(np.full((4, 4), 9, np.uint8)))
+    run = make_run()
+    run.log({"det": tracker.Image(img, boxes=boxes, masks={"seg": {"mask_data": mask, "class_labels": {1: "cat"}}}),
+             "preds": table})
+    run.finish()
+    r = read(store, run)
+    det = r.media(key="det")[0]
+    assert det.boxes["predictions"]["box_data"][0]["box_caption"] == "cat"
+    assert det.boxes["predictions"]["class_labels"] == {"1": "cat"}
+    assert det.masks == {"seg": {"class_labels": {"1": "cat"}}}
+    assert np.asarray(PILImage.open(det.files["seg.mask.png"])).sum() == 25
+    frame = r.media(key="preds")[0].load()
+    assert [cell["_type"] for cell in frame["picture"]] == ["image", "image"]
+    cells = r.media(key="preds/cells")
+    assert [int(c.load()[0, 0]) for c in cells] == [7, 9]
+
+
+def test_bad_masks_and_boxes_warn(store):
+    run = tracker.init(project="p", dir=store, reinit="create_new", settings={"quiet": True})
+    with pytest.warns(TrackerWarning, match=r"masks\['seg'\] of shape \(2, 2\) does not match the image's \(4, 4\)"):
+        run.log({"a": tracker.Image(np.zeros((4, 4)), masks={"seg": {"mask_data": np.zeros((2, 2))}})})
+    with pytest.warns(TrackerWarning, match="needs a 'box_data' list"):
+        run.log({"b": tracker.Image(np.zeros((4, 4)), boxes={"p": {}})})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run.finish()

@@ -57,6 +57,12 @@ class MediaItem:
     def __repr__(self) -> str:
         return f"<MediaItem {self.kind} {self.key!r} step {self.step}>"
 
+    def _repr_html_(self) -> str | None:
+        """Logged HTML shows in a sandboxed iframe in notebooks; other kinds show their repr."""
+        if self.kind == "html" and self.path is not None:
+            return sandboxed_iframe(self.load())
+        return None
+
     @property
     def files(self) -> dict[str, str]:
         """Every stored file of this item by extension (a matplotlib figure: ``png`` and ``svg``)."""
@@ -141,3 +147,19 @@ def _kind_of(text: str) -> str:
 
 def _index_of(item: MediaItem) -> int:
     return int(item.record.get("index", 0)) if '"index": ' in item._text else 0
+
+
+def sandboxed_iframe(html: str, height: int = 300) -> str:
+    """Markup that shows logged HTML inside a sandboxed iframe.
+
+    ``sandbox="allow-scripts"`` without ``allow-same-origin``: the logged page's scripts run in an
+    opaque origin of their own, so they cannot read or change the notebook or Lab page (its DOM,
+    cookies, storage, kernel), open pop-ups, submit forms or navigate the top window.
+    """
+    import html as html_lib
+
+    return (
+        f'<iframe sandbox="allow-scripts" referrerpolicy="no-referrer" '
+        f'style="width:100%;height:{int(height)}px;border:1px solid #ddd" '
+        f'srcdoc="{html_lib.escape(html, quote=True)}"></iframe>'
+    )

@@ -97,8 +97,14 @@ class Image(Media):
         height, width = arr.shape[:2]
         channels = 1 if arr.ndim == 2 else arr.shape[2]
         ext = "jpg" if self._file_type in ("jpeg", "jpg") else "png"
+        meta = self._meta(width, height, channels, ext)
+        masks = self._masks(height, width)
+        if self.boxes is not None:
+            meta["boxes"] = self._boxes()
+        if masks:
+            meta["masks"] = {name: {"class_labels": labels} for name, (_, labels) in masks.items()}
 
-        def encode() -> tuple[bytes, str]:
+        def encode() -> list[tuple[bytes, str]]:
             from PIL import Image as PILImage
 
             image = PILImage.fromarray(arr[..., 0] if arr.ndim == 3 and arr.shape[2] == 1 else arr)
@@ -107,9 +113,54 @@ class Image(Media):
                 image.convert("RGB").save(out, format="JPEG", quality=90)
             else:
                 image.save(out, format="PNG", compress_level=4)
-            return out.getvalue(), ext
+            files = [(out.getvalue(), ext)]
+            for name, (mask, _) in masks.items():
+                buf = io.BytesIO()
+                PILImage.fromarray(mask).save(buf, format="PNG")
+                files.append((buf.getvalue(), f"{name}.mask.png"))
+            return files
 
-        return Prepared("image", self._meta(width, height, channels, ext), encode, arr.nbytes)
+        return Prepared("image", meta, encode, arr.nbytes)
+
+    def _boxes(self) -> dict[str, Any]:
+        """W&B's box format: ``{group: {"box_data": [...], "class_labels": {id: name}}}``."""
+        from tracker.sdk.values import to_jsonable
+
+        def problem(kind: Any, msg: str) -> None:
+            raise MediaError(f"Image boxes: {msg}")
+
+        if not isinstance(self.boxes, dict):
+            raise MediaError(f"Image boxes must be a dict of groups, not {type(self.boxes).__name__}")
+        for group, spec in self.boxes.items():
+            if not isinstance(spec, dict) or not isinstance(spec.get("box_data"), list):
+                raise MediaError(f"Image boxes[{group!r}] needs a 'box_data' list")
+            for i, box in enumerate(spec["box_data"]):
+                if not isinstance(box, dict) or "position" not in box:
+                    raise MediaError(f"Image boxes[{group!r}] box {i} has no 'position'")
+        out: dict[str, Any] = to_jsonable(self.boxes, "boxes", problem)
+        return out
+
+    def _masks(self, height: int, width: int) -> dict[str, tuple[Any, dict[str, Any]]]:
+        """W&B's mask format: ``{group: {"mask_data": H x W class ids, "class_labels": {...}}}``."""
+        import numpy as np
+
+        if self.masks is None:
+            return {}
+        if not isinstance(self.masks, dict):
+            raise MediaError(f"Image masks must be a dict of groups, not {type(self.masks).__name__}")
+        out = {}
+        for name, spec in self.masks.items():
+            data = spec.get("mask_data") if isinstance(spec, dict) else None
+            if data is None:
+                raise MediaError(f"Image masks[{name!r}] needs 'mask_data'")
+            mask = _to_numpy(data)
+            if mask.shape != (height, width):
+                raise MediaError(f"Image masks[{name!r}] of shape {mask.shape} does not match the image's {(height, width)}")
+            if mask.size and (mask.min() < 0 or mask.max() > 255):
+                raise MediaError(f"Image masks[{name!r}] holds class ids outside 0-255")
+            labels = {str(k): str(v) for k, v in (spec.get("class_labels") or {}).items()}
+            out[str(name)] = (np.ascontiguousarray(mask, dtype=np.uint8), labels)
+        return out
 
     def _as_uint8(self, arr: Any) -> Any:
         import numpy as np
@@ -318,6 +369,14 @@ class Table(Media):
         self.columns.append(str(name))
         for row, value in zip(self.data, data, strict=True):
             row.append(value)
+
+    def _with_media(self, store: Any) -> Table:
+        """A copy whose media cells are replaced by ``store(cell)`` (their stored references)."""
+        if not any(getattr(type(v), "_tracker_media", False) for row in self.data for v in row):
+            return self
+        copy = Table(columns=list(self.columns))
+        copy.data = [[store(v) if getattr(type(v), "_tracker_media", False) else v for v in row] for row in self.data]
+        return copy
 
     def get_column(self, name: str) -> list[Any]:
         i = self.columns.index(name)

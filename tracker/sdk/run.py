@@ -313,6 +313,10 @@ class Run:
                 lambda kind, msg: self._reporter.background_problem(kind, msg),
             )
         items = list(obj) if isinstance(obj, (list, tuple)) else [obj]
+        items = [  # media inside table cells are stored on their own, under key/cells
+            item._with_media(lambda m: _json_ref(self._store_media(m, f"{key}/cells", step)))
+            if hasattr(item, "_with_media") else item for item in items
+        ]
         try:
             prepared = [item._prepare() for item in items]
         except MediaError as exc:
@@ -968,6 +972,12 @@ def make_record(
         "metrics": [],
         "resumes": 0,
     }
+
+
+def _json_ref(text: str) -> Any:
+    from tracker import _json
+
+    return _json.loads(text)
 
 
 def _environment(patterns: tuple[str, ...] | list[str]) -> dict[str, str]:
