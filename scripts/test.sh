@@ -2,6 +2,14 @@
 # Install everything the tests need on a fresh machine, then run the whole suite.
 source "$(dirname "$0")/venv.sh"
 .venv/bin/python -m pip install --quiet -e ".[test]"
+if ! command -v chromium >/dev/null 2>&1; then  # browser tests run Debian's chromium
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "the browser tests need Debian's chromium: sudo apt-get install chromium" >&2
+    exit 1
+  fi
+fi
 .venv/bin/ruff check tracker tests bench
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"
