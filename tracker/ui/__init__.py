@@ -1,0 +1,1 @@
+"""The notebook UI layer (panels are built on :mod:`tracker.ui.series`)."""
