@@ -217,6 +217,12 @@ class Runs(Sequence["Run"]):
     def __repr__(self) -> str:
         return f"<tracker.Runs {self.project or '*'}: {len(self)} runs>"
 
+    def _repr_html_(self) -> str:
+        """The run table as static HTML (the end of a cell, nbconvert, GitHub)."""
+        from tracker.ui.static import runs_html
+
+        return runs_html(self)
+
     def records(self) -> list[dict[str, Any]]:
         """One flat dict a run: the fixed columns, then ``config.*`` and ``summary.*``."""
         return [r._flat() for r in self._items]
@@ -272,6 +278,12 @@ class Run:
 
     def __repr__(self) -> str:
         return f"<tracker.Run {self.path} name={self.name!r} state={self.state}>"
+
+    def _repr_html_(self) -> str:
+        """The run's overview as static HTML (the end of a cell, nbconvert, GitHub)."""
+        from tracker.ui.static import run_html
+
+        return run_html(self)
 
     # --- identity and metadata ---------------------------------------------------------------
     @property
