@@ -161,7 +161,15 @@ class Api:
         for attempt in range(10):
             con = self.connection()
             try:
-                return con.execute(query, params or []).df()
+                rel = con.sql(query, params=list(params) if params else None)
+                if rel is None:  # a statement with no result (CREATE VIEW, SET, ...)
+                    import pandas as pd
+
+                    return pd.DataFrame()
+                # through Arrow: DuckDB's own .df() warns on pandas 3 and copies more
+                from tracker.api.history import arrow_table
+
+                return arrow_table(rel).to_pandas()
             except duckdb.Error as exc:
                 # a segment merged away between listing the files and reading them: list again
                 vanished = isinstance(exc, duckdb.IOException) or any(
