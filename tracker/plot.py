@@ -9,7 +9,8 @@ with numpy (no scikit-learn needed). Log them like any media: ``run.log({"pr": p
 from __future__ import annotations
 
 from tracker.media.base import Media, MediaError, Prepared
-from tracker.media.types import Table, _to_numpy
+from tracker.media.types import Table
+from tracker.sdk.values import tensor_to_numpy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -85,8 +86,8 @@ def _classes(y_true: Any, y_probas: Any, labels: list[str] | None, classes_to_pl
              ) -> tuple[Any, Any, list[int], list[str]]:
     import numpy as np
 
-    truth = _to_numpy(y_true).ravel()
-    probas = _to_numpy(y_probas).astype(np.float64)
+    truth = tensor_to_numpy(y_true).ravel()
+    probas = tensor_to_numpy(y_probas).astype(np.float64)
     if probas.ndim == 1:  # binary scores for the positive class
         probas = np.stack([1 - probas, probas], axis=1)
     if probas.ndim != 2 or probas.shape[0] != truth.shape[0]:
@@ -178,9 +179,9 @@ def confusion_matrix(probs: Any = None, y_true: Any = None, preds: Any = None, c
 
     if y_true is None or (preds is None) == (probs is None):
         raise MediaError("confusion_matrix needs y_true and exactly one of preds or probs")
-    truth = _to_numpy(y_true).astype(np.int64).ravel()
-    predicted = (_to_numpy(preds).astype(np.int64).ravel() if preds is not None
-                 else _to_numpy(probs).argmax(axis=1))
+    truth = tensor_to_numpy(y_true).astype(np.int64).ravel()
+    predicted = (tensor_to_numpy(preds).astype(np.int64).ravel() if preds is not None
+                 else tensor_to_numpy(probs).argmax(axis=1))
     if predicted.shape != truth.shape:
         raise MediaError(f"{predicted.shape[0]} predictions for {truth.shape[0]} labels")
     n = int(max(truth.max(initial=0), predicted.max(initial=0))) + 1

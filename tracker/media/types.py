@@ -12,7 +12,7 @@ import math
 import os
 
 from tracker.media.base import Media, MediaError, Prepared
-from tracker.sdk.values import class_module, is_instance_without_import
+from tracker.sdk.values import is_instance_without_import, tensor_to_numpy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -29,17 +29,6 @@ def _describe(x: Any) -> str:
         f" and dtype {dtype}" if dtype is not None else "")
 
 
-def _to_numpy(data: Any) -> Any:
-    import numpy as np
-
-    module = class_module(data)
-    if module in ("torch", "tensorflow", "jax", "jaxlib", "cupy"):
-        for step in ("detach", "cpu"):
-            fn = getattr(data, step, None)
-            if callable(fn):
-                data = fn()
-        data = data.numpy() if callable(getattr(data, "numpy", None)) else np.asarray(data)
-    return np.asarray(data)
 
 
 def _read_file(path: str, what: str) -> bytes:
@@ -93,7 +82,7 @@ class Image(Media):
             import numpy as np
 
             data = np.asarray(data.convert("RGBA") if data.mode not in ("L", "RGB", "RGBA") else data)
-        arr = self._as_uint8(_to_numpy(data))
+        arr = self._as_uint8(tensor_to_numpy(data))
         height, width = arr.shape[:2]
         channels = 1 if arr.ndim == 2 else arr.shape[2]
         ext = "jpg" if self._file_type in ("jpeg", "jpg") else "png"
@@ -153,7 +142,7 @@ class Image(Media):
             data = spec.get("mask_data") if isinstance(spec, dict) else None
             if data is None:
                 raise MediaError(f"Image masks[{name!r}] needs 'mask_data'")
-            mask = _to_numpy(data)
+            mask = tensor_to_numpy(data)
             if mask.shape != (height, width):
                 raise MediaError(f"Image masks[{name!r}] of shape {mask.shape} does not match the image's {(height, width)}")
             if mask.size and (mask.min() < 0 or mask.max() > 255):
@@ -226,7 +215,7 @@ class Audio(Media):
             return Prepared("audio", meta, lambda: (raw, ext), len(raw))
         if not isinstance(self.sample_rate, int) or self.sample_rate <= 0:
             raise MediaError(f"Audio from an array needs sample_rate (a positive int), got {self.sample_rate!r}")
-        arr = _to_numpy(data)
+        arr = tensor_to_numpy(data)
         what = f"Audio: a {_describe(arr)}"
         if arr.ndim not in (1, 2) or arr.shape[0] == 0:
             raise MediaError(f"{what} is not samples or samples x channels with at least one sample")
@@ -314,7 +303,7 @@ class Histogram(Media):
                 raise MediaError("Histogram needs a sequence or np_histogram")
             if not isinstance(self.num_bins, int) or not 1 <= self.num_bins <= 512:
                 raise MediaError(f"Histogram num_bins={self.num_bins!r} must be an int in 1..512")
-            values = _to_numpy(self._sequence).astype(np.float64).ravel()
+            values = tensor_to_numpy(self._sequence).astype(np.float64).ravel()
             finite = np.isfinite(values)
             meta["nan_count"] = int(np.isnan(values).sum())
             meta["inf_count"] = int(np.isinf(values).sum())
@@ -429,7 +418,7 @@ class Object3D(Media):
             ext = os.path.splitext(os.fspath(data))[1].lstrip(".").lower()
             raw = _read_file(os.fspath(data), "Object3D")
         else:
-            arr = _to_numpy(data)
+            arr = tensor_to_numpy(data)
             what = f"Object3D: a {_describe(arr)}"
             if arr.ndim != 2 or arr.shape[1] not in (3, 4, 6) or arr.shape[0] == 0:
                 raise MediaError(f"{what} is not N x 3, N x 4 or N x 6 points")
@@ -518,7 +507,7 @@ class Video(Media):
             raise MediaError(f"Video format={self.format!r} is not gif, mp4 or webm")
         if not isinstance(self.fps, (int, float)) or self.fps <= 0:
             raise MediaError(f"Video fps={self.fps!r} must be a positive number")
-        arr = _to_numpy(data)
+        arr = tensor_to_numpy(data)
         what = f"Video: a {_describe(arr)}"
         if arr.ndim != 4 or arr.shape[0] == 0:
             raise MediaError(f"{what} is not T x C x H x W (or T x H x W x C) with at least one frame")

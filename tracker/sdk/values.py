@@ -95,9 +95,12 @@ def to_plain(value: Any, max_text: int, media: Callable[[Any], str] | None = Non
     )
 
 
-def _array_like(value: Any, module: str, max_text: int) -> Any:
-    if module != "numpy":
-        # A tensor: detach from autograd and move to host memory before reading it.
+def tensor_to_numpy(value: Any) -> Any:
+    """A tensor (torch, TensorFlow, JAX, CuPy, ...: recognised by class, never imported), or
+    anything array-like, as a numpy array in host memory, detached from autograd."""
+    import numpy as np
+
+    if class_module(value) in _TENSOR_MODULES:
         for step in ("detach", "cpu"):
             fn = getattr(value, step, None)
             if callable(fn):
@@ -105,10 +108,12 @@ def _array_like(value: Any, module: str, max_text: int) -> Any:
         to_numpy = getattr(value, "numpy", None)
         if callable(to_numpy):
             value = to_numpy()
-        else:
-            import numpy as np
+    return np.asarray(value)
 
-            value = np.asarray(value)
+
+def _array_like(value: Any, module: str, max_text: int) -> Any:
+    if module != "numpy":
+        value = tensor_to_numpy(value)
     size = getattr(value, "size", 1)
     if size == 1 and hasattr(value, "item"):
         item = value.item()
