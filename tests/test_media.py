@@ -326,3 +326,12 @@ def test_bad_masks_and_boxes_warn(store):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         run.finish()
+
+
+def test_a_media_summary_is_one_column_of_the_run_table(make_run, store):
+    run = make_run()
+    run.log({"img": tracker.Image(np.zeros((2, 2), np.uint8)), "x": 1.0})
+    run.finish()
+    frame = tracker.Api(dir=store).runs("test").to_pandas()
+    assert "summary.img" in frame.columns and not any(c.startswith("summary.img.") for c in frame.columns)
+    assert frame["summary.img"].iloc[0]["_type"] == "image"

@@ -270,8 +270,9 @@ def _columns(records: list[dict[str, Any]]) -> list[str]:
 
 
 def _flatten(prefix: str, d: Any, out: dict[str, Any]) -> None:
+    """Nested dicts as dotted keys; a media reference (``{"_type": ...}``) stays one value."""
     for k, v in d.items():
-        if isinstance(v, dict) and v:
+        if isinstance(v, dict) and v and "_type" not in v:
             _flatten(f"{prefix}{k}.", v, out)
         else:
             out[f"{prefix}{k}"] = v

@@ -70,12 +70,12 @@ def _table(rows: list[tuple[str, str]], title: str) -> str:
             f'<b>{_e(title)}</b><table style="border-collapse:collapse">{body}</table></div>')
 
 
-def _flat(prefix: str, d: dict[str, Any], out: list[tuple[str, str]]) -> None:
-    for k, v in d.items():
-        if isinstance(v, dict) and v and "_type" not in v:
-            _flat(f"{prefix}{k}.", v, out)
-        else:
-            out.append((f"{prefix}{k}", _e(fmt(v))))
+def _flat(d: dict[str, Any]) -> list[tuple[str, str]]:
+    from tracker.api.public import _flatten
+
+    flat: dict[str, Any] = {}
+    _flatten("", d, flat)
+    return [(k, _e(fmt(v))) for k, v in flat.items()]
 
 
 def run_html(run: Any) -> str:
@@ -102,10 +102,8 @@ def run_html(run: Any) -> str:
     if doc["notes"]:
         overview.append(("notes", _e(doc["notes"])))
     overview = [(k, v) for k, v in overview if v]
-    config: list[tuple[str, str]] = []
-    _flat("", doc["config"], config)
-    summary: list[tuple[str, str]] = []
-    _flat("", doc["summary"], summary)
+    config = _flat(doc["config"])
+    summary = _flat(doc["summary"])
     return (f'<div style="font-family:sans-serif;font-size:13px">'
             f'<div style="font-size:15px;margin-bottom:6px"><b>{_e(doc["name"])}</b> {badge(doc["state"])}</div>'
             f'{_table(overview, "Overview")}{_table(config[:50], "Config")}{_table(summary[:50], "Summary")}</div>')
