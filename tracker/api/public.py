@@ -227,6 +227,18 @@ class Runs(Sequence["Run"]):
     def __repr__(self) -> str:
         return f"<tracker.Runs {self.project or '*'}: {len(self)} runs>"
 
+    def display(self, height: int = 360) -> Any:
+        """Show the run table (filter, group, columns, comparison of the selected runs) below the
+        cell; returns the :class:`~tracker.ui.project.RunTable`."""
+        from tracker.ui.project import display_runs
+
+        return display_runs(self, height=height)
+
+    def _ipython_display_(self) -> None:
+        from tracker.ui.panel import show_or_static
+
+        show_or_static(self)
+
     def _repr_html_(self) -> str:
         """The run table as static HTML (the end of a cell, nbconvert, GitHub)."""
         from tracker.ui.static import runs_html
@@ -289,6 +301,19 @@ class Run:
 
     def __repr__(self) -> str:
         return f"<tracker.Run {self.path} name={self.name!r} state={self.state}>"
+
+    def display(self, height: int = 420, hidden: bool = False) -> Any:
+        """Show the run's page (Overview, Charts, System, Logs, Files, Artifacts, Execution, Media)
+        below the cell, live while the run is being written; returns the
+        :class:`~tracker.ui.panel.RunPanel` (``hidden=True`` builds it without showing it)."""
+        from tracker.ui.panel import display_run
+
+        return display_run(self, height=height, hidden=hidden)
+
+    def _ipython_display_(self) -> None:
+        from tracker.ui.panel import show_or_static
+
+        show_or_static(self)
 
     def _repr_html_(self) -> str:
         """The run's overview as static HTML (the end of a cell, nbconvert, GitHub)."""

@@ -428,6 +428,25 @@ class Run(RunFiles, ConfigGroups):
         self._reporter.raise_pending()
         return ok
 
+    def display(self, height: int = 420, hidden: bool = False) -> Any:
+        """Show this run's page below the cell: Overview, Charts, System, Logs, Files, Artifacts,
+        Execution and Media, updating live (from a background thread, so a busy cell does not
+        hold it back) until the run finishes. Returns the :class:`~tracker.ui.panel.RunPanel`;
+        ``hidden=True`` builds it without showing it."""
+        from tracker.api.public import Api
+        from tracker.ui.panel import display_run
+
+        self.flush()  # what was logged so far shows at once
+        return display_run(Api(dir=self._paths.root).run(self.path), live=self, height=height, hidden=hidden)
+
+    def _ipython_display_(self) -> None:
+        from tracker.ui.panel import in_kernel
+
+        if in_kernel():
+            self.display()
+        else:
+            print(repr(self))
+
     def mark_preempting(self) -> None:
         """Mark the run as about to be preempted (reads as ``preempted`` once its process is gone)."""
         with self._lock:

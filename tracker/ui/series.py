@@ -203,3 +203,93 @@ def chart_series(
         keep[1:] = (xs[1:] != xs[:-1]) | ~((ys[1:] == ys[:-1]) | (np.isnan(ys[1:]) & np.isnan(ys[:-1])))
         out[k] = {"x": xs[keep], "y": ys[keep], "n": totals[k]}
     return out
+
+
+def scalar_keys(run: Any, stream: str = "default") -> dict[str, int]:
+    """The numeric keys of a stream and the last step each was logged at (hidden ``_`` keys left out)."""
+    from tracker.store import segments
+
+    files = segments.segment_files(run._stream_dir(stream))
+    if not files:
+        return {}
+    con = run._api._duck()
+    try:
+        rows = con.sql(
+            "SELECT CAST(key AS VARCHAR) AS k, max(step) FROM read_parquet($files) WHERE kind <= 2 GROUP BY k",
+            params={"files": files},
+        ).fetchall()
+    finally:
+        con.close()
+    return {k: int(s) for k, s in sorted(rows) if not k.startswith("_")}
+
+
+def tail_points(run: Any, keys: list[str], after_step: int, x_axis: str = "_step",
+                stream: str = "default") -> dict[str, dict[str, Any]]:
+    """Per key, the points logged after ``after_step``, in step order: ``{"x", "y", "step"}``
+    (what a live chart appends). Only the newest segments' row groups are read."""
+    import numpy as np
+
+    from tracker.store import segments
+
+    empty = {k: {"x": np.empty(0), "y": np.empty(0), "step": np.empty(0, dtype=np.int64)} for k in keys}
+    files = segments.segment_files(run._stream_dir(stream))
+    if not files or not keys:
+        return empty
+    created = float(run.created_at)
+    x_expr = {"_step": "CAST(h.step AS DOUBLE)", "_timestamp": "h.time",
+              "_runtime": f"(h.time - {created!r})"}.get(x_axis, "xv.value")
+    join = ""
+    params: dict[str, Any] = {"files": files, "keys": list(keys), "after": int(after_step)}
+    if x_axis not in X_AXES:
+        join = ("JOIN (SELECT step AS xstep, value FROM read_parquet($files) WHERE key = $xkey AND kind <= 2 "
+                "AND step > $after) xv ON xv.xstep = h.step")
+        params["xkey"] = x_axis
+    sql = f"""
+        SELECT CAST(h.key AS VARCHAR) AS key, h.step AS step, {x_expr} AS x, h.value AS y
+        FROM read_parquet($files) h {join}
+        WHERE h.step > $after AND h.kind <= 2 AND h.key IN (SELECT unnest($keys))
+        ORDER BY key, h.step
+    """
+    from tracker.api.history import arrow_table
+
+    con = run._api._duck()
+    try:
+        table = arrow_table(con.sql(sql, params=params))
+    finally:
+        con.close()
+    if table.num_rows == 0:
+        return empty
+    tkeys = np.asarray(table.column("key").to_pylist(), dtype=object)
+    steps = table.column("step").to_numpy()
+    xs = table.column("x").to_numpy(zero_copy_only=False)
+    ys = table.column("y").to_numpy(zero_copy_only=False)
+    out = dict(empty)
+    for k in keys:
+        m = tkeys == k
+        if m.any():
+            out[k] = {"x": xs[m], "y": ys[m], "step": steps[m]}
+    return out
+
+
+def m4(x: Any, y: Any, lo: float, bucket_width: float) -> tuple[np.ndarray, np.ndarray]:
+    """The same per-bucket first/last/min/max reduction as :func:`chart_series`, in numpy, for the
+    points a live chart appends (buckets of ``bucket_width`` x units counted from ``lo``)."""
+    import numpy as np
+
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if len(x) <= 4 or not bucket_width > 0:
+        return x, y
+    b = np.floor((x - lo) / bucket_width).astype(np.int64)
+    order = np.lexsort((x, b))
+    x, y, b = x[order], y[order], b[order]
+    starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
+    ends = np.r_[starts[1:], len(b)] - 1
+    keep = np.zeros(len(x), dtype=bool)
+    keep[starts] = True
+    keep[ends] = True
+    yf = np.where(np.isnan(y), np.inf, y)
+    keep[starts + np.array([np.argmin(yf[s:e + 1]) for s, e in zip(starts, ends, strict=True)], dtype=np.int64)] = True
+    yf = np.where(np.isnan(y), -np.inf, y)
+    keep[starts + np.array([np.argmax(yf[s:e + 1]) for s, e in zip(starts, ends, strict=True)], dtype=np.int64)] = True
+    return x[keep], y[keep]

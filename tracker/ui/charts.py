@@ -1,0 +1,531 @@
+"""Chart grids: one Bokeh chart per metric, in sections, with the controls of a run page.
+
+A :class:`ChartGrid` draws the scalar series of one stream (``default``: the logged metrics;
+``system``: the sampler's) of one or more runs. Every series holds at most about two points per
+horizontal pixel (:func:`tracker.ui.series.chart_series`, exact per-bucket min/max in DuckDB); a zoom or
+pan asks for that window afresh; a live run's new points are reduced the same way and streamed
+(``ColumnDataSource.stream``), and a series is reduced again from the store when its range doubles.
+
+Everything here runs in the kernel; the browser gets Bokeh document patches through jupyter_bokeh.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from tracker.ui import series as _series
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+#: Colours of runs in comparisons (and of the single run's line).
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf")
+#: A series is reduced again from the store once it holds this many points (two per pixel at most).
+MAX_POINTS = 2_000
+
+_CSV_JS = """
+const d = source.data, cols = Object.keys(d).filter(c => c !== 'index');
+const n = d[cols[0]] ? d[cols[0]].length : 0;
+let text;
+if (fmt === 'csv') {
+  const rows = [cols.join(',')];
+  for (let i = 0; i < n; i++) rows.push(cols.map(c => d[c][i]).join(','));
+  text = rows.join('\\n') + '\\n';
+} else {
+  const out = {};
+  for (const c of cols) out[c] = Array.from(d[c]);
+  text = JSON.stringify(out);
+}
+const blob = new Blob([text], {type: fmt === 'csv' ? 'text/csv' : 'application/json'});
+const a = document.createElement('a');
+a.href = URL.createObjectURL(blob);
+a.download = name + '.' + fmt;
+document.body.appendChild(a); a.click(); a.remove();
+"""
+
+_MAXIMISE_JS = """
+if (fig.width === big_w) { fig.width = small_w; fig.height = small_h; }
+else { fig.width = big_w; fig.height = big_h; }
+"""
+
+
+def system_group(key: str) -> str:
+    """The System tab's section of a system metric: CPU, Memory, Disk, Network, GPU i, or Other."""
+    if key.startswith("gpu.process."):
+        return "GPU " + key.split(".")[2] + " (this process)"
+    if key.startswith("gpu."):
+        return "GPU " + key.split(".")[1]
+    if key == "cpu" or key.startswith("proc.cpu") or key.startswith("cpu."):
+        return "CPU"
+    if "memory" in key.lower():
+        return "Memory"
+    if key.startswith("disk"):
+        return "Disk"
+    if key.startswith("network"):
+        return "Network"
+    if key.startswith("openmetrics."):
+        return "OpenMetrics"
+    return "Other"
+
+
+def metric_sections(keys: list[str]) -> dict[str, list[str]]:
+    return {(k or "Charts"): v for k, v in _series.sections(keys).items()}
+
+
+def _as_float(a: Any) -> Any:
+    import numpy as np
+
+    return np.asarray(a, dtype=float)
+
+
+class _Chart:
+    """One metric's figure and, per run, its data source."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.figure: Any = None
+        self.sources: dict[str, Any] = {}     # run path -> ColumnDataSource (x, y, ys)
+        self.last_step: dict[str, int] = {}   # run path -> last step drawn
+        self.lo: dict[str, float] = {}        # run path -> x of the first point (M4 bucket origin)
+        self.width: dict[str, float] = {}     # run path -> bucket width in x units (0: drawn whole)
+        self.zoomed: tuple[float, float] | None = None
+
+
+class ChartGrid:
+    """The charts of one stream of one or more runs, with their controls.
+
+    Args:
+        runs: read-side runs (``tracker.Api().run(...)``); more than one overlays them per metric.
+        stream: ``"default"`` (metrics) or ``"system"``.
+        grouping: ``"prefix"`` (sections by the text before the last ``/``), ``"system"``
+            (CPU, Memory, Disk, Network, GPU i) or ``"none"``.
+        x_axis: ``_step``, ``_runtime``, ``_timestamp`` or a metric; default: the first
+            ``define_metric`` step metric, else ``_step``.
+        chart_width / chart_height / columns: the size of each chart and charts per row.
+    """
+
+    def __init__(self, runs: list[Any], stream: str = "default", grouping: str = "prefix",
+                 x_axis: str | None = None, chart_width: int = 380, chart_height: int = 240,
+                 columns: int = 3, colours: dict[str, str] | None = None,
+                 on_error: Callable[[BaseException], None] | None = None, build: bool = True) -> None:
+        import ipywidgets as w
+
+        self.runs = list(runs)
+        self.stream = stream
+        self.grouping = grouping
+        self.chart_width = int(chart_width)
+        self.chart_height = int(chart_height)
+        self.columns = int(columns)
+        self.colours = colours or {r.path: PALETTE[i % len(PALETTE)] for i, r in enumerate(self.runs)}
+        self.smoothing = "none"
+        self.weight = 0.6
+        self.log_y = False
+        self.hover_mode = "mouse"
+        self.pattern = ""
+        self.hidden: set[str] = set()
+        self.sent_points = 0          # points sent to the browser (for tests and benchmarks)
+        self.lock = threading.RLock()
+        self._on_error = on_error
+        self.charts: dict[str, _Chart] = {}
+        self.x_axis = x_axis or self._default_x_axis()
+
+        keys = self._keys()
+        x_options = ["_step", "_runtime", "_timestamp"] + [k for k in keys if k not in _series.X_AXES]
+        if self.x_axis not in x_options:
+            x_options.append(self.x_axis)
+        self.x_select = w.Dropdown(options=x_options, value=self.x_axis, description="x-axis",
+                                   layout=w.Layout(width="220px"))
+        self.smooth_select = w.Dropdown(options=list(_series.SMOOTHING), value="none", description="smoothing",
+                                        layout=w.Layout(width="240px"))
+        self.weight_slider = w.FloatSlider(value=0.6, min=0.0, max=0.999, step=0.001, readout_format=".3f",
+                                           description="factor", continuous_update=False,
+                                           layout=w.Layout(width="280px"))
+        self.log_box = w.Checkbox(value=False, description="log y", indent=False, layout=w.Layout(width="80px"))
+        self.hover_select = w.Dropdown(options=[("closest point", "mouse"), ("all at x", "vline")], value="mouse",
+                                       description="hover", layout=w.Layout(width="200px"))
+        self.group_select = w.Dropdown(options=[("sections", grouping), ("none", "none")], value=grouping,
+                                       description="group", layout=w.Layout(width="180px"))
+        self.filter_text = w.Text(placeholder="show metrics matching (regex)", layout=w.Layout(width="260px"),
+                                  continuous_update=False)
+        self.hide_select = w.SelectMultiple(options=keys, value=[], description="hide",
+                                            layout=w.Layout(width="320px", height="70px"))
+        self.x_select.observe(lambda ch: self.set_x_axis(ch["new"]), "value")
+        self.smooth_select.observe(lambda ch: self.set_smoothing(ch["new"], self.weight), "value")
+        self.weight_slider.observe(lambda ch: self.set_smoothing(self.smoothing, ch["new"]), "value")
+        self.log_box.observe(lambda ch: self.set_log(ch["new"]), "value")
+        self.hover_select.observe(lambda ch: self.set_hover(ch["new"]), "value")
+        self.group_select.observe(lambda ch: self.set_grouping(ch["new"]), "value")
+        self.filter_text.observe(lambda ch: self.set_filter(ch["new"]), "value")
+        self.hide_select.observe(lambda ch: self.set_hidden(ch["new"]), "value")
+        self.controls = w.VBox([
+            w.HBox([self.x_select, self.smooth_select, self.weight_slider, self.log_box]),
+            w.HBox([self.hover_select, self.group_select, self.filter_text, self.hide_select]),
+        ])
+        self.sections: dict[str, tuple[Any, Any]] = {}   # name -> (Bokeh column, BokehModel)
+        self.status = w.HTML("")
+        self.section_box = w.VBox([])
+        self.widget = w.VBox([self.controls, self.status, self.section_box])
+        self._pending = keys
+        if build:
+            self.build()
+
+    def build(self) -> None:
+        """Make the charts of every metric known now, section by section (each section is sent to
+        the browser as soon as it is ready, so the first charts show before the last are made)."""
+        with self.lock:
+            keys, self._pending = self._pending, []
+        groups = self._groups(keys)
+        if not groups or not keys:
+            self.status.value = "<i>no metrics logged yet</i>"
+        for skeys in groups.values():
+            with self.lock:
+                for key in skeys:
+                    if key not in self.charts:
+                        self._make_figure(key)
+                self._load(skeys)
+                self._relayout()
+        if keys:
+            self.status.value = ""
+
+    # --- reading ------------------------------------------------------------------------------
+    def _default_x_axis(self) -> str:
+        if self.stream != "default" or not self.runs:
+            return "_runtime" if self.stream == "system" else "_step"
+        for m in self.runs[0].metrics:
+            if m.get("step_metric"):
+                return str(m["step_metric"])
+        return "_step"
+
+    def _keys(self) -> list[str]:
+        keys: set[str] = set()
+        for run in self.runs:
+            keys.update(_series.scalar_keys(run, self.stream))
+        return sorted(keys)
+
+    def _groups(self, keys: list[str]) -> dict[str, list[str]]:
+        if self.grouping == "none":
+            return {"": keys}
+        if self.grouping == "system":
+            out: dict[str, list[str]] = {}
+            for k in keys:
+                out.setdefault(system_group(k), []).append(k)
+            order = ["CPU", "Memory", "Disk", "Network"]
+            return dict(sorted(out.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else 9, kv[0])))
+        return metric_sections(keys)
+
+    def visible_keys(self) -> list[str]:
+        try:
+            rx = re.compile(self.pattern) if self.pattern else None
+        except re.error:
+            rx = None
+        return [k for k in self.charts if k not in self.hidden and (rx is None or rx.search(k))]
+
+    # --- building -----------------------------------------------------------------------------
+    def _x_units(self) -> float:
+        return 1000.0 if self.x_axis == "_timestamp" else 1.0  # Bokeh's datetime axis is in ms
+
+    def _make_figure(self, key: str) -> Any:
+        from bokeh.models import ColumnDataSource, CustomAction, CustomJS, DatetimeTickFormatter, HoverTool
+        from bokeh.plotting import figure
+
+        chart = _Chart(key)
+        fig = figure(width=self.chart_width, height=self.chart_height, title=key,
+                     tools="pan,wheel_zoom,box_zoom,lasso_select,reset,save",
+                     active_scroll="wheel_zoom", y_axis_type="log" if self.log_y else "linear",
+                     x_axis_label=self.x_axis, name=key, toolbar_location="above")
+        fig.title.text_font_size = "12px"
+        if self.x_axis == "_timestamp":
+            fig.xaxis.formatter = DatetimeTickFormatter()
+        for run in self.runs:
+            src = ColumnDataSource({"x": [], "y": [], "ys": []}, name=f"{key}@{run.path}")
+            colour = self.colours.get(run.path, PALETTE[0])
+            label = run.name if len(self.runs) > 1 else key
+            raw = fig.line("x", "y", source=src, color=colour, line_alpha=1.0, line_width=1.5,
+                           legend_label=label, name="raw")
+            fig.line("x", "ys", source=src, color=colour, line_width=2, visible=False, name="smooth",
+                     legend_label=label)
+            fig.scatter("x", "y", source=src, size=1, alpha=0, color=colour, name="points")
+            raw.tags = [run.path]
+            chart.sources[run.path] = src
+        fig.legend.click_policy = "hide"
+        fig.legend.visible = len(self.runs) > 1
+        fig.legend.label_text_font_size = "10px"
+        fig.add_tools(HoverTool(renderers=[r for r in fig.renderers if r.name == "raw"],
+                                tooltips=[(self.x_axis, "@x{0,0.[000]}"), (key, "@y{0.[0000]}")],
+                                mode=self.hover_mode))
+        big_w, big_h = self.chart_width * self.columns, self.chart_height * 2
+        fig.add_tools(CustomAction(icon="maximize", description="Maximise / restore",
+                                   callback=CustomJS(args=dict(fig=fig, big_w=big_w, big_h=big_h,
+                                                               small_w=self.chart_width, small_h=self.chart_height),
+                                                     code=_MAXIMISE_JS)))
+        first = next(iter(chart.sources.values()))
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)
+        for fmt_, icon in (("csv", "arrow_down_to_bar"), ("json", "copy")):
+            fig.add_tools(CustomAction(icon=icon, description=f"Download the data as {fmt_.upper()}",
+                                       callback=CustomJS(args=dict(source=first, fmt=fmt_, name=safe), code=_CSV_JS)))
+        from bokeh.events import RangesUpdate
+
+        fig.on_event(RangesUpdate, lambda ev, k=key: self._on_range(k, ev))
+        chart.figure = fig
+        self.charts[key] = chart
+        return fig
+
+    def _relayout(self) -> None:
+        """Put the visible charts in their sections (a section is one Bokeh document, one widget)."""
+        import ipywidgets as w
+        from bokeh.layouts import column, row
+        from bokeh.models import Div
+
+        from tracker.ui.bokeh import bokeh_widget
+
+        with self.lock:
+            visible = set(self.visible_keys())
+            shown = []
+            for section, keys in self._groups(list(self.charts)).items():
+                figs = [self.charts[k].figure for k in keys if k in visible]
+                children: list[Any] = []
+                if section:
+                    children.append(Div(text=f"<b>{_html(section)}</b> <span style='color:#888'>({len(figs)})</span>",
+                                        styles={"font-size": "13px", "margin-top": "6px"}))
+                children += [row(*figs[i:i + self.columns]) for i in range(0, len(figs), self.columns)]
+                if section not in self.sections:
+                    root = column(*children, name=f"section-{section}")
+                    model = bokeh_widget(root, layout=w.Layout(display="" if figs else "none"))
+                    self.sections[section] = (root, model)
+                else:
+                    root, model = self.sections[section]
+                    root.children = children
+                    model.layout.display = "" if figs else "none"
+                shown.append(model)
+            if [m.model_id for m in shown] != [m.model_id for m in self.section_box.children]:
+                self.section_box.children = shown
+
+    # --- data ---------------------------------------------------------------------------------
+    def _smoothed(self, x: Any, y: Any) -> Any:
+        if self.smoothing == "none":
+            return _as_float(y)
+        return _series.smooth(y, self.smoothing, self.weight, x=x)
+
+    def _set_source(self, chart: _Chart, run: Any, x: Any, y: Any, last_step: int, width: float) -> None:
+        x = _as_float(x) * self._x_units()
+        y = _as_float(y)
+        if self.log_y:
+            y = _positive(y)
+        chart.sources[run.path].data = {"x": x, "y": y, "ys": self._smoothed(x, y)}
+        chart.last_step[run.path] = last_step
+        chart.lo[run.path] = float(x[0]) if len(x) else 0.0
+        chart.width[run.path] = width * self._x_units()
+        self.sent_points += len(x)
+
+    def _load(self, keys: list[str], x_range: tuple[float, float] | None = None) -> None:
+        """(Re)load whole series of ``keys`` for every run, reduced to the chart's width."""
+        for run in self.runs:
+            try:
+                got = _series.chart_series(run, keys, self.chart_width, self.x_axis, x_range, self.stream)
+                last = _series.scalar_keys(run, self.stream)
+            except Exception as exc:  # noqa: BLE001 - a panel never raises into the user's loop
+                self._error(exc)
+                continue
+            for key in keys:
+                data = got.get(key)
+                if data is None or key not in self.charts:
+                    continue
+                x, y = data["x"], data["y"]
+                width = 0.0
+                if data["n"] > len(x) and len(x) > 1:
+                    width = (float(x[-1]) - float(x[0])) / max(1, self.chart_width // 2)
+                self._set_source(self.charts[key], run, x, y, last.get(key, -1), width)
+
+    def refresh(self) -> int:
+        """Append what the runs logged since the last call (new metrics get a chart); returns the
+        number of points sent. Called by the live updater thread, at most a few times a second."""
+        sent = 0
+        with self.lock:
+            known = set(self.charts)
+            new_keys = [k for k in self._keys() if k not in known]
+            if new_keys:
+                for key in new_keys:
+                    self._make_figure(key)
+                self._load(new_keys)
+                self.hide_select.options = sorted(self.charts)
+                self._relayout()
+            keys = [k for k in self.charts if k not in new_keys]
+            for run in self.runs:
+                after = min((self.charts[k].last_step.get(run.path, -1) for k in keys), default=-1)
+                try:
+                    tails = _series.tail_points(run, keys, after, self.x_axis, self.stream)
+                except Exception as exc:  # noqa: BLE001
+                    self._error(exc)
+                    continue
+                for key in keys:
+                    sent += self._append(self.charts[key], run, tails[key])
+        self.sent_points += sent
+        return sent
+
+    def _append(self, chart: _Chart, run: Any, tail: dict[str, Any]) -> int:
+        import numpy as np
+
+        last = chart.last_step.get(run.path, -1)
+        fresh = tail["step"] > last
+        if not fresh.any() or chart.zoomed is not None:
+            if fresh.any():
+                chart.last_step[run.path] = int(tail["step"][-1])
+            return 0
+        x = _as_float(tail["x"][fresh]) * self._x_units()
+        y = _as_float(tail["y"][fresh])
+        chart.last_step[run.path] = int(tail["step"][fresh][-1])
+        src = chart.sources[run.path]
+        have = len(src.data["x"])
+        width = chart.width.get(run.path, 0.0)
+        if width > 0:
+            x, y = _series.m4(x, y, chart.lo[run.path], width)
+        if have + len(x) > MAX_POINTS or (have and len(x) and x[0] < src.data["x"][-1]):
+            # the range grew past the budget (or x is not monotonic): reduce again from the store
+            self._load([chart.key]) if len(self.runs) == 1 else self._load_one(chart, run)
+            return len(chart.sources[run.path].data["x"])
+        if self.log_y:
+            y = _positive(y)
+        if not have:
+            chart.lo[run.path] = float(x[0])
+        if self.smoothing == "none":
+            ys = y
+        else:
+            old_x = np.asarray(src.data["x"], dtype=float)
+            old_y = np.asarray(src.data["y"], dtype=float)
+            ys = self._smoothed(np.r_[old_x, x], np.r_[old_y, y])[have:]
+        src.stream({"x": x, "y": y, "ys": ys})
+        return len(x)
+
+    def _load_one(self, chart: _Chart, run: Any) -> None:
+        got = _series.chart_series(run, [chart.key], self.chart_width, self.x_axis, None, self.stream)[chart.key]
+        x, y = got["x"], got["y"]
+        width = (float(x[-1]) - float(x[0])) / max(1, self.chart_width // 2) if got["n"] > len(x) > 1 else 0.0
+        self._set_source(chart, run, x, y, chart.last_step.get(run.path, -1), width)
+
+    def _on_range(self, key: str, event: Any) -> None:
+        """A zoom, pan or reset in the browser: reduce that window afresh from the store."""
+        import numpy as np
+
+        chart = self.charts.get(key)
+        if chart is None or event.x0 is None or event.x1 is None:
+            return
+        lo, hi = float(event.x0) / self._x_units(), float(event.x1) / self._x_units()
+        with self.lock:
+            for run in self.runs:
+                try:
+                    full = _series.chart_series(run, [key], 2, self.x_axis, None, self.stream)[key]
+                except Exception as exc:  # noqa: BLE001
+                    self._error(exc)
+                    return
+                whole = len(full["x"]) == 0 or (lo <= float(np.min(full["x"])) and hi >= float(np.max(full["x"])))
+                chart.zoomed = None if whole else (lo, hi)
+                got = _series.chart_series(run, [key], self.chart_width, self.x_axis,
+                                           None if whole else (lo, hi), self.stream)[key]
+                x, y = got["x"], got["y"]
+                width = (float(x[-1]) - float(x[0])) / max(1, self.chart_width // 2) if got["n"] > len(x) > 1 else 0.0
+                self._set_source(chart, run, x, y, chart.last_step.get(run.path, -1), width)
+
+    def zoom(self, key: str, x0: float, x1: float) -> None:
+        """What a zoom in the browser does, from Python (tests, scripted views)."""
+        from bokeh.events import RangesUpdate
+
+        fig = self.charts[key].figure
+        self._on_range(key, RangesUpdate(fig, x0=x0 * self._x_units(), x1=x1 * self._x_units()))
+
+    # --- controls -----------------------------------------------------------------------------
+    def set_x_axis(self, x_axis: str) -> None:
+        from bokeh.models import BasicTickFormatter, DatetimeTickFormatter
+
+        with self.lock:
+            self.x_axis = x_axis
+            for chart in self.charts.values():
+                chart.figure.xaxis.axis_label = x_axis
+                chart.figure.xaxis.formatter = DatetimeTickFormatter() if x_axis == "_timestamp" else BasicTickFormatter()
+                chart.zoomed = None
+            self._load(list(self.charts))
+
+    def set_smoothing(self, kind: str, weight: float) -> None:
+        if kind not in _series.SMOOTHING:
+            raise ValueError(f"smoothing is one of {_series.SMOOTHING}, not {kind!r}")
+        with self.lock:
+            self.smoothing, self.weight = kind, float(weight)
+            on = kind != "none"
+            for chart in self.charts.values():
+                for r in chart.figure.renderers:
+                    if r.name == "raw":
+                        r.glyph.line_alpha = 0.25 if on else 1.0
+                    elif r.name == "smooth":
+                        r.visible = on
+                for src in chart.sources.values():
+                    x = _as_float(src.data["x"])
+                    y = _as_float(src.data["y"])
+                    src.data = {"x": x, "y": y, "ys": self._smoothed(x, y)}
+
+    def set_log(self, on: bool) -> None:
+        from bokeh.models import (
+            BasicTicker,
+            BasicTickFormatter,
+            LinearScale,
+            LogScale,
+            LogTicker,
+            LogTickFormatter,
+        )
+
+        with self.lock:
+            self.log_y = bool(on)
+            for chart in self.charts.values():
+                fig = chart.figure
+                fig.y_scale = LogScale() if on else LinearScale()
+                fig.yaxis.ticker = LogTicker() if on else BasicTicker()
+                fig.yaxis.formatter = LogTickFormatter() if on else BasicTickFormatter()
+            self._load(list(self.charts))
+
+    def set_hover(self, mode: str) -> None:
+        from bokeh.models import HoverTool
+
+        with self.lock:
+            self.hover_mode = mode
+            for chart in self.charts.values():
+                for tool in chart.figure.select(type=HoverTool):
+                    tool.mode = mode
+
+    def set_grouping(self, grouping: str) -> None:
+        self.grouping = grouping
+        self._relayout()
+
+    def set_filter(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._relayout()
+
+    def set_hidden(self, keys: Any) -> None:
+        self.hidden = set(keys)
+        self._relayout()
+
+    def _error(self, exc: BaseException) -> None:
+        if self._on_error is not None:
+            self._on_error(exc)
+        else:
+            raise exc
+
+    def close(self) -> None:
+        for _, model in self.sections.values():
+            model.close()
+        self.widget.close()
+
+
+def _positive(y: Any) -> Any:
+    import numpy as np
+
+    y = np.asarray(y, dtype=float).copy()
+    y[~(y > 0)] = np.nan
+    return y
+
+
+def _html(text: str) -> str:
+    import html
+
+    return html.escape(str(text))

@@ -1,0 +1,435 @@
+"""The run page in a notebook: ``run.display()``.
+
+Tabs Overview, Charts, System, Logs, Files, Artifacts, Execution and Media, as ipywidgets with Bokeh
+charts (jupyter_bokeh), reading the store. While the run is written (in this kernel or by another
+process) one background thread (:mod:`tracker.ui.live`) refreshes every open panel a few times a
+second, so a busy cell does not hold the updates back. Below the live panel, a static snapshot
+(:mod:`tracker.ui.snapshot`) stays in the notebook for nbconvert, GitHub and a reopened notebook.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import threading
+import time
+
+from tracker.ui import static
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+TABS = ("Overview", "Charts", "System", "Logs", "Files", "Artifacts", "Execution", "Media")
+#: Console lines kept on the Logs tab, and lines per chunk (a live tail resends only the last chunk).
+LOG_LINES = 10_000
+LOG_CHUNK = 500
+#: Files up to this size get a download link (inlined as a data URI when asked for).
+DOWNLOAD_MAX = 20 * 1024 * 1024
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _kv_table(rows: list[tuple[str, Any]], empty: str = "nothing recorded") -> str:
+    if not rows:
+        return f"<i>{_e(empty)}</i>"
+    cells = "".join(f"<tr><th style='text-align:left;padding:2px 10px 2px 0;vertical-align:top'>{_e(k)}</th>"
+                    f"<td style='padding:2px 0'>{_e(static.fmt(v))}</td></tr>" for k, v in rows)
+    return f"<table style='border-collapse:collapse;font-size:13px'>{cells}</table>"
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for k, v in d.items():
+        if isinstance(v, dict) and "_type" not in v:
+            out += _flat(v, f"{prefix}{k}.")
+        else:
+            out.append((f"{prefix}{k}", v))
+    return out
+
+
+def diff_html(text: str) -> str:
+    """A unified diff with added lines green and removed lines red (escaped)."""
+    lines = []
+    for line in text.splitlines():
+        colour = ("#22863a" if line.startswith("+") and not line.startswith("+++") else
+                  "#cb2431" if line.startswith("-") and not line.startswith("---") else
+                  "#6f42c1" if line.startswith("@@") else "#444")
+        lines.append(f"<span style='color:{colour}'>{_e(line)}</span>")
+    return ("<pre style='max-height:400px;overflow:auto;font-size:12px;background:#fafbfc;padding:6px'>"
+            + "\n".join(lines) + "</pre>")
+
+
+class RunPanel:
+    """A run's page. Build it with ``run.display()`` (a live or a read-side run).
+
+    Args:
+        run: a read-side run.
+        live: the live :class:`tracker.sdk.run.Run` when the panel shows this kernel's own run
+            (edits of notes, tags and properties go through it while it runs).
+        height: the height of each tab's scrolling area, in pixels.
+        build: build the charts now (False: the live updater builds them in the background).
+    """
+
+    def __init__(self, run: Any, live: Any = None, height: int = 420, build: bool = True) -> None:
+        import ipywidgets as w
+
+        from tracker.ui.charts import ChartGrid
+
+        self.run = run
+        self.live = live
+        self.height = int(height)
+        self.lock = threading.RLock()
+        self.errors: list[str] = []
+        self._reporter: Any = None
+        self.snapshot_handle: Any = None
+        self.build_seconds = 0.0
+        self._log_line = -1
+        self._log_chunks: list[list[str]] = []
+        self._media_count = 0
+        self.closed = False
+        box = w.Layout(max_height=f"{self.height}px", overflow="auto")
+
+        # header: name, live state badge, duration
+        self.header = w.HTML()
+        # overview
+        self.notes = w.Textarea(description="notes", layout=w.Layout(width="95%", height="60px"))
+        self.tags = w.TagsInput(allow_duplicates=False)
+        self.save_button = w.Button(description="save notes and tags", icon="save")
+        self.save_button.on_click(lambda _b: self.save_edits())
+        self.overview_html = w.HTML()
+        self.overview = w.VBox([self.notes, w.HBox([w.Label("tags"), self.tags, self.save_button]),
+                                self.overview_html], layout=box)
+        # charts and system
+        self.charts = ChartGrid([run], "default", "prefix", on_error=self._error, build=build)
+        self.system = ChartGrid([run], "system", "system", x_axis="_runtime", on_error=self._error, build=False)
+        self._system_built = False
+        # logs
+        self.log_search = w.Text(placeholder="search the output (regex)", continuous_update=False)
+        self.log_search.observe(lambda _c: self.refresh_logs(rebuild=True), "value")
+        self.log_end = w.Button(description="jump to end", icon="arrow-down")
+        self.log_end.on_click(lambda _b: self.refresh_logs(rebuild=True))
+        self.log_download = w.Button(description="download", icon="download")
+        self.log_link = w.HTML()
+        self.log_download.on_click(lambda _b: self._link_text(self.log_link, "output.log",
+                                                              self.run.logs_text(None).encode()))
+        self.log_box = w.VBox([], layout=w.Layout(max_height=f"{self.height}px", overflow="auto",
+                                                  flex_flow="column"))
+        self.logs = w.VBox([w.HBox([self.log_search, self.log_end, self.log_download, self.log_link]),
+                            self.log_box])
+        # files, artifacts, execution
+        self.files_html = w.HTML()
+        self.file_select = w.Dropdown(description="file", layout=w.Layout(width="420px"))
+        self.file_button = w.Button(description="download", icon="download")
+        self.file_link = w.HTML()
+        self.file_button.on_click(lambda _b: self.download_file(self.file_select.value))
+        self.files = w.VBox([w.HBox([self.file_select, self.file_button, self.file_link]), self.files_html],
+                            layout=box)
+        self.artifacts = w.HTML(layout=box)
+        self.prop_key = w.Text(placeholder="property", layout=w.Layout(width="160px"))
+        self.prop_value = w.Text(placeholder="value (empty removes it)", layout=w.Layout(width="220px"))
+        self.prop_button = w.Button(description="set property")
+        self.prop_button.on_click(lambda _b: self.set_property(self.prop_key.value, self.prop_value.value))
+        self.execution_html = w.HTML()
+        self.execution = w.VBox([self.execution_html, w.HBox([self.prop_key, self.prop_value, self.prop_button])],
+                                layout=box)
+        # media
+        from tracker.ui.media_view import MediaView
+
+        self.media = MediaView(run, on_error=self._error)
+
+        self.tabs = w.Tab(children=[self.overview, self.charts.widget, self.system.widget, self.logs,
+                                    self.files, self.artifacts, self.execution, self.media.widget])
+        for i, title in enumerate(TABS):
+            self.tabs.set_title(i, title)
+        self.tabs.observe(self._on_tab, "selected_index")
+        self.widget = w.VBox([self.header, self.tabs])
+        self.widget.add_class("tracker-panel")
+        self.refresh_overview(edit_fields=True)
+        self.refresh_logs(rebuild=True)
+        self.refresh_files()
+        self.refresh_execution()
+
+    # --- display ------------------------------------------------------------------------------
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _on_tab(self, change: dict[str, Any]) -> None:
+        index = change["new"]
+        if index is not None and TABS[index] == "System" and not self._system_built:
+            self._system_built = True
+            self.system._pending = self.system._keys()
+            self.system.build()
+        if index is not None and TABS[index] == "Media":
+            self.media.refresh()
+
+    # --- refresh ------------------------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Bring the panel up to date with the store; False once the run has ended and all of it
+        is shown (the live updater then stops refreshing it)."""
+        with self.lock:
+            self.run.refresh()
+            state = self.run.state
+            self.refresh_overview()
+            self.charts.refresh()
+            if self._system_built:
+                self.system.refresh()
+            self.refresh_logs()
+            self.media.refresh(only_if_new=True)
+            running = state in ("running", "preempting")
+            if not running:
+                self.refresh_files()
+                self.refresh_execution()
+            return running
+
+    def refresh_overview(self, edit_fields: bool = False) -> None:
+        run = self.run
+        doc = run._doc()
+        meta = run.metadata
+        state = doc["state"]
+        live = " <span style='color:#888'>(live)</span>" if state in ("running", "preempting") else ""
+        self.header.value = (f"<div style='font-size:15px;font-family:sans-serif'><b>{_e(doc['name'])}</b> "
+                             f"{static.badge(state)}{live} <span style='color:#666'>{_e(run.path)} · "
+                             f"{_e(static.duration(doc['duration']))} · step {_e(static.fmt(doc['last_step']))}"
+                             f"</span></div>")
+        git = meta.get("git") or {}
+        hw = meta.get("cpu") or {}
+        gpu = meta.get("gpu") or {}
+        osinfo = meta.get("os") or {}
+        rows: list[tuple[str, Any]] = [
+            ("name", doc["name"]), ("state", state), ("author", doc.get("user")),
+            ("start time", static.when(doc["created_at"])), ("duration", static.duration(doc["duration"])),
+            ("run path", run.path), ("group / job type", " / ".join(x for x in (doc["group"], doc["job_type"]) if x)),
+            ("host", meta.get("host")), ("OS", osinfo.get("platform") or osinfo.get("system")),
+            ("Python", f"{meta.get('python') or ''} {meta.get('executable') or ''}".strip()),
+            ("git repository", git.get("remote_url") or git.get("root")),
+            ("git state", (f"{git.get('branch') or 'detached'} @ {(git.get('commit') or '')[:10]}"
+                           + (" (uncommitted changes)" if git.get("dirty") else "")) if git else None),
+            ("command", meta.get("command")),
+            ("hardware", ", ".join(x for x in (
+                f"{hw.get('model')} x{hw.get('count_logical')}" if hw.get("model") else "",
+                f"{gpu.get('count')} x {gpu.get('type')}" if gpu.get("count") else "") if x)),
+            ("tracker version", meta.get("tracker_version")),
+        ]
+        rows = [(k, v) for k, v in rows if v not in (None, "")]
+        arts = doc.get("artifacts") or run._record.get("artifacts") or {}
+        self.overview_html.value = (
+            "<div style='font-family:sans-serif'>" + _kv_table(rows)
+            + "<h4>Config</h4>" + _kv_table(_flat(doc["config"]), "no config")
+            + "<h4>Summary</h4>" + _kv_table(_flat(doc["summary"]), "no summary yet")
+            + "<h4>Artifacts</h4>" + _kv_table([("inputs", ", ".join(arts.get("used") or []) or "none"),
+                                                ("outputs", ", ".join(arts.get("logged") or []) or "none")])
+            + "</div>")
+        if edit_fields:
+            self.notes.value = doc["notes"] or ""
+            self.tags.value = list(doc["tags"] or [])
+        self._refresh_artifacts(arts)
+
+    def refresh_logs(self, rebuild: bool = False) -> None:
+        """Append new console lines (the last chunk alone is resent); ``rebuild`` re-reads the last
+        10,000 lines through the search filter."""
+        import re
+
+        import ipywidgets as w
+
+        pattern = self.log_search.value
+        try:
+            rx = re.compile(pattern) if pattern else None
+        except re.error:
+            rx = re.compile(re.escape(pattern))
+        if rebuild:
+            self._log_line = -1
+            self._log_chunks = []
+        rows = [r for r in self.run.logs(LOG_LINES) if r["line"] > self._log_line]
+        if not rows and not rebuild:
+            return
+        if rows:
+            self._log_line = rows[-1]["line"]
+        for r in rows:
+            if rx is not None and not rx.search(r["text"]):
+                continue
+            colour = "#b31d28" if r["stream"] == "stderr" else "inherit"
+            line = f"<span style='color:{colour}'>{_e(r['text'])}</span>"
+            if not self._log_chunks or len(self._log_chunks[-1]) >= LOG_CHUNK:
+                self._log_chunks.append([])
+            self._log_chunks[-1].append(line)
+        while sum(len(c) for c in self._log_chunks) > LOG_LINES:
+            self._log_chunks.pop(0)
+        pre = "<pre style='margin:0;font-size:12px;line-height:1.35'>{}</pre>"
+        children = list(self.log_box.children)
+        if rebuild or not self._log_chunks or len(children) > len(self._log_chunks):
+            children = [w.HTML(pre.format("\n".join(c))) for c in self._log_chunks]
+        else:
+            first = max(0, len(children) - 1)  # the old last chunk may have grown; later ones are new
+            children += [w.HTML() for _ in range(len(self._log_chunks) - len(children))]
+            for i in range(first, len(self._log_chunks)):
+                children[i].value = pre.format("\n".join(self._log_chunks[i]))
+        if not self._log_chunks:
+            children = [w.HTML("<i>no console output</i>")]
+        self.log_box.children = children
+
+    def refresh_files(self) -> None:
+        files = self.run.files()
+        rows = "".join(f"<tr><td style='padding:1px 12px 1px 0'>{_e(f['name'])}</td>"
+                       f"<td style='text-align:right'>{_e(_size(f['size']))}</td></tr>" for f in files)
+        self.files_html.value = (f"<table style='font-size:13px'><tr><th style='text-align:left'>name</th>"
+                                 f"<th>size</th></tr>{rows}</table>" if files else "<i>no files</i>")
+        self.file_select.options = [f["name"] for f in files]
+
+    def _refresh_artifacts(self, arts: dict[str, Any]) -> None:
+        from tracker.api.public import Api
+
+        blocks = []
+        for direction, title in (("used", "Inputs"), ("logged", "Outputs")):
+            rows = []
+            for qname in arts.get(direction) or []:
+                try:
+                    art = Api(self.run._api.root).artifact(qname)
+                    rows.append((qname, f"{art.type} · {art.file_count} files · {_size(art.size)} · "
+                                        f"sha256 {str(art.digest)[:12]} · aliases {', '.join(art.aliases)}"))
+                except Exception as exc:  # noqa: BLE001 - a deleted artifact still shows its name
+                    rows.append((qname, f"not readable: {exc}"))
+            blocks.append(f"<h4>{title}</h4>" + _kv_table(rows, "none"))
+        self.artifacts.value = "<div style='font-family:sans-serif'>" + "".join(blocks) + "</div>"
+
+    def refresh_execution(self) -> None:
+        run = self.run
+        meta = run.metadata
+        git = meta.get("git") or {}
+        rows = [("repository", git.get("remote_url") or git.get("root")), ("branch", git.get("branch")),
+                ("commit", git.get("commit")), ("script", meta.get("program")), ("working directory", meta.get("cwd")),
+                ("command", meta.get("command"))]
+        parts = ["<div style='font-family:sans-serif'><h4>Source</h4>",
+                 _kv_table([(k, v) for k, v in rows if v])]
+        diff = self._read_file("diff.patch")
+        parts.append("<h4>Uncommitted changes</h4>" + (diff_html(diff) if diff else "<i>none</i>"))
+        for group, values in run.config_groups.items():
+            parts.append(f"<h4>Hyperparameters: {_e(group)}</h4>" + _kv_table(_flat(values)))
+        for name, obj in run.config_objects.items():
+            text = obj if isinstance(obj, str) else __import__("json").dumps(obj, indent=2)
+            parts.append(f"<h4>Configuration object: {_e(name)}</h4><pre style='font-size:12px'>{_e(text)}</pre>")
+        parts.append("<h4>User properties</h4>" + _kv_table(sorted(run.user_properties.items()), "none"))
+        reqs = self._read_file("requirements.txt")
+        parts.append("<h4>Installed packages</h4>" + (
+            f"<pre style='max-height:200px;overflow:auto;font-size:12px'>{_e(reqs)}</pre>" if reqs else "<i>not recorded</i>"))
+        self.execution_html.value = "".join(parts) + "</div>"
+
+    def _read_file(self, name: str) -> str:
+        try:
+            with open(self.run.file(name), encoding="utf-8", errors="replace") as fh:
+                return fh.read(2_000_000)
+        except Exception:  # noqa: BLE001 - absent: nothing to show
+            return ""
+
+    # --- edits and downloads ------------------------------------------------------------------
+    def save_edits(self) -> None:
+        """Write the notes and tags fields to the run (through the live run while it runs)."""
+        notes, tags = self.notes.value, list(self.tags.value)
+        if self.live is not None and not getattr(self.live, "_finished", False):
+            self.live.notes = notes
+            self.live.tags = tags
+        else:
+            self.run.set(notes=notes, tags=tags)
+        self.run.refresh()
+        self.refresh_overview()
+
+    def set_property(self, key: str, value: str) -> None:
+        """Set (or, with an empty value, remove) a user property, as in ClearML's Execution tab."""
+        key = key.strip()
+        if not key:
+            return
+        props = {key: value if value != "" else None}
+        if self.live is not None and not getattr(self.live, "_finished", False):
+            self.live.set_user_properties(**props)
+        else:
+            self.run.set(user_properties=props)
+        self.run.refresh()
+        self.refresh_execution()
+
+    def download_file(self, name: str | None) -> None:
+        if not name:
+            return
+        path = self.run.file(name)
+        size = os.path.getsize(path)
+        if size > DOWNLOAD_MAX:
+            self.file_link.value = f"<span>{_e(_size(size))}: too big to download here; it is at {_e(path)}</span>"
+            return
+        with open(path, "rb") as fh:
+            self._link_text(self.file_link, os.path.basename(name), fh.read())
+
+    @staticmethod
+    def _link_text(target: Any, name: str, data: bytes) -> None:
+        import base64
+
+        href = "data:application/octet-stream;base64," + base64.b64encode(data).decode()
+        target.value = f"<a download='{_e(name)}' href='{href}'>save {_e(name)} ({_e(_size(len(data)))})</a>"
+
+    def _error(self, exc: BaseException) -> None:
+        msg = f"{type(exc).__name__}: {exc}"
+        self.errors.append(msg)
+        from tracker._report import Reporter
+
+        if self._reporter is None:
+            self._reporter = Reporter(False, f"run page {self.run.path}")
+        self._reporter.background_problem(type(exc).__name__, f"the page could not update: {msg}")
+
+    def close(self) -> None:
+        from tracker.ui import live
+
+        self.closed = True
+        live.unregister(self)
+        self.charts.close()
+        self.system.close()
+        self.widget.close()
+
+
+def _size(n: int | float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def display_run(run: Any, live: Any = None, height: int = 420, hidden: bool = False) -> RunPanel:
+    """Show a run's page below the cell (and its static snapshot after it); start live updates
+    while the run is being written. Returns the panel."""
+    from tracker.ui import live as live_mod
+    from tracker.ui import snapshot
+
+    t0 = time.perf_counter()
+    panel = RunPanel(run, live=live, height=height)
+    panel.build_seconds = time.perf_counter() - t0
+    if hidden:
+        return panel
+    from IPython.display import display
+
+    display(panel.widget)
+    snap = snapshot.run_snapshot(run)
+    handle = display(snap, raw=True, display_id=True)
+    panel.snapshot_handle = handle
+    if run.state in ("running", "preempting"):
+        live_mod.register(panel)
+    return panel
+
+
+def in_kernel() -> bool:
+    """True in a Jupyter kernel (where widgets can show), False in a terminal or a script."""
+    import sys
+
+    ip = sys.modules.get("IPython")
+    shell = ip.get_ipython() if ip is not None else None  # type: ignore[attr-defined]
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def show_or_static(obj: Any) -> None:
+    """What a run or run list at the end of a cell shows: its live page in a kernel, else its
+    static HTML."""
+    from IPython.display import HTML, display
+
+    if in_kernel():
+        obj.display()
+    else:
+        display(HTML(obj._repr_html_()))
