@@ -1,0 +1,95 @@
+"""Run pages in a real kernel: chart updates arrive as comm messages while a cell is busy, at a
+bounded rate; what a saved notebook keeps (nbconvert HTML, GitHub's image) once the kernel is gone."""
+
+from __future__ import annotations
+
+import queue
+import sys
+import time
+
+import nbformat
+from jupyter_client.manager import start_new_kernel
+from nbclient import NotebookClient
+from nbconvert import HTMLExporter
+
+
+def _run_cell(kc, code: str, timeout: float = 60.0) -> list[dict]:
+    """Execute code; return every iopub message of that execution, in order."""
+    msg_id = kc.execute(code)
+    got = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            msg = kc.get_iopub_msg(timeout=1)
+        except queue.Empty:
+            continue
+        if msg["parent_header"].get("msg_id") != msg_id and msg["msg_type"] != "comm_msg":
+            continue
+        got.append(msg)
+        if msg["msg_type"] == "error":
+            raise AssertionError("\n".join(msg["content"]["traceback"]))
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle" \
+                and msg["parent_header"].get("msg_id") == msg_id:
+            return got
+    raise AssertionError(f"cell did not finish in {timeout} s: {code}")
+
+
+def test_chart_updates_arrive_while_the_cell_is_busy(tmp_path):
+    km, kc = start_new_kernel(kernel_name="python3", extra_env={"PYTHONPATH": ":".join(sys.path)})
+    try:
+        store = str(tmp_path / "store")
+        _run_cell(kc, f"import time, tracker\nrun = tracker.init(project='k', dir={store!r})\n"
+                      "run.log({'loss': 1.0})\npanel = run.display()")
+        # a busy cell: 3 s of a loop logging ~10,000 steps a second
+        msgs = _run_cell(kc, "t0 = time.time(); i = 0\n"
+                             "while time.time() - t0 < 3:\n"
+                             "    i += 1; run.log({'loss': 1.0 / i, 'acc': i})\n"
+                             "    if i % 100 == 0: time.sleep(0.01)\n"
+                             "print(i)")
+        busy = [m for m in msgs if m["msg_type"] == "comm_msg"]
+        patches = [m for m in busy if m["content"]["data"].get("method") == "custom"]
+        assert len(patches) >= 5, f"only {len(patches)} Bokeh patches reached iopub during the busy cell"
+        steps = int(next(m for m in msgs if m["msg_type"] == "stream")["content"]["text"])
+        assert steps > 10_000
+        # bounded by the refresh rate, not by the steps logged (a patch is a few comm messages)
+        assert len(busy) < 3 * 4 * 60, len(busy)
+        out = _run_cell(kc, "run.finish(); time.sleep(1.5)\n"
+                            "src = panel.charts.charts['loss'].sources[run.path]\n"
+                            "print(len(src.data['x']), src.data['x'][-1], run.summary['_step'], panel.errors)")
+        text = "".join(m["content"]["text"] for m in out if m["msg_type"] == "stream")
+        n, last_x, last_step, errors = text.split(" ", 3)
+        assert int(n) <= 2000 and float(last_x) == float(last_step) and errors.strip() == "[]", text
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+NOTEBOOK_CODE = """
+import tracker
+run = tracker.init(project="nb", dir={store!r})
+for i in range(500):
+    run.log({{"loss": 1.0 / (i + 1), "acc": i / 500}})
+run.finish()
+panel = tracker.Api({store!r}).run(run.path).display()
+"""
+
+
+def test_a_saved_notebook_keeps_a_static_snapshot(tmp_path):
+    store = str(tmp_path / "store")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(NOTEBOOK_CODE.format(store=store)),
+                nbformat.v4.new_code_cell("tracker.Api({!r}).runs('nb')".format(store))]
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    path = tmp_path / "saved.ipynb"
+    nbformat.write(nb, path)
+    saved = nbformat.read(path, as_version=4)  # the kernel is gone: what the file holds
+    outputs = saved.cells[0].outputs
+    widget = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    snaps = [o for o in outputs if "tracker-snapshot" in o.get("data", {}).get("text/html", "")]
+    assert widget and snaps
+    assert snaps[0]["data"]["image/png"]  # GitHub strips scripts and styles: the charts as an image
+    assert "<script" not in snaps[0]["data"]["text/html"].lower()
+    table_snaps = [o for o in saved.cells[1].outputs if "tracker-snapshot" in o.get("data", {}).get("text/html", "")]
+    assert table_snaps and "config" not in table_snaps[0]["data"]["text/plain"]
+    html, _ = HTMLExporter().from_notebook_node(saved)  # nbconvert, no kernel, no widget state
+    assert html.count("tracker-snapshot") >= 2 and "data:image/png;base64," in html
