@@ -79,7 +79,7 @@ def test_a_saved_notebook_keeps_a_static_snapshot(tmp_path):
     store = str(tmp_path / "store")
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(NOTEBOOK_CODE.format(store=store)),
-                nbformat.v4.new_code_cell("tracker.Api({!r}).runs('nb')".format(store))]
+                nbformat.v4.new_code_cell(f"tracker.Api({store!r}).runs('nb')")]
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     path = tmp_path / "saved.ipynb"
     nbformat.write(nb, path)

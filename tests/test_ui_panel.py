@@ -176,6 +176,7 @@ def test_media_tab_viewers_and_slider(tmp_path):
                  "tbl": tracker.Table(columns=["a"], data=[[step]])})
     run.finish()
     view = RunPanel(tracker.Api(_store(tmp_path)).run(run.path)).media
+    assert view.key.value == "hist" and view.current().step == 2  # the first key shows at once
     view.key.value = "img"
     assert view.current().step == 2  # newest first
     first = view._image_src.data["image"][0].copy()

@@ -64,9 +64,8 @@ class MediaView:
             self.items = {k: v[::-1] for k, v in sorted(by_key.items())}
             current = self.key.value
             self.key.options = list(self.items)
-            if current in self.items:
-                self.key.value = current
-            self._on_key(keep_position=True)
+            self.key.value = current if current in self.items else next(iter(self.items), None)
+            self._on_key(keep_position=current == self.key.value)
 
     def _on_key(self, keep_position: bool = False) -> None:
         items = self.items.get(self.key.value) or []

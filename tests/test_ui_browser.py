@@ -1,0 +1,174 @@
+"""Run pages in real JupyterLab 4 and Notebook 7, in Debian's Chromium driven by Playwright: BokehJS
+comes from the tracker server extension (no network), every tab renders with no console error,
+points arrive during a running cell, controls change the drawn data. Screenshots go to
+``test-artifacts/``."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+from playwright.sync_api import sync_playwright
+
+import tracker
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+TABS = ("Overview", "Charts", "System", "Logs", "Files", "Artifacts", "Execution", "Media")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lab")
+    store = root / "store"
+    run = tracker.init(project="ui", dir=str(store), config={"lr": 0.01}, settings=tracker.Settings(strict=True))
+    for i in range(2000):
+        run.log({"train/loss": 1.0 / (i + 1), "val/acc": i / 2000})
+    import numpy as np
+
+    run.log({"sample": tracker.Image(np.arange(48, dtype=np.uint8).reshape(4, 4, 3) * 5)})
+    run.log({"sample": tracker.Image(np.full((4, 4, 3), 250, dtype=np.uint8))})
+    print("epoch 1 done")
+    run.finish()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell(f"import tracker, time\npanel = tracker.Api({str(store)!r}).run({run.path!r}).display()"),
+        nbformat.v4.new_code_cell(
+            f"live = tracker.init(project='ui', dir={str(store)!r})\nlive.log({{'loss': 1.0}})\nlp = live.display()\n"
+            "for i in range(1, 80):\n    live.log({'loss': 1.0 / (i + 1)}); time.sleep(0.1)\nlive.finish()"),
+    ]
+    nbformat.write(nb, root / "ui.ipynb")
+    port, token = _free_port(), secrets.token_hex(16)
+    env = dict(os.environ, JUPYTER_PLATFORM_DIRS="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--allow-root"],
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=open(root / "server.log", "w"))
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        raise AssertionError((root / "server.log").read_text())
+    yield {"base": base, "token": token, "run": run.path, "root": root}
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_bokehjs_is_served_with_authentication_only(server):
+    base, token = server["base"], server["token"]
+    for name in ("manifest.json", "bokeh.min.js"):  # no token: sent to the login page, nothing served
+        resp = urllib.request.urlopen(f"{base}/tracker/bokehjs/{name}")
+        assert "/login" in resp.geturl() and b"Bokeh" not in resp.read()[:2000]
+    manifest = json.load(urllib.request.urlopen(f"{base}/tracker/bokehjs/manifest.json?token={token}"))
+    import bokeh
+
+    assert manifest["version"] == bokeh.__version__ and manifest["files"][0] == "bokeh.min.js"
+    body = urllib.request.urlopen(f"{base}/tracker/bokehjs/bokeh.min.js?token={token}").read()
+    assert len(body) > 500_000
+    with pytest.raises(urllib.error.HTTPError) as err:  # only the listed files: no path from the request
+        urllib.request.urlopen(f"{base}/tracker/bokehjs/..%2F..%2Fserver%2Fserver.py?token={token}")
+    assert err.value.code == 404
+
+
+def _open(page, url):
+    page.goto(url)
+    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    page.wait_for_function("document.body.dataset.trackerBokeh !== undefined", timeout=60_000)
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('.jp-Notebook-ExecutionIndicator, #jp-main-statusbar, "
+        ".jp-KernelStatus, [data-status]')).some(e => (e.getAttribute('data-status') || e.textContent || '')"
+        ".toLowerCase().includes('idle'))", timeout=60_000)
+
+
+def _run_cell(page, index):
+    cell = page.locator(".jp-Cell").nth(index)
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+
+
+def _points(page, name):
+    return page.evaluate(
+        """(name) => { for (const d of (window.Bokeh ? Bokeh.documents : [])) {
+               const m = d.get_model_by_name(name); if (m) return m.data.x.length; } return -1; }""", name)
+
+
+@pytest.mark.parametrize("app", ["lab", "notebooks"])
+def test_the_run_page_renders_and_updates_live(server, app):
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            url = f"{server['base']}/{'lab/tree' if app == 'lab' else 'notebooks'}/ui.ipynb?token={server['token']}"
+            _open(page, url)
+            page.wait_for_timeout(1000)
+            app_noise = len(errors)  # what the application itself logs while starting, before any cell runs
+            assert page.evaluate("window.Bokeh.version") == __import__("bokeh").__version__
+            _run_cell(page, 0)
+            panel = page.locator(".tracker-panel").first
+            panel.wait_for(timeout=60_000)
+            for tab in TABS:
+                panel.locator(".lm-TabBar-tab", has_text=tab).first.click()
+                page.wait_for_timeout(800)
+                panel.screenshot(path=str(ARTIFACTS / f"{app}-{tab.lower()}.png"))
+                if tab in ("Charts", "Media"):  # drawn on a canvas (the System tab may have one sample)
+                    panel.locator("canvas").filter(visible=True).first.wait_for(timeout=30_000)
+                page.wait_for_timeout(800)
+                panel.screenshot(path=str(ARTIFACTS / f"{app}-{tab.lower()}.png"))
+            loss = f"train/loss@{server['run']}"
+            assert 0 < _points(page, loss) <= 2000
+            # the smoothing control changes the data drawn (the smoothed column)
+            panel.locator(".lm-TabBar-tab", has_text="Charts").first.click()
+            before = page.evaluate("""(n) => { for (const d of Bokeh.documents) { const m = d.get_model_by_name(n);
+                                        if (m) return Array.from(m.data.ys).slice(0, 50); } }""", loss)
+            select = panel.locator("select").filter(has=page.locator("option", has_text="running_average")).first
+            select.select_option("ema")
+            page.wait_for_timeout(1500)
+            after = page.evaluate("""(n) => { for (const d of Bokeh.documents) { const m = d.get_model_by_name(n);
+                                       if (m) return Array.from(m.data.ys).slice(0, 50); } }""", loss)
+            assert before != after
+            # a live run: points arrive while its cell is still running
+            _run_cell(page, 1)
+            page.wait_for_function("""() => { for (const d of (window.Bokeh ? Bokeh.documents : [])) {
+                for (const m of d._all_models.values()) if (m.name && m.name.startsWith('loss@')) return true; }
+                return false; }""", timeout=60_000)
+            counts = []
+            for _ in range(6):
+                counts.append(page.evaluate("""() => { for (const d of Bokeh.documents)
+                    for (const m of d._all_models.values()) if (m.name && m.name.startsWith('loss@'))
+                        return m.data.x.length; return -1; }"""))
+                page.wait_for_timeout(700)
+            assert counts[-1] > counts[0] > 0, counts
+            page.screenshot(path=str(ARTIFACTS / f"{app}-live.png"), full_page=True)
+        finally:
+            browser.close()
+    assert not errors[app_noise:], errors[app_noise:]
