@@ -203,7 +203,7 @@ class ChartGrid:
     def _keys(self) -> list[str]:
         keys: set[str] = set()
         for run in self.runs:
-            keys.update(_series.scalar_keys(run, self.stream))
+            keys.update(_retry(_series.scalar_keys, run, self.stream))
         return sorted(keys)
 
     def _groups(self, keys: list[str]) -> dict[str, list[str]]:
@@ -325,8 +325,8 @@ class ChartGrid:
         """(Re)load whole series of ``keys`` for every run, reduced to the chart's width."""
         for run in self.runs:
             try:
-                got = _series.chart_series(run, keys, self.chart_width, self.x_axis, x_range, self.stream)
-                last = _series.scalar_keys(run, self.stream)
+                got = _retry(_series.chart_series, run, keys, self.chart_width, self.x_axis, x_range, self.stream)
+                last = _retry(_series.scalar_keys, run, self.stream)
             except Exception as exc:  # noqa: BLE001 - a panel never raises into the user's loop
                 self._error(exc)
                 continue
@@ -357,7 +357,7 @@ class ChartGrid:
             for run in self.runs:
                 after = min((self.charts[k].last_step.get(run.path, -1) for k in keys), default=-1)
                 try:
-                    tails = _series.tail_points(run, keys, after, self.x_axis, self.stream)
+                    tails = _retry(_series.tail_points, run, keys, after, self.x_axis, self.stream)
                 except Exception as exc:  # noqa: BLE001
                     self._error(exc)
                     continue
@@ -515,6 +515,16 @@ class ChartGrid:
         for _, model in self.sections.values():
             model.close()
         self.widget.close()
+
+
+def _retry(fn: Callable[..., Any], *args: Any) -> Any:
+    """Call a store read again once when compaction replaced the segments it had listed."""
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001
+        if "No files found" not in str(exc) and not isinstance(exc, FileNotFoundError):
+            raise
+        return fn(*args)
 
 
 def _positive(y: Any) -> Any:
