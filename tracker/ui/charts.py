@@ -90,8 +90,8 @@ class _Chart:
         self.figure: Any = None
         self.sources: dict[str, Any] = {}     # run path -> ColumnDataSource (x, y, ys)
         self.last_step: dict[str, int] = {}   # run path -> last step drawn
-        self.lo: dict[str, float] = {}        # run path -> x of the first point (M4 bucket origin)
-        self.width: dict[str, float] = {}     # run path -> bucket width in x units (0: drawn whole)
+        self.width: dict[str, float] = {}     # run path -> M4 bucket width in drawn x units (0: whole)
+        self.extent: dict[str, tuple[float, float]] = {}  # run path -> first and last x of the whole series
         self.zoomed: tuple[float, float] | None = None
 
 
@@ -310,15 +310,18 @@ class ChartGrid:
             return _as_float(y)
         return _series.smooth(y, self.smoothing, self.weight, x=x)
 
-    def _set_source(self, chart: _Chart, run: Any, x: Any, y: Any, last_step: int, width: float) -> None:
-        x = _as_float(x) * self._x_units()
-        y = _as_float(y)
+    def _set_source(self, chart: _Chart, run: Any, got: dict[str, Any], last_step: int) -> None:
+        """Draw a series read by :func:`~tracker.ui.series.chart_series` (whole or a zoom window)."""
+        x = _as_float(got["x"]) * self._x_units()
+        y = _as_float(got["y"])
         if self.log_y:
             y = _positive(y)
         chart.sources[run.path].data = {"x": x, "y": y, "ys": self._smoothed(x, y)}
         chart.last_step[run.path] = last_step
-        chart.lo[run.path] = float(x[0]) if len(x) else 0.0
-        chart.width[run.path] = width * self._x_units()
+        reduced = got["n"] > len(x) > 1  # reduced by M4: live points are bucketed alike
+        chart.width[run.path] = (float(x[-1]) - float(x[0])) / max(1, self.chart_width // 2) if reduced else 0.0
+        if chart.zoomed is None and len(x):
+            chart.extent[run.path] = (float(x[0]), float(x[-1]))
         self.sent_points += len(x)
 
     def _load(self, keys: list[str], x_range: tuple[float, float] | None = None) -> None:
@@ -334,11 +337,7 @@ class ChartGrid:
                 data = got.get(key)
                 if data is None or key not in self.charts:
                     continue
-                x, y = data["x"], data["y"]
-                width = 0.0
-                if data["n"] > len(x) and len(x) > 1:
-                    width = (float(x[-1]) - float(x[0])) / max(1, self.chart_width // 2)
-                self._set_source(self.charts[key], run, x, y, last.get(key, -1), width)
+                self._set_source(self.charts[key], run, data, last.get(key, -1))
 
     def refresh(self) -> int:
         """Append what the runs logged since the last call (new metrics get a chart); returns the
@@ -381,16 +380,16 @@ class ChartGrid:
         src = chart.sources[run.path]
         have = len(src.data["x"])
         width = chart.width.get(run.path, 0.0)
-        if width > 0:
-            x, y = _series.m4(x, y, chart.lo[run.path], width)
+        if width > 0:  # a reduced series has points, the first being its buckets' origin
+            x, y = _series.m4(x, y, float(src.data["x"][0]), width)
         if have + len(x) > MAX_POINTS or (have and len(x) and x[0] < src.data["x"][-1]):
             # the range grew past the budget (or x is not monotonic): reduce again from the store
-            self._load([chart.key]) if len(self.runs) == 1 else self._load_one(chart, run)
-            return len(chart.sources[run.path].data["x"])
+            got = _series.chart_series(run, [chart.key], self.chart_width, self.x_axis, None, self.stream)
+            self._set_source(chart, run, got[chart.key], chart.last_step[run.path])
+            return len(src.data["x"])
         if self.log_y:
             y = _positive(y)
-        if not have:
-            chart.lo[run.path] = float(x[0])
+        chart.extent[run.path] = (float(src.data["x"][0]) if have else float(x[0]), float(x[-1]))
         if self.smoothing == "none":
             ys = y
         else:
@@ -400,34 +399,25 @@ class ChartGrid:
         src.stream({"x": x, "y": y, "ys": ys})
         return len(x)
 
-    def _load_one(self, chart: _Chart, run: Any) -> None:
-        got = _series.chart_series(run, [chart.key], self.chart_width, self.x_axis, None, self.stream)[chart.key]
-        x, y = got["x"], got["y"]
-        width = (float(x[-1]) - float(x[0])) / max(1, self.chart_width // 2) if got["n"] > len(x) > 1 else 0.0
-        self._set_source(chart, run, x, y, chart.last_step.get(run.path, -1), width)
-
     def _on_range(self, key: str, event: Any) -> None:
         """A zoom, pan or reset in the browser: reduce that window afresh from the store."""
-        import numpy as np
-
         chart = self.charts.get(key)
         if chart is None or event.x0 is None or event.x1 is None:
             return
-        lo, hi = float(event.x0) / self._x_units(), float(event.x1) / self._x_units()
+        x0, x1 = float(event.x0), float(event.x1)
+        window = (x0 / self._x_units(), x1 / self._x_units())
         with self.lock:
             for run in self.runs:
+                extent = chart.extent.get(run.path)
+                whole = extent is None or (x0 <= extent[0] and x1 >= extent[1])
+                chart.zoomed = None if whole else window
                 try:
-                    full = _series.chart_series(run, [key], 2, self.x_axis, None, self.stream)[key]
-                except Exception as exc:  # noqa: BLE001
+                    got = _series.chart_series(run, [key], self.chart_width, self.x_axis,
+                                               None if whole else window, self.stream)[key]
+                except Exception as exc:  # noqa: BLE001 - a panel never raises into the user's loop
                     self._error(exc)
                     return
-                whole = len(full["x"]) == 0 or (lo <= float(np.min(full["x"])) and hi >= float(np.max(full["x"])))
-                chart.zoomed = None if whole else (lo, hi)
-                got = _series.chart_series(run, [key], self.chart_width, self.x_axis,
-                                           None if whole else (lo, hi), self.stream)[key]
-                x, y = got["x"], got["y"]
-                width = (float(x[-1]) - float(x[0])) / max(1, self.chart_width // 2) if got["n"] > len(x) > 1 else 0.0
-                self._set_source(chart, run, x, y, chart.last_step.get(run.path, -1), width)
+                self._set_source(chart, run, got, chart.last_step.get(run.path, -1))
 
     def zoom(self, key: str, x0: float, x1: float) -> None:
         """What a zoom in the browser does, from Python (tests, scripted views)."""

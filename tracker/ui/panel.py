@@ -10,6 +10,7 @@ second, so a busy cell does not hold the updates back. Below the live panel, a s
 from __future__ import annotations
 
 import html
+import json
 import os
 import threading
 import time
@@ -38,16 +39,6 @@ def _kv_table(rows: list[tuple[str, Any]], empty: str = "nothing recorded") -> s
     cells = "".join(f"<tr><th style='text-align:left;padding:2px 10px 2px 0;vertical-align:top'>{_e(k)}</th>"
                     f"<td style='padding:2px 0'>{_e(static.fmt(v))}</td></tr>" for k, v in rows)
     return f"<table style='border-collapse:collapse;font-size:13px'>{cells}</table>"
-
-
-def _flat(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = []
-    for k, v in d.items():
-        if isinstance(v, dict) and "_type" not in v:
-            out += _flat(v, f"{prefix}{k}.")
-        else:
-            out.append((f"{prefix}{k}", v))
-    return out
 
 
 def diff_html(text: str) -> str:
@@ -160,8 +151,8 @@ class RunPanel:
         index = change["new"]
         if index is not None and TABS[index] == "System" and not self._system_built:
             self._system_built = True
-            self.system._pending = self.system._keys()
             self.system.build()
+            self.system.refresh()  # metrics sampled since the panel was made
         if index is not None and TABS[index] == "Media":
             self.media.refresh()
 
@@ -217,8 +208,8 @@ class RunPanel:
         arts = doc.get("artifacts") or run._record.get("artifacts") or {}
         self.overview_html.value = (
             "<div style='font-family:sans-serif'>" + _kv_table(rows)
-            + "<h4>Config</h4>" + _kv_table(_flat(doc["config"]), "no config")
-            + "<h4>Summary</h4>" + _kv_table(_flat(doc["summary"]), "no summary yet")
+            + "<h4>Config</h4>" + _kv_table(static.flat_items(doc["config"]), "no config")
+            + "<h4>Summary</h4>" + _kv_table(static.flat_items(doc["summary"]), "no summary yet")
             + "<h4>Artifacts</h4>" + _kv_table([("inputs", ", ".join(arts.get("used") or []) or "none"),
                                                 ("outputs", ", ".join(arts.get("logged") or []) or "none")])
             + "</div>")
@@ -306,9 +297,9 @@ class RunPanel:
         diff = self._read_file("diff.patch")
         parts.append("<h4>Uncommitted changes</h4>" + (diff_html(diff) if diff else "<i>none</i>"))
         for group, values in run.config_groups.items():
-            parts.append(f"<h4>Hyperparameters: {_e(group)}</h4>" + _kv_table(_flat(values)))
+            parts.append(f"<h4>Hyperparameters: {_e(group)}</h4>" + _kv_table(static.flat_items(values)))
         for name, obj in run.config_objects.items():
-            text = obj if isinstance(obj, str) else __import__("json").dumps(obj, indent=2)
+            text = obj if isinstance(obj, str) else json.dumps(obj, indent=2)
             parts.append(f"<h4>Configuration object: {_e(name)}</h4><pre style='font-size:12px'>{_e(text)}</pre>")
         parts.append("<h4>User properties</h4>" + _kv_table(sorted(run.user_properties.items()), "none"))
         reqs = self._read_file("requirements.txt")

@@ -335,9 +335,9 @@ class RunTable:
 
 def config_diff_html(runs: list[Any]) -> str:
     """The config keys whose values differ between the runs (a row per key, a column per run)."""
-    from tracker.ui.static import fmt
+    from tracker.ui.static import flat_items, fmt
 
-    flat = [dict(_flat(r.config)) for r in runs]
+    flat = [dict(flat_items(r.config)) for r in runs]
     keys = sorted(set().union(*flat))
     differing = [k for k in keys if len({repr(f.get(k)) for f in flat}) > 1]
     if not differing:
@@ -348,16 +348,6 @@ def config_diff_html(runs: list[Any]) -> str:
                    for k in differing)
     return (f"<div><b>config diff</b><table style='font-size:12px;border-collapse:collapse'>"
             f"<tr><th></th>{head}</tr>{rows}</table></div>")
-
-
-def _flat(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = []
-    for k, v in d.items():
-        if isinstance(v, dict) and "_type" not in v:
-            out += _flat(v, f"{prefix}{k}.")
-        else:
-            out.append((f"{prefix}{k}", v))
-    return out
 
 
 def _default_columns(extra: list[str]) -> list[str]:

@@ -70,12 +70,17 @@ def _table(rows: list[tuple[str, str]], title: str) -> str:
             f'<b>{_e(title)}</b><table style="border-collapse:collapse">{body}</table></div>')
 
 
-def _flat(d: dict[str, Any]) -> list[tuple[str, str]]:
+def flat_items(d: dict[str, Any]) -> list[tuple[str, Any]]:
+    """A nested dict as ``(dotted key, value)`` pairs, as the run table flattens it."""
     from tracker.api.public import _flatten
 
     flat: dict[str, Any] = {}
     _flatten("", d, flat)
-    return [(k, _e(fmt(v))) for k, v in flat.items()]
+    return list(flat.items())
+
+
+def _flat(d: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(k, _e(fmt(v))) for k, v in flat_items(d)]
 
 
 def run_html(run: Any) -> str:
