@@ -259,3 +259,21 @@ def test_filter_expression_names():
     df = pd.DataFrame({"config.lr": [0.1, 0.001], "state": ["finished", "crashed"], "summary.val/loss": [1.0, 2.0]})
     assert len(project.filter_frame(df, 'config.lr > 1e-2 and state == "finished"')) == 1
     assert len(project.filter_frame(df, "summary.val/loss >= 2")) == 1
+
+
+def test_a_page_that_cannot_show_warns_and_the_run_goes_on(tmp_path, monkeypatch):
+    import tracker.ui.panel as panel_mod
+
+    def broken(*args, **kwargs):
+        raise ImportError("No module named 'jupyter_bokeh'")
+
+    monkeypatch.setattr(panel_mod, "display_run", broken)
+    run = tracker.init(project="p", dir=_store(tmp_path), settings=tracker.Settings(strict=True))
+    with pytest.raises(tracker.TrackingFailure, match="jupyter_bokeh"):  # strict: raised
+        run.display()
+    run.finish()
+    lenient = tracker.init(project="p", dir=_store(tmp_path))
+    with pytest.warns(tracker.errors.TrackerWarning, match="run page could not be shown.*jupyter_bokeh"):
+        assert lenient.display() is None
+    lenient.log({"loss": 1.0})  # training goes on
+    lenient.finish()

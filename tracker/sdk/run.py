@@ -437,7 +437,12 @@ class Run(RunFiles, ConfigGroups):
         from tracker.ui.panel import display_run
 
         self.flush()  # what was logged so far shows at once
-        return display_run(Api(dir=self._paths.root).run(self.path), live=self, height=height, hidden=hidden)
+        try:
+            return display_run(Api(dir=self._paths.root).run(self.path), live=self, height=height, hidden=hidden)
+        except Exception as exc:  # noqa: BLE001 - a page that cannot show never stops the training cell
+            self._problem(("display",), f"the run page could not be shown ({type(exc).__name__}: {exc}); "
+                                        "the run goes on")
+            return None
 
     def _ipython_display_(self) -> None:
         from tracker.ui.panel import in_kernel
