@@ -1,9 +1,11 @@
-"""Shared fixtures: an isolated store per test, strict runs, and no state leaking between tests."""
+"""Shared fixtures: an isolated store per test, strict runs, and no state leaking between tests;
+``wait_until`` for anything a thread or another process does in its own time."""
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +32,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         warnings.simplefilter("ignore")  # what a test left behind was already reported to it
         for run in list(state.active):
             try:
-                run._end("finished", 0, quiet=True)
+                run.finish(quiet=True)
             except tracker.TrackingFailure:
                 pass
     state.active.clear()
@@ -65,3 +67,30 @@ def python_env(**extra: str) -> dict[str, str]:
 
 
 PYTHON = sys.executable
+
+
+def wait_until(
+    predicate: Callable[[], Any],
+    timeout: float = 30.0,
+    interval: float = 0.02,
+    message: str | None = None,
+) -> Any:
+    """Poll ``predicate()`` until it returns something truthy, and return that value.
+
+    For what happens asynchronously (a writer or sampler thread, a subprocess, the live updater):
+    never sleep a fixed time and then assert. The deadline is generous on purpose (CI runs on two
+    loaded cores); it costs nothing when things are fast. On timeout the test fails, saying what
+    was awaited (``message``, else the predicate's name) and the last value seen.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            what = message or getattr(predicate, "__name__", repr(predicate))
+            seen = repr(value)
+            if len(seen) > 500:
+                seen = seen[:500] + "..."
+            pytest.fail(f"waited {timeout:g} s for {what}; last value seen: {seen}")
+        time.sleep(interval)

@@ -386,7 +386,7 @@ KILLED = textwrap.dedent(
     import os, sys, tracker
     from tracker.artifacts import objects
 
-    real_copy = objects._copy
+    real_copy = objects.copy_file
 
     def slow_copy(source, dest):  # stop in the middle of storing, as a kill -9 would
         real_copy(source, dest)
@@ -394,7 +394,7 @@ KILLED = textwrap.dedent(
         import time
         time.sleep(60)
 
-    objects._copy = slow_copy
+    objects.copy_file = slow_copy
     run = tracker.init(project="p", dir=sys.argv[1], settings={"quiet": True, "disable_stats": True})
     art = tracker.Artifact("big", "model")
     art.add_file(sys.argv[2])
@@ -440,20 +440,20 @@ def test_a_full_disk_during_download_leaves_nothing_half_written(make_run, data,
     art = tracker.Artifact("dl", "dataset")
     art.add_dir(data)
     logged = run.log_artifact(art)
-    real = objects_mod._copy
+    real = objects_mod.copy_file
 
     def full(source, dest):
         with open(dest, "wb") as fh:
             fh.write(b"partial")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(objects_mod, "_copy", full)
+    monkeypatch.setattr(objects_mod, "copy_file", full)
     target = tmp_path / "target"
     with pytest.raises(OSError, match="No space left on device"):
         logged.download(target)
     leftovers = [os.path.join(d, f) for d, _, fs in os.walk(target) for f in fs]
     assert leftovers == []  # no file, not even a .part
-    monkeypatch.setattr(objects_mod, "_copy", real)
+    monkeypatch.setattr(objects_mod, "copy_file", real)
     logged.download(target)
     logged.verify(target)
 

@@ -15,7 +15,7 @@ from tracker import ConfigError, TrackingFailure, UsageError
 
 
 def read(run):
-    return tracker.Api(dir=run._paths.root).run(run.path)
+    return tracker.Api(dir=run.settings.root()).run(run.path)
 
 
 def stored_config(run):

@@ -16,7 +16,7 @@ def rows(run):
     """Every history row of a finished run, exact types, only logged keys."""
     return [
         {k: v for k, v in r.items() if not k.startswith("_") or k == "_step"}
-        for r in tracker.Api(dir=run._paths.root).run(run.path).scan_history()
+        for r in tracker.Api(dir=run.settings.root()).run(run.path).scan_history()
     ]
 
 
@@ -184,7 +184,7 @@ def test_ten_thousand_keys_in_one_call(make_run):
     run.log(data)
     run.log(data)
     run.finish()
-    frame = tracker.Api(dir=run._paths.root).run(run.path).history()
+    frame = tracker.Api(dir=run.settings.root()).run(run.path).history()
     assert frame.shape == (2, 10_003)
     assert frame["layer9999/grad_norm"].tolist() == [9999.0, 9999.0]
 

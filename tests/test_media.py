@@ -286,7 +286,7 @@ def test_logged_html_is_shown_only_in_a_sandboxed_iframe(make_run, store):
     markup = item._repr_html_()
     assert markup.startswith('<iframe sandbox="allow-scripts"') and "allow-same-origin" not in markup
     assert "<script>" not in markup and "&lt;script&gt;" in markup  # only inside srcdoc, escaped
-    from tracker.media.read import sandboxed_iframe
+    from tracker.api.media import sandboxed_iframe
 
     assert sandboxed_iframe('"><script>x</script>').count("<script>") == 0  # no breaking out of srcdoc
 

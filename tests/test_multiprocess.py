@@ -6,8 +6,12 @@ import subprocess
 import textwrap
 import time
 
+import pytest
+
 import tracker
 from tests.conftest import PYTHON, python_env
+
+pytestmark = pytest.mark.slow  # eight processes at once: out of the quick loop (pytest -m "not slow")
 
 WRITER = textwrap.dedent(
     """

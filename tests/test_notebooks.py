@@ -15,6 +15,8 @@ from tracker.demo import make_demo_store
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
+pytestmark = pytest.mark.slow  # real kernels: out of the quick loop (pytest -m "not slow")
+
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

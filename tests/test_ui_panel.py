@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import base64
-import time
 
 import numpy as np
 import pytest
 
 import tracker
+from tests.conftest import wait_until
 from tracker.ui import live, project, snapshot
 from tracker.ui.charts import MAX_POINTS, system_group
 from tracker.ui.panel import TABS, RunPanel, diff_html
@@ -139,16 +139,12 @@ def test_the_live_updater_refreshes_from_its_own_thread(tmp_path):
     try:
         for i in range(1, 50):
             run.log({"loss": 1.0 / (i + 1)})
-        deadline = time.monotonic() + 5
         src = panel.charts.charts["loss"].sources[run.path]
-        while len(src.data["x"]) < 50 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: len(src.data["x"]) >= 50, message="the live updater to bring all 50 points")
         assert len(src.data["x"]) == 50
         run.finish()
-        deadline = time.monotonic() + 5
-        while panel in live.active() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert panel not in live.active()  # a finished run leaves the updater
+        # a finished run leaves the updater
+        wait_until(lambda: panel not in live.active(), message="the finished run's panel to leave the updater")
     finally:
         live.unregister(panel)
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # typing costs ~10 ms to import: it is kept out of `import tracker`
 
-__version__ = "0.1.0"
-
 # The logging API loads with the package: it uses only light standard modules (no typing, re,
 # json, pathlib, dataclasses), so `init()` to the first `log` takes ~2 ms. The read API, pandas,
 # pyarrow and DuckDB load when first used.
@@ -33,11 +31,32 @@ from tracker.sdk.init import init  # noqa: E402
 from tracker.sdk.run import Run  # noqa: E402
 from tracker.sdk.summary import Metric  # noqa: E402
 from tracker.settings import Settings  # noqa: E402
+from tracker.version import __version__  # noqa: E402, F401
 
 if TYPE_CHECKING:
     from typing import Any
 
     from tracker.api.public import Api
+
+# Wiring: artifacts sit below the logging and read APIs, so what they need from those comes through
+# hooks set here (the package module is light: Artifact itself loads when first used).
+import tracker.artifacts as _artifacts  # noqa: E402
+
+
+def _open_read_run(root: str, path: str) -> Any:
+    """``Artifact.logged_by()``/``used_by()``: a read-side run (the read API loads only now)."""
+    from tracker.api.public import Api as _Api
+
+    return _Api(dir=root).run(path)
+
+
+def _current_live_run() -> Any:
+    """``Artifact.save()``: the run ``tracker.init`` made current, or None."""
+    return _state.current
+
+
+_artifacts.open_run = _open_read_run
+_artifacts.current_run = _current_live_run
 
 __all__ = [
     "Api",

@@ -214,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from tracker import __version__
+    from tracker.version import __version__
 
     return f"tracker {__version__}"
 

@@ -8,9 +8,9 @@ with numpy (no scikit-learn needed). Log them like any media: ``run.log({"pr": p
 
 from __future__ import annotations
 
+from tracker.convert import tensor_to_numpy
 from tracker.media.base import Media, MediaError, Prepared
 from tracker.media.types import Table
-from tracker.sdk.values import tensor_to_numpy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

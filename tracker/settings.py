@@ -19,161 +19,231 @@ from tracker.errors import UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, TypeVar
+
+    _T = TypeVar("_T")
 
 MODES = ("online", "offline", "disabled")
 RESUME_MODES = ("allow", "must", "never", "auto")
 REINIT_MODES = ("default", "return_previous", "finish_previous", "create_new")
 CONSOLE_MODES = ("wrap", "redirect", "off")
 
-_WANDB_ENV = {
-    "mode": "WANDB_MODE",
-    "project": "WANDB_PROJECT",
-    "run_id": "WANDB_RUN_ID",
-    "run_name": "WANDB_NAME",
-    "run_group": "WANDB_RUN_GROUP",
-    "run_job_type": "WANDB_JOB_TYPE",
-    "run_notes": "WANDB_NOTES",
-    "run_tags": "WANDB_TAGS",
-    "resume": "WANDB_RESUME",
-}
+#: The types a setting's annotation may name (before any ``[...]``, with an optional ``| None``).
+_KINDS: dict[str, type] = {"str": str, "bool": bool, "int": int, "float": float, "tuple": tuple, "dict": dict}
 
 
-#: Every setting and its default, in documentation order.
-_FIELDS: tuple[tuple[str, Any], ...] = (
-    ("dir", None),
-    ("project", None),
-    ("mode", "online"),
-    ("strict", False),
-    ("quiet", False),
-    ("flush_interval", 0.5),
-    ("heartbeat_interval", 10.0),
-    ("heartbeat_timeout", 120.0),
-    ("compaction_fanin", 8),
-    ("max_buffered_points", 20_000_000),
-    ("max_text_bytes", 1_000_000),
-    ("resume", None),
-    ("reinit", "default"),
-    ("allow_val_change", False),
-    ("run_id", None),
-    ("run_name", None),
-    ("run_group", None),
-    ("run_job_type", None),
-    ("run_notes", None),
-    ("run_tags", None),
-    ("entity", None),
-    ("disable_stats", False),
-    ("stats_sampling_interval", 2.0),
-    ("stats_disk_paths", ("/",)),
-    ("stats_track_process_tree", False),
-    ("stats_open_metrics_endpoints", None),
-    ("stats_open_metrics_filters", ()),
-    ("disable_meta", False),
-    ("disable_git", False),
-    ("save_code", False),
-    ("save_requirements", True),
-    ("max_diff_bytes", 1_000_000),
-    ("console", "wrap"),
-    ("env_vars", ()),
-)
-FIELD_NAMES = frozenset(name for name, _ in _FIELDS)
+class Setting:
+    """One setting of :class:`Settings`, declared with :func:`setting`; a descriptor.
+
+    ``__set_name__`` learns the name from the attribute and the type from its annotation (a string,
+    as every annotation in this module is): ``str``, ``bool``, ``int``, ``float``, ``tuple[...]`` or
+    ``dict[...]``, optionally ``| None``. Everything else about a setting is derived from this
+    object: coercion from code, the environment and files, validation, and the docs table.
+    """
+
+    name: str
+    annotation: str
+    kind: type
+    nullable: bool
+
+    def __init__(
+        self,
+        default: Any,
+        meaning: str,
+        env: str | tuple[str, ...] = (),
+        env_aliases: dict[str, str] | None = None,
+        choices: tuple[str, ...] | None = None,
+        gt: float | None = None,
+        ge: float | None = None,
+        unit: str = "",
+        path: bool = False,
+    ) -> None:
+        self.default = default
+        self.meaning = self.__doc__ = meaning
+        self.env = (env,) if isinstance(env, str) else tuple(env)
+        self.env_aliases = env_aliases or {}
+        self.choices = choices
+        self.gt = gt
+        self.ge = ge
+        self.unit = unit
+        self.path = path
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        self.tracker_env = "TRACKER_" + name.upper()
+        annotation = getattr(owner, "__annotations__", {}).get(name)
+        if not isinstance(annotation, str):
+            raise TypeError(f"setting {name} needs a type annotation (a string)")
+        kind = _KINDS.get(annotation.split("[", 1)[0].split("|", 1)[0].strip())
+        if kind is None:
+            raise TypeError(f"setting {name}: {annotation!r} is not one of {tuple(_KINDS)} (or that | None)")
+        self.annotation, self.kind = annotation, kind
+        self.nullable = annotation.replace(" ", "").endswith("|None")
+
+    def __get__(self, obj: Settings | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return obj._values[self.name]
+
+    def __set__(self, obj: Settings, value: Any) -> None:
+        obj._values[self.name] = value
+
+    def __repr__(self) -> str:
+        return f"<setting {self.name}: {self.annotation} = {self.default!r}>"
+
+    def coerce(self, value: Any, source: str) -> Any:
+        """Convert a value from a string (environment, file) or check its type (code).
+
+        Raises:
+            UsageError: naming the setting, the value, ``source`` and the type expected.
+        """
+        kind = self.kind
+        if value is None:
+            return None
+        try:
+            if kind is bool:
+                if isinstance(value, str):
+                    low = value.strip().lower()
+                    if low in ("1", "true", "yes", "on"):
+                        return True
+                    if low in ("0", "false", "no", "off", ""):
+                        return False
+                    raise ValueError(value)
+                return bool(value)
+            if kind is dict:
+                if isinstance(value, str):  # from the environment: a JSON object
+                    from tracker import _json
+
+                    value = _json.loads(value)
+                if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                    raise ValueError(value)
+                return {str(k): v for k, v in value.items()}
+            if kind is tuple:
+                if isinstance(value, str):
+                    return tuple(t.strip() for t in value.split(",") if t.strip())
+                return tuple(str(t) for t in value)
+            if kind in (int, float):
+                if isinstance(value, bool):
+                    raise ValueError(value)
+                return kind(value)
+            if self.path and isinstance(value, os.PathLike):
+                return os.fspath(value)
+            if not isinstance(value, str):
+                raise ValueError(value)
+            return value
+        except (TypeError, ValueError):
+            raise UsageError(
+                f"setting {self.name}={value!r} from {source} is not a valid {kind.__name__}"
+            ) from None
+
+    def check(self, value: Any) -> None:
+        """Check a value against the choices or range of the setting.
+
+        Raises:
+            UsageError: naming the setting, the value and what is accepted.
+        """
+        if value is None and self.nullable:
+            return
+        if self.choices is not None and value not in self.choices:
+            raise UsageError(f"setting {self.name}={value!r} is not one of {self.choices}")
+        unit = " " + self.unit if self.unit else ""
+        if self.gt is not None and not (value is not None and value > self.gt):
+            raise UsageError(f"setting {self.name}={value!r} must be > {self.gt}{unit}")
+        if self.ge is not None and not (value is not None and value >= self.ge):
+            raise UsageError(f"setting {self.name}={value!r} must be >= {self.ge}{unit}")
+
+
+def setting(
+    default: _T,
+    meaning: str,
+    *,
+    env: str | tuple[str, ...] = (),
+    env_aliases: dict[str, str] | None = None,
+    choices: tuple[str, ...] | None = None,
+    gt: float | None = None,
+    ge: float | None = None,
+    unit: str = "",
+    path: bool = False,
+) -> _T:
+    """Declare a setting of :class:`Settings`: ``name: type = setting(default, "meaning", ...)``.
+
+    Args:
+        default: the value when nothing sets it.
+        meaning: one line of prose (Markdown) for the docs table and ``help(Settings)``.
+        env: the W&B environment variable(s) that also set it, read after ``TRACKER_<NAME>``.
+        env_aliases: values of those W&B variables that stand for another value.
+        choices: the values accepted (``None`` too when the type is ``... | None``).
+        gt, ge: the value must be greater than ``gt`` / at least ``ge``.
+        unit: the unit of ``gt``/``ge`` in messages and docs (``"seconds"``).
+        path: a path: ``os.PathLike`` is accepted, and a relative one in a settings file is
+            relative to that file.
+
+    To mypy this returns the default (so the attribute has its annotated type); at run time it
+    returns the :class:`Setting` descriptor.
+    """
+    return Setting(default, meaning, env, env_aliases, choices, gt, ge, unit, path)  # type: ignore[return-value]
 
 
 class Settings:
     """Every knob of the tracker, with its default.
 
-    Attributes:
-        dir: the store root (``TRACKER_DIR``); default ``./tracker-runs``.
-        project: project used when ``init`` gets none.
-        mode: ``"online"`` and ``"offline"`` both write the local store (offline marks the run);
-            ``"disabled"`` makes every call a no-op.
-        strict: raise instead of warning on tracking problems (tests turn this on).
-        quiet: no message at ``init``/``finish``.
-        flush_interval: seconds between writes of logged rows to the store; a kill -9 loses at
-            most this much (plus the step still open).
-        heartbeat_interval: seconds between rewrites of ``status.json`` while nothing else changes.
-        heartbeat_timeout: a running run whose heartbeat is older than this (and whose process
-            cannot be checked, e.g. another host) reads as ``crashed``.
-        compaction_fanin: this many segment files of one size are merged into one while a run is
-            written; at ``finish``, more than this many are merged into one.
-        max_buffered_points: how many points are held in memory while the store cannot be
-            written; beyond that the oldest are dropped, with a warning.
-        max_text_bytes: a logged string longer than this is dropped (with a warning).
-        resume: default resume mode (``allow``, ``must``, ``never``, ``auto``).
-        reinit: what ``init`` does when a run is active (``default``, ``return_previous``,
-            ``finish_previous``, ``create_new``).
-        allow_val_change: allow config values to change after they are set.
-        run_id, run_name, run_group, run_job_type, run_notes, run_tags: defaults for ``init``.
-        entity: recorded with the run for W&B compatibility; has no other effect.
-        disable_stats: no system metrics.
-        stats_sampling_interval: seconds between system-metric samples.
-        stats_disk_paths: file systems whose usage is sampled.
-        stats_track_process_tree: include child processes in process metrics and GPU use.
-        stats_open_metrics_endpoints: ``{name: url}`` of OpenMetrics endpoints to scrape.
-        stats_open_metrics_filters: regular expressions; only matching metric names are kept.
-        disable_meta: no host and program facts, no package list.
-        disable_git: no git facts and no ``diff.patch``.
-        save_code: save the script (or notebook) source with the run.
-        save_requirements: save the installed packages as ``requirements.txt``.
-        max_diff_bytes: ``diff.patch`` is cut to this size, with a marker.
-        console: ``"wrap"`` (sys.stdout/sys.stderr), ``"redirect"`` (file descriptors, child
-            processes included) or ``"off"``.
-        env_vars: names or globs of environment variables recorded in the ``Environment``
-            config group (none by default: the environment may hold secrets).
+    Each setting is declared once below: ``name: type = setting(default, "meaning", ...)``. The
+    type is its annotation; ``TRACKER_<NAME>`` sets it from the environment, and ``env=`` names the
+    W&B variable that also does. The table in ``docs/settings.md`` is made from these declarations
+    (:func:`markdown_table`; ``python scripts/write_settings_docs.py`` rewrites it).
     """
 
-    __slots__ = (*(name for name, _ in _FIELDS), "_explicit")
+    __slots__ = ("_values", "_explicit")
 
-    dir: str | None
-    project: str | None
-    mode: str
-    strict: bool
-    quiet: bool
-    flush_interval: float
-    heartbeat_interval: float
-    heartbeat_timeout: float
-    compaction_fanin: int
-    max_buffered_points: int
-    max_text_bytes: int
-    resume: str | None
-    reinit: str
-    allow_val_change: bool
-    run_id: str | None
-    run_name: str | None
-    run_group: str | None
-    run_job_type: str | None
-    run_notes: str | None
-    run_tags: tuple[str, ...] | None
-    entity: str | None
-    disable_stats: bool
-    stats_sampling_interval: float
-    stats_disk_paths: tuple[str, ...]
-    stats_track_process_tree: bool
-    stats_open_metrics_endpoints: dict[str, str] | None
-    stats_open_metrics_filters: tuple[str, ...]
-    disable_meta: bool
-    disable_git: bool
-    save_code: bool
-    save_requirements: bool
-    max_diff_bytes: int
-    console: str
-    env_vars: tuple[str, ...]
+    dir: str | None = setting(None, "the store root; unset means `./tracker-runs`", path=True)
+    project: str | None = setting(None, "project when `init` gets none; unset means `uncategorized`", env="WANDB_PROJECT")
+    mode: str = setting(
+        "online", "`online` and `offline` both write the local store (offline marks the run); `disabled` makes every call a no-op",
+        env="WANDB_MODE", env_aliases={"dryrun": "offline"}, choices=MODES,
+    )
+    strict: bool = setting(False, "raise `TrackingFailure` instead of warning on tracking problems (tests turn this on)")
+    quiet: bool = setting(False, "no message at `init` and `finish`")
+    flush_interval: float = setting(0.5, "seconds between writes of logged rows; the most a kill -9 loses (plus the step still open)", gt=0, unit="seconds")
+    heartbeat_interval: float = setting(10.0, "seconds between rewrites of `status.json` while nothing else changes", gt=0, unit="seconds")
+    heartbeat_timeout: float = setting(120.0, "a running run whose heartbeat is older, and whose process cannot be checked (another host), reads as `crashed`", gt=0, unit="seconds")
+    compaction_fanin: int = setting(8, "this many segment files of one size are merged into one while a run is written; at `finish`, more than this many are", ge=2)
+    max_buffered_points: int = setting(20_000_000, "points held in memory while the store cannot be written; beyond that the oldest are dropped, with a warning")
+    max_text_bytes: int = setting(1_000_000, "a logged string longer than this is dropped, with a warning")
+    resume: str | None = setting(None, "default resume mode of `init` (see [logging.md](logging.md))", env="WANDB_RESUME", choices=RESUME_MODES)
+    reinit: str = setting("default", "what `init` does while a run is active", choices=REINIT_MODES)
+    allow_val_change: bool = setting(False, "allow config values to change after they are set")
+    run_id: str | None = setting(None, "default `id` of `init`", env="WANDB_RUN_ID")
+    run_name: str | None = setting(None, "default `name` of `init`", env="WANDB_NAME")
+    run_group: str | None = setting(None, "default `group` of `init`", env="WANDB_RUN_GROUP")
+    run_job_type: str | None = setting(None, "default `job_type` of `init`", env="WANDB_JOB_TYPE")
+    run_notes: str | None = setting(None, "default `notes` of `init`", env="WANDB_NOTES")
+    run_tags: tuple[str, ...] | None = setting(None, "default `tags` of `init`", env="WANDB_TAGS")
+    entity: str | None = setting(None, "recorded with the run for W&B compatibility; has no other effect")
+    disable_stats: bool = setting(False, "no system metrics")
+    stats_sampling_interval: float = setting(2.0, "seconds between system-metric samples", gt=0, unit="seconds")
+    stats_disk_paths: tuple[str, ...] = setting(("/",), "file systems whose usage is sampled")
+    stats_track_process_tree: bool = setting(False, "include child processes in process metrics and GPU use")
+    stats_open_metrics_endpoints: dict[str, str] | None = setting(None, "`{name: url}` of OpenMetrics endpoints to scrape")
+    stats_open_metrics_filters: tuple[str, ...] = setting((), "regular expressions: only matching metric names are kept")
+    disable_meta: bool = setting(False, "no host and program facts, no package list")
+    disable_git: bool = setting(False, "no git facts and no `diff.patch`")
+    save_code: bool = setting(False, "save the script (or notebook) source with the run")
+    save_requirements: bool = setting(True, "save the installed packages as `requirements.txt`")
+    max_diff_bytes: int = setting(1_000_000, "`diff.patch` is cut to this size, with a marker")
+    console: str = setting("wrap", "`wrap` (sys.stdout/sys.stderr), `redirect` (file descriptors, child processes included) or `off`", choices=CONSOLE_MODES)
+    env_vars: tuple[str, ...] = setting((), "names or globs of environment variables recorded in the `Environment` config group (none by default: it may hold secrets)")
+
+    _values: dict[str, Any]
     _explicit: frozenset[str]
 
     def __init__(self, **kwargs: Any) -> None:
-        for name, default in _FIELDS:
-            setattr(self, name, default)
-        for key, value in kwargs.items():
-            if key not in FIELD_NAMES:
-                raise UsageError(
-                    f"unknown setting {key!r}; known settings: {', '.join(sorted(FIELD_NAMES))}"
-                )
-            setattr(self, key, _coerce(key, value, source="Settings(...)"))
+        self._values = {s.name: s.default for s in FIELDS}
+        self._values.update(_coerce_all(kwargs, source="Settings(...)"))
         self._explicit = frozenset(kwargs)
         self.validate()
 
     def __repr__(self) -> str:
-        return "Settings(" + ", ".join(f"{n}={getattr(self, n)!r}" for n, _ in _FIELDS) + ")"
+        return "Settings(" + ", ".join(f"{n}={v!r}" for n, v in self._values.items()) + ")"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Settings) and self.to_dict() == other.to_dict()
@@ -184,25 +254,12 @@ class Settings:
         Raises:
             UsageError: naming the setting, the value and what is accepted.
         """
-        if self.mode not in MODES:
-            raise UsageError(f"setting mode={self.mode!r} is not one of {MODES}")
-        if self.resume is not None and self.resume not in RESUME_MODES:
-            raise UsageError(f"setting resume={self.resume!r} is not one of {RESUME_MODES}")
-        if self.reinit not in REINIT_MODES:
-            raise UsageError(f"setting reinit={self.reinit!r} is not one of {REINIT_MODES}")
-        for name in ("flush_interval", "heartbeat_interval", "heartbeat_timeout"):
-            if not getattr(self, name) > 0:
-                raise UsageError(f"setting {name}={getattr(self, name)!r} must be > 0 seconds")
-        if self.console not in CONSOLE_MODES:
-            raise UsageError(f"setting console={self.console!r} is not one of {CONSOLE_MODES}")
-        if not self.stats_sampling_interval > 0:
-            raise UsageError(f"setting stats_sampling_interval={self.stats_sampling_interval!r} must be > 0 seconds")
-        if self.compaction_fanin < 2:
-            raise UsageError(f"setting compaction_fanin={self.compaction_fanin!r} must be >= 2")
+        for s in _CHECKED:
+            s.check(self._values[s.name])
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a plain dict (stored with each run)."""
-        return {name: getattr(self, name) for name, _ in _FIELDS}
+        return dict(self._values)
 
     def root(self) -> str:
         """The store root as an absolute path."""
@@ -211,13 +268,12 @@ class Settings:
     def copy(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied (each validated as in the constructor)."""
         new = Settings.__new__(Settings)
-        for name, _ in _FIELDS:
-            setattr(new, name, getattr(self, name))
+        new._values = {**self._values, **_coerce_all(changes, source="init(...)")}
         new._explicit = self._explicit | frozenset(changes)
-        for key, value in changes.items():
-            setattr(new, key, _coerce(key, value, source="init(...)"))
         new.validate()
         return new
+
+    __copy__ = copy
 
     @classmethod
     def load(cls, code: Settings | None = None, cwd: str | os.PathLike[str] | None = None) -> Settings:
@@ -238,86 +294,37 @@ class Settings:
         return cls(**values)
 
 
-_FIELD_TYPES = {
-    "strict": bool,
-    "quiet": bool,
-    "allow_val_change": bool,
-    "flush_interval": float,
-    "heartbeat_interval": float,
-    "heartbeat_timeout": float,
-    "compaction_fanin": int,
-    "max_buffered_points": int,
-    "max_text_bytes": int,
-    "run_tags": tuple,
-    "disable_stats": bool,
-    "stats_sampling_interval": float,
-    "stats_disk_paths": tuple,
-    "stats_track_process_tree": bool,
-    "stats_open_metrics_endpoints": dict,
-    "stats_open_metrics_filters": tuple,
-    "disable_meta": bool,
-    "disable_git": bool,
-    "save_code": bool,
-    "save_requirements": bool,
-    "max_diff_bytes": int,
-    "env_vars": tuple,
-}
+#: Every setting, in declaration (and documentation) order.
+FIELDS: tuple[Setting, ...] = tuple(v for v in vars(Settings).values() if isinstance(v, Setting))
+FIELD_NAMES = frozenset(s.name for s in FIELDS)
+_BY_NAME = {s.name: s for s in FIELDS}
+_CHECKED = tuple(s for s in FIELDS if s.choices is not None or s.gt is not None or s.ge is not None)
 
 
-def _coerce(key: str, value: Any, source: str) -> Any:
-    """Convert a setting from a string (environment, file) or check its type (code)."""
-    kind = _FIELD_TYPES.get(key, str)
-    if value is None:
-        return None
-    try:
-        if kind is bool:
-            if isinstance(value, str):
-                low = value.strip().lower()
-                if low in ("1", "true", "yes", "on"):
-                    return True
-                if low in ("0", "false", "no", "off", ""):
-                    return False
-                raise ValueError(value)
-            return bool(value)
-        if kind is dict:
-            if isinstance(value, str):  # from the environment: a JSON object
-                from tracker import _json
-
-                value = _json.loads(value)
-            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-                raise ValueError(value)
-            return {str(k): v for k, v in value.items()}
-        if kind is tuple:
-            if isinstance(value, str):
-                return tuple(t.strip() for t in value.split(",") if t.strip())
-            return tuple(str(t) for t in value)
-        if kind in (int, float):
-            if isinstance(value, bool):
-                raise ValueError(value)
-            return kind(value)
-        if key == "dir" and isinstance(value, os.PathLike):
-            return os.fspath(value)
-        if not isinstance(value, str):
-            raise ValueError(value)
-        return value
-    except (TypeError, ValueError):
-        raise UsageError(
-            f"setting {key}={value!r} from {source} is not a valid {kind.__name__}"
-        ) from None
+def _coerce_all(values: dict[str, Any], source: str) -> dict[str, Any]:
+    """``values`` coerced by their settings; an unknown name raises naming the known ones."""
+    out = {}
+    for key, value in values.items():
+        s = _BY_NAME.get(key)
+        if s is None:
+            raise UsageError(f"unknown setting {key!r}; known settings: {', '.join(sorted(FIELD_NAMES))}")
+        out[key] = s.coerce(value, source)
+    return out
 
 
 def _read_env() -> dict[str, Any]:
+    """Settings from ``TRACKER_<NAME>``, else from the setting's W&B variable(s)."""
+    environ = os.environ
     out: dict[str, Any] = {}
-    for name, env in _WANDB_ENV.items():
-        if env in os.environ:
-            value = os.environ[env]
-            if name == "mode" and value == "dryrun":
-                value = "offline"
-            out[name] = _coerce(name, value, source=env)
-    for name, _ in _FIELDS:
-        env = "TRACKER_" + name.upper()
-        if env in os.environ:
-            out[name] = _coerce(name, os.environ[env], source=env)
+    for s in FIELDS:
+        if s.tracker_env in environ:
+            out[s.name] = s.coerce(environ[s.tracker_env], source=s.tracker_env)
+            continue
+        for env in s.env:
+            if env in environ:
+                value = environ[env]
+                out[s.name] = s.coerce(s.env_aliases.get(value, value), source=env)
+                break
     return out
 
 
@@ -352,9 +359,70 @@ def _read_settings_file(path: str) -> dict[str, Any]:
     table = data.get("settings", data)
     out: dict[str, Any] = {}
     for key, value in table.items():
-        if key not in FIELD_NAMES:
+        s = _BY_NAME.get(key)
+        if s is None:
             raise UsageError(f"settings file {path}: unknown setting {key!r}")
-        out[key] = _coerce(key, value, source=str(path))
-    if out.get("dir"):
-        out["dir"] = os.path.realpath(os.path.join(os.path.dirname(path), os.path.expanduser(out["dir"])))
+        value = out[key] = s.coerce(value, source=str(path))
+        if s.path and value:
+            out[key] = os.path.realpath(os.path.join(os.path.dirname(path), os.path.expanduser(value)))
     return out
+
+
+TABLE_START = "<!-- settings-table:start -->"
+TABLE_END = "<!-- settings-table:end -->"
+
+
+def _literal(value: Any) -> str:
+    """A default as it is written in Python (and TOML): ``"online"``, ``("/",)``, ``20_000_000``."""
+    if isinstance(value, str):
+        return '"' + value + '"'
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:_}"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_literal(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    return repr(value)
+
+
+def _markdown_row(s: Setting) -> str:
+    kind = f"`{s.annotation}`"
+    if s.choices is not None:
+        kind += ": " + ", ".join(f"`{c}`" for c in s.choices)
+    unit = " " + s.unit if s.unit else ""
+    if s.gt is not None:
+        kind += f" (> {s.gt}{unit})"
+    if s.ge is not None:
+        kind += f" (>= {s.ge}{unit})"
+    env = f"`{s.tracker_env}`" + "".join(f", `{e}`" for e in s.env)
+    env += "".join(f" (`{k}` means `{v}`)" for k, v in s.env_aliases.items())
+    cells = (f"`{s.name}`", kind, f"`{_literal(s.default)}`", env, s.meaning)
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def markdown_table() -> str:
+    """The table of settings in ``docs/settings.md``, made from the declarations in :class:`Settings`."""
+    head = "| setting | type | default | environment | meaning |\n| --- | --- | --- | --- | --- |\n"
+    return head + "".join(_markdown_row(s) + "\n" for s in FIELDS)
+
+
+def with_markdown_table(text: str) -> str:
+    """``text`` (a Markdown document) with :func:`markdown_table` between the table markers.
+
+    Raises:
+        ValueError: the markers are missing or out of order.
+    """
+    start, end = text.find(TABLE_START), text.find(TABLE_END)
+    if start < 0 or end < start:
+        raise ValueError(f"no {TABLE_START} ... {TABLE_END} markers, in this order")
+    return text[: start + len(TABLE_START)] + "\n" + markdown_table() + text[end:]
+
+
+def write_docs(path: str) -> bool:
+    """Rewrite the table of settings in the Markdown file ``path``; True when it changed."""
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    new = with_markdown_table(text)
+    if new == text:
+        return False
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(new)
+    return True

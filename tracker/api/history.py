@@ -2,8 +2,9 @@
 
 The wide frame is a pivot of the long table (one row per step, one column per key), done with
 numpy on the Arrow buffers: 1M points pivot in ~15 ms, several times faster than a SQL PIVOT.
-Downsampling (``samples=``) runs inside DuckDB: per key and step bucket it keeps the first, last,
-minimum and maximum point (M4), so no spike is ever hidden by the sampling.
+Downsampling (``samples=``) is the store's one downsampler (:meth:`tracker.store.query.Query.series`):
+per key and step bucket it keeps the first, last, minimum and maximum point (M4), so no spike is ever
+hidden by the sampling, and long series are read through their pyramid of M4 rows.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tracker.errors import UsageError
-from tracker.sdk.values import decode_value
-from tracker.store import segments
+from tracker.store.codec import decode_value
 from tracker.store.segments import KIND_BOOL, KIND_FLOAT, KIND_INT, KIND_NULL
 
 if TYPE_CHECKING:
@@ -23,26 +23,29 @@ if TYPE_CHECKING:
 INDEX_COLUMNS = ("_step", "_timestamp", "_runtime")
 
 
-def read_long(
-    stream_dir: str,
-    keys: Sequence[str] | None = None,
-    min_step: int | None = None,
-    max_step: int | None = None,
-) -> pa.Table | None:
-    """The long table of a stream, optionally only some keys and a step range."""
-    import pyarrow.compute as pc
-
-    table = segments.read_stream(stream_dir, min_step=min_step, max_step=max_step)
-    if table is None or keys is None:
-        return table
-    mask = pc.is_in(table.column("key").cast("string"), value_set=_str_array(keys))
-    return table.filter(mask)
-
-
-def _str_array(values: Sequence[str]) -> pa.Array:
+def points_table(series: dict[str, dict[str, Any]]) -> pa.Table | None:
+    """The long table (step, key, kind, value, text, time) of downsampled points per key, in step
+    order (what ``history(samples=...)`` pivots)."""
+    import numpy as np
     import pyarrow as pa
 
-    return pa.array(list(values), type=pa.string())
+    from tracker.store.segments import null_strings, numpy_array
+
+    names = [k for k, v in series.items() if len(v["step"])]
+    if not names:
+        return None
+    step = np.concatenate([series[k]["step"] for k in names]).astype(np.int64)
+    code = np.concatenate([np.full(len(series[k]["step"]), i, dtype=np.int32) for i, k in enumerate(names)])
+    value = np.concatenate([series[k]["y"] for k in names]).astype(np.float64)
+    time_ = np.concatenate([series[k]["time"] for k in names]).astype(np.float64)
+    order = np.argsort(step, kind="stable")
+    n = len(step)
+    keys = pa.DictionaryArray.from_arrays(numpy_array(code[order], pa.int32()), pa.array(names, pa.string()))
+    return pa.Table.from_arrays(
+        [numpy_array(step[order], pa.int64()), keys, numpy_array(np.zeros(n, np.int8), pa.int8()),
+         numpy_array(value[order], pa.float64()), null_strings(n), numpy_array(time_[order], pa.float64())],
+        names=["step", "key", "kind", "value", "text", "time"],
+    )
 
 
 def _dict_column(table: pa.Table) -> tuple[Any, list[str]]:
@@ -204,83 +207,3 @@ def _is_dict(batch: Any) -> bool:
     import pyarrow as pa
 
     return pa.types.is_dictionary(batch.column("key").type)
-
-
-def m4_steps_sql(files: list[str], keys: Sequence[str] | None, buckets: int,
-                 min_step: int | None, max_step: int | None, x_col: str = "step") -> tuple[str, list[Any]]:
-    """SQL that picks, per key and bucket of ``x_col``, the steps of the first, last, min and max point."""
-    where = ["kind <= 2"]
-    params: list[Any] = [files]
-    if keys is not None:
-        where.append("key IN (SELECT unnest(?))")
-        params.append(list(keys))
-    if min_step is not None:
-        where.append("step >= ?")
-        params.append(int(min_step))
-    if max_step is not None:
-        where.append("step < ?")
-        params.append(int(max_step))
-    sql = f"""
-        WITH h AS (
-            SELECT step, CAST(key AS VARCHAR) AS key, value, {x_col} AS x
-            FROM read_parquet(?) WHERE {' AND '.join(where)}
-        ),
-        lim AS (SELECT min(x) AS lo, max(x) AS hi FROM h),
-        b AS (
-            SELECT h.*, least(CAST(floor((h.x - lim.lo) * {int(buckets)} / greatest(lim.hi - lim.lo, 1e-300)) AS BIGINT),
-                              {int(buckets) - 1}) AS bucket
-            FROM h, lim
-        ),
-        picked AS (
-            SELECT arg_min(step, value) AS s_min, arg_max(step, value) AS s_max,
-                   min(step) AS s_first, max(step) AS s_last
-            FROM b GROUP BY key, bucket
-        )
-        SELECT DISTINCT s FROM (
-            SELECT s_min AS s FROM picked UNION ALL SELECT s_max FROM picked
-            UNION ALL SELECT s_first FROM picked UNION ALL SELECT s_last FROM picked
-        ) ORDER BY s
-    """
-    return sql, params
-
-
-def arrow_table(result: Any) -> pa.Table:
-    """The Arrow table of a DuckDB result (the method's name changed in DuckDB 2.0)."""
-    fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
-    return fetch()
-
-
-def downsampled(
-    con: Any,
-    stream_dir: str,
-    samples: int,
-    keys: Sequence[str] | None,
-    min_step: int | None,
-    max_step: int | None,
-) -> pa.Table | None:
-    """The long rows of the steps that M4 sampling keeps (about ``samples`` rows per key)."""
-
-    if samples < 4:
-        raise UsageError(f"samples={samples!r} must be at least 4")
-    for _ in range(10):
-        files = [str(p) for p in segments.segment_files(stream_dir)]
-        if not files:
-            return None
-        sql, params = m4_steps_sql(files, keys, max(1, samples // 4), min_step, max_step)
-        try:
-            picked = con.execute(sql, params).fetchnumpy()["s"]
-            rows = arrow_table(con.sql(
-                "SELECT step, key, kind, value, text, time FROM read_parquet(?) "
-                "WHERE step IN (SELECT unnest(?)) ORDER BY step",
-                params=[files, picked.tolist()],
-            ))
-        except Exception as exc:  # a segment compacted away mid-query: list again
-            if "No files found" in str(exc) or "No such file" in str(exc) or "IO Error" in str(exc):
-                continue
-            raise
-        if keys is not None:
-            import pyarrow.compute as pc
-
-            rows = rows.filter(pc.is_in(rows.column("key").cast("string"), value_set=_str_array(keys)))
-        return rows
-    raise OSError(f"segments in {stream_dir} kept changing while being read")

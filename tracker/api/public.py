@@ -7,25 +7,23 @@ read at any time: its JSON files are replaced atomically and its segments are im
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tracker.api import filters as _filters
 from tracker.api import history as _history
+from tracker.convert import check_tags, group_config
 from tracker.errors import QueryError, RunNotFoundError, UsageError
 from tracker.settings import Settings
-from tracker.store import layout, reader
-from tracker.store.layout import RunPaths
+from tracker.store import layout
+from tracker.store.index import FIXED_FIELDS, RunDoc
+from tracker.store.query import Query, stream_dir
+from tracker.store.states import derive_state, is_live
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
-
-_STREAMS = {"default": "scalars", "scalars": "scalars", "system": "system", "console": "console",
-            "media": "media"}
-
 
 class Api:
     """Entry point of the read API.
@@ -41,15 +39,15 @@ class Api:
             settings = settings.copy(dir=os.fspath(dir))
         self.root: str = settings.root()
         self._settings = settings
-        self._con: Any = None
-        self._con_lock = threading.Lock()
+        #: The store's query object: the one reader every part of tracker reads through.
+        self.query = Query.at(self.root)
 
     def __repr__(self) -> str:
         return f"<tracker.Api {self.root}>"
 
     def projects(self) -> list[str]:
         """The project names in the store."""
-        return reader.list_projects(self.root)
+        return self.query.projects()
 
     def runs(
         self,
@@ -64,14 +62,11 @@ class Api:
             filters: a MongoDB-style filter (see :mod:`tracker.api.filters`).
             order: ``"+field"`` or ``"-field"``, e.g. ``"-summary.val/acc"``.
         """
-        projects = self.projects() if project is None else [_project_of(project)]
-        items: list[Run] = []
-        for name in projects:
-            for files in _read_project(self.root, name):
-                items.append(Run(self, files))
+        docs = self.query.runs(None if project is None else _project_of(project))
+        items = [Run(self, d) for d in docs]
         if filters:
-            items = [r for r in items if _filters.matches(r._doc(), filters)]
-        items = _filters.order_docs(items, order, lambda r: r._doc())
+            items = [r for r in items if _filters.matches(r.fields(), filters)]
+        items = _filters.order_docs(items, order, lambda r: r.fields())
         return Runs(self, project, items)
 
     def run(self, path: str) -> Run:
@@ -88,10 +83,10 @@ class Api:
         project, run_id = parts
         layout.check_name(project, "project name")
         layout.check_name(run_id, "run id")
-        files = reader.read_run(RunPaths(self.root, project, run_id))
-        if files is None:
+        doc = self.query.run_doc(project, run_id)
+        if doc is None:
             raise RunNotFoundError(f"no run {project}/{run_id} in {self.root}")
-        return Run(self, files)
+        return Run(self, doc)
 
     # --- artifacts -------------------------------------------------------------------------
     def artifact(self, name: str, type: str | None = None) -> Any:
@@ -136,16 +131,11 @@ class Api:
 
     # --- SQL -----------------------------------------------------------------------------
     def connection(self) -> Any:
-        """A DuckDB connection with the store's views (``runs``, ``history``, ``system``) fresh."""
-        import duckdb
-
-        with self._con_lock:
-            if self._con is None:
-                self._con = duckdb.connect()
-            con = self._con.cursor()
+        """A DuckDB cursor with the store's views (``runs``, ``history``, ``system``, ...) fresh."""
         from tracker.api.views import create_views
 
-        create_views(con, self)
+        con = self.query.connection()
+        create_views(con, self.query)
         return con
 
     def sql(self, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
@@ -160,49 +150,20 @@ class Api:
         """
         import duckdb
 
-        for attempt in range(10):
-            con = self.connection()
-            try:
-                rel = con.sql(query, params=list(params) if params else None)
-                if rel is None:  # a statement with no result (CREATE VIEW, SET, ...)
-                    import pandas as pd
+        from tracker.api.views import create_views
 
-                    return pd.DataFrame()
-                # through Arrow: DuckDB's own .df() warns on pandas 3 and copies more
-                from tracker.api.history import arrow_table
-
-                return arrow_table(rel).to_pandas()
-            except duckdb.Error as exc:
-                # a segment merged away between listing the files and reading them: list again
-                vanished = isinstance(exc, duckdb.IOException) or any(
-                    s in str(exc) for s in ("No files found", "No such file", "does not exist")
-                )
-                if not vanished or attempt == 9:
-                    raise QueryError(str(exc)) from exc
-            finally:
-                con.close()
-        raise AssertionError("unreachable")
-
-    def _duck(self) -> Any:
-        import duckdb
-
-        with self._con_lock:
-            if self._con is None:
-                self._con = duckdb.connect()
-            return self._con.cursor()
+        try:
+            table = self.query.sql(query, list(params) if params else None,
+                                   prepare=lambda con: create_views(con, self.query))
+        except duckdb.Error as exc:
+            raise QueryError(str(exc)) from exc
+        return table.to_pandas()
 
 
 def _project_of(project: str) -> str:
     parts = [p for p in project.split("/") if p]
     name = parts[-1] if parts else project
     return layout.check_name(name, "project name")
-
-
-def _read_project(root: str, project: str) -> Iterator[reader.RunFiles]:
-    for run_id in reader.list_run_ids(root, project):
-        files = reader.read_run(RunPaths(root, project, run_id))
-        if files is not None:
-            yield files
 
 
 class Runs(Sequence["Run"]):
@@ -230,33 +191,38 @@ class Runs(Sequence["Run"]):
     def display(self, height: int = 360) -> Any:
         """Show the run table (filter, group, columns, comparison of the selected runs) below the
         cell; returns the :class:`~tracker.ui.project.RunTable`."""
-        from tracker.ui.project import display_runs
+        from tracker.ui.entry import render
 
-        return display_runs(self, height=height)
+        return render(self, "display", height=height)
 
     def _ipython_display_(self) -> None:
-        from tracker.ui.panel import show_or_static
+        from tracker.ui.entry import render
 
-        show_or_static(self)
+        render(self, "ipython")
 
     def _repr_html_(self) -> str:
         """The run table as static HTML (the end of a cell, nbconvert, GitHub)."""
-        from tracker.ui.static import runs_html
+        from tracker.ui.entry import render
 
-        return runs_html(self)
+        return str(render(self, "html"))
 
     def records(self) -> list[dict[str, Any]]:
         """One flat dict a run: the fixed columns, then ``config.*`` and ``summary.*``."""
-        return [r._flat() for r in self._items]
+        return [r._doc.flat() for r in self._items]
 
     def to_pandas(self) -> pd.DataFrame:
         """One row a run: id, name, state, ..., ``config.*`` and ``summary.*`` columns."""
-        import pandas as pd
-
-        records = self.records()
-        frame = pd.DataFrame.from_records(records, columns=_columns(records))
-        for col in ("created_at", "heartbeat_at"):
-            frame[col] = pd.to_datetime(frame[col], unit="s", utc=True)
+        docs = [r._doc for r in self._items]
+        key = tuple(map(id, docs))
+        cached = _FRAMES.get(key)
+        if cached is not None:
+            return cached[1].copy()
+        frame = _frame(docs)
+        if not any(is_live(d.written_state) for d in docs):  # rows of ended runs never change
+            _FRAMES[key] = (docs, frame)
+            while len(_FRAMES) > 4:
+                _FRAMES.pop(next(iter(_FRAMES)))
+            frame = frame.copy()
         return frame
 
     def to_arrow(self) -> pa.Table:
@@ -266,10 +232,19 @@ class Runs(Sequence["Run"]):
         return pa.Table.from_pandas(self.to_pandas(), preserve_index=False)
 
 
-_FIXED = (
-    "project", "id", "name", "state", "created_at", "heartbeat_at", "duration", "tags", "notes",
-    "group", "job_type", "host", "user", "last_step",
-)
+#: Run tables of ended runs by the identity of their documents (the runs index hands out the same
+#: document objects until a run changes): a table asked for again is a copy, not a rebuild.
+_FRAMES: dict[tuple[int, ...], tuple[list[RunDoc], pd.DataFrame]] = {}
+
+
+def _frame(docs: list[RunDoc]) -> pd.DataFrame:
+    import pandas as pd
+
+    records = [d.flat() for d in docs]
+    frame = pd.DataFrame.from_records(records, columns=_columns(records))
+    for col in ("created_at", "heartbeat_at"):
+        frame[col] = pd.to_datetime(frame[col], unit="s", utc=True)
+    return frame
 
 
 def _columns(records: list[dict[str, Any]]) -> list[str]:
@@ -278,26 +253,16 @@ def _columns(records: list[dict[str, Any]]) -> list[str]:
     every = dict.fromkeys(chain.from_iterable(records))  # all keys, in first-seen order, in C
     config = [k for k in every if k.startswith("config.")]
     summary = [k for k in every if k.startswith("summary.")]
-    return [*_FIXED, *config, *summary]
-
-
-def _flatten(prefix: str, d: Any, out: dict[str, Any]) -> None:
-    """Nested dicts as dotted keys; a media reference (``{"_type": ...}``) stays one value."""
-    for k, v in d.items():
-        if isinstance(v, dict) and v and "_type" not in v:
-            _flatten(f"{prefix}{k}.", v, out)
-        else:
-            out[f"{prefix}{k}"] = v
+    return [*FIXED_FIELDS, *config, *summary]
 
 
 class Run:
     """A run read from the store (finished, crashed, or still being written elsewhere)."""
 
-    def __init__(self, api: Api, files: reader.RunFiles) -> None:
+    def __init__(self, api: Api, doc: RunDoc) -> None:
         self._api = api
-        self._files = files
+        self._doc = doc
         self._status_read = time.monotonic()
-        self._doc_cache: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return f"<tracker.Run {self.path} name={self.name!r} state={self.state}>"
@@ -306,25 +271,30 @@ class Run:
         """Show the run's page (Overview, Charts, System, Logs, Files, Artifacts, Execution, Media)
         below the cell, live while the run is being written; returns the
         :class:`~tracker.ui.panel.RunPanel` (``hidden=True`` builds it without showing it)."""
-        from tracker.ui.panel import display_run
+        from tracker.ui.entry import render
 
-        return display_run(self, height=height, hidden=hidden)
+        return render(self, "display", height=height, hidden=hidden)
 
     def _ipython_display_(self) -> None:
-        from tracker.ui.panel import show_or_static
+        from tracker.ui.entry import render
 
-        show_or_static(self)
+        render(self, "ipython")
 
     def _repr_html_(self) -> str:
         """The run's overview as static HTML (the end of a cell, nbconvert, GitHub)."""
-        from tracker.ui.static import run_html
+        from tracker.ui.entry import render
 
-        return run_html(self)
+        return str(render(self, "html"))
 
     # --- identity and metadata ---------------------------------------------------------------
     @property
+    def api(self) -> Api:
+        """The :class:`Api` this run was read through."""
+        return self._api
+
+    @property
     def _record(self) -> dict[str, Any]:
-        return self._files.record
+        return self._doc.record
 
     @property
     def id(self) -> str:
@@ -344,7 +314,7 @@ class Run:
 
     @property
     def dir(self) -> str:
-        return str(self._files.paths.dir)
+        return self._doc.dir
 
     @property
     def config(self) -> dict[str, Any]:
@@ -352,17 +322,13 @@ class Run:
 
     @property
     def summary(self) -> dict[str, Any]:
-        return dict(self._files.summary)
+        return dict(self._doc.summary)
 
     @property
     def config_groups(self) -> dict[str, dict[str, Any]]:
         """The config by ClearML-style group: ``Args`` (argparse), groups from ``run.connect``,
         ``General`` (everything else), and ``Environment`` (variables named by ``env_vars``)."""
-        from tracker.sdk.config import Config
-
-        config = Config(self.config)
-        config.groups.update(self._record.get("config_groups") or {})
-        out = config.grouped()
+        out = group_config(self.config, self._record.get("config_groups") or {})
         env = self._record.get("environment") or {}
         if env:
             out["Environment"] = dict(env)
@@ -431,7 +397,7 @@ class Run:
 
     def files(self) -> list[dict[str, Any]]:
         """The run's files (``diff.patch``, ``requirements.txt``, saved code, ...): name, size, path."""
-        base = self._files.paths.files_dir
+        base = os.path.join(self.dir, "files")
         out = []
         for folder, _, names in os.walk(base):
             for name in sorted(names):
@@ -451,7 +417,7 @@ class Run:
         Raises:
             UsageError: the name escapes the folder (``../``) or names no file.
         """
-        base = os.path.realpath(self._files.paths.files_dir)
+        base = os.path.realpath(os.path.join(self.dir, "files"))
         path = os.path.realpath(os.path.join(base, name))
         if os.path.commonpath([base, path]) != base or not os.path.isfile(path):
             raise UsageError(f"run {self.path} has no file {name!r}")
@@ -464,7 +430,7 @@ class Run:
             n: how many of the last lines.
             stream: ``"stdout"`` or ``"stderr"`` only.
         """
-        table = _history.read_long(self._stream_dir("console"), keys=[stream] if stream else None)
+        table = self._api.query.read_stream(self.dir, "console", keys=[stream] if stream else None)
         if table is None:
             return []
         lines = table.column("step").to_pylist()
@@ -487,12 +453,12 @@ class Run:
             kind: only ``"image"``, ``"audio"``, ``"html"``, ``"table"`` or ``"histogram"``.
 
         Returns:
-            :class:`~tracker.media.read.MediaItem` objects: ``key``, ``step``, ``kind``, their
+            :class:`~tracker.api.media.MediaItem` objects: ``key``, ``step``, ``kind``, their
             facts (``width``, ``caption``, ...), ``path`` and ``load()``.
         """
-        from tracker.media.read import read_index
+        from tracker.api.media import read_index
 
-        return read_index(self, key, step, kind)
+        return read_index(self._api.query, self.dir, key, step, kind)
 
     def logs_text(self, n: int | None = 10_000) -> str:
         """The last ``n`` console lines as text, as they were printed."""
@@ -520,12 +486,12 @@ class Run:
         """The status record, re-read when older than half a second (for live polling)."""
         if time.monotonic() - self._status_read > 0.5:
             self.refresh_status()
-        return self._files.status
+        return self._doc.status
 
     @property
     def state(self) -> str:
         """running, finished, failed, crashed, killed, preempting or preempted."""
-        return reader.derive_state(self.status)
+        return derive_state(self.status)
 
     @property
     def heartbeat_at(self) -> float | None:
@@ -543,72 +509,77 @@ class Run:
         st = self.status
         end = st.get("finished_at")
         if not isinstance(end, (int, float)):
-            end = time.time() if self.state in ("running", "preempting") else st.get("heartbeat_at")
+            end = time.time() if is_live(self.state) else st.get("heartbeat_at")
         return max(0.0, float(end or self.created_at) - self.created_at)
 
     def refresh_status(self) -> None:
-        self._files.status = layout.read_json(self._files.paths.status_file) or self._files.status
+        """Re-read ``status.json``."""
+        status = layout.read_json(os.path.join(self.dir, layout.STATUS_FILE))
+        if status is not None:
+            d = self._doc
+            self._doc = RunDoc(d.project, d.id, d.dir, d.record, status, d.summary, d.mtime_ns)
         self._status_read = time.monotonic()
-        self._doc_cache = None
 
     def refresh(self) -> Run:
         """Re-read every side file (config, summary, status) of the run."""
-        files = reader.read_run(self._files.paths)
-        if files is not None:
-            self._files = files
+        doc = self._api.query.run_doc(self._doc.project, self._doc.id)
+        if doc is not None:
+            self._doc = doc
         self._status_read = time.monotonic()
-        self._doc_cache = None
         return self
 
     load = refresh
 
-    def _doc(self) -> dict[str, Any]:
-        """The run as one document (for filters, ordering and tables), from the side files as
-        read: one snapshot, computed once, so a table of 10,000 runs reads each file once."""
-        if self._doc_cache is not None:
-            return self._doc_cache
-        rec = self._record
-        st = self._files.status
-        state = reader.derive_state(st)
-        created = float(rec.get("created_at") or 0.0)
-        beat = st.get("heartbeat_at")
-        end = st.get("finished_at")
-        if not isinstance(end, (int, float)):
-            end = time.time() if state in ("running", "preempting") else beat
-        step = st.get("last_step")
-        self._doc_cache = {
-            "project": str(rec["project"]),
-            "id": str(rec["id"]),
-            "name": str(rec.get("name") or rec["id"]),
-            "state": state,
-            "created_at": created,
-            "heartbeat_at": float(beat) if isinstance(beat, (int, float)) else None,
-            "duration": max(0.0, float(end or created) - created),
-            "tags": list(rec.get("tags") or []),
-            "notes": rec.get("notes"),
-            "group": rec.get("group"),
-            "job_type": rec.get("job_type"),
-            "host": rec.get("host"),
-            "user": rec.get("user"),
-            "last_step": step if isinstance(step, int) and step >= 0 else None,
-            "config": rec.get("config") or {},
-            "summary": self._files.summary,
-        }
-        return self._doc_cache
+    def fields(self) -> dict[str, Any]:
+        """The run as one record, as a run table shows it: ``project``, ``id``, ``name``,
+        ``state``, ``created_at``, ``heartbeat_at``, ``duration``, ``tags``, ``notes``, ``group``,
+        ``job_type``, ``host``, ``user``, ``last_step``, and the nested ``config`` and ``summary``.
+        One snapshot of the side files as last read (see :meth:`refresh`)."""
+        return self._doc.fields()
 
-    def _flat(self) -> dict[str, Any]:
-        doc = self._doc()
-        out = {k: doc[k] for k in _FIXED}
-        _flatten("config.", doc["config"], out)
-        _flatten("summary.", doc["summary"], out)
-        return out
+    def artifact_refs(self) -> dict[str, list[str]]:
+        """Qualified names (``project/name:vN``) of the artifacts the run ``used`` and ``logged``."""
+        arts = self._record.get("artifacts") or {}
+        return {"used": list(arts.get("used") or []), "logged": list(arts.get("logged") or [])}
+
+    def used_artifacts(self) -> list[Any]:
+        """The artifact versions the run used (``run.use_artifact``), as W&B's ``used_artifacts``."""
+        return [self._api.artifact(name) for name in self.artifact_refs()["used"]]
+
+    def logged_artifacts(self) -> list[Any]:
+        """The artifact versions the run logged, as W&B's ``logged_artifacts``."""
+        return [self._api.artifact(name) for name in self.artifact_refs()["logged"]]
 
     # --- history --------------------------------------------------------------------------
-    def _stream_dir(self, stream: str) -> str:
-        try:
-            return self._files.paths.stream_dir(_STREAMS[stream])
-        except KeyError:
-            raise UsageError(f"stream={stream!r} is not one of {sorted(_STREAMS)}") from None
+    # --- what charts read (the panels' contract with the read API) ------------------------------
+    def series(
+        self,
+        keys: Sequence[str],
+        buckets: int,
+        x_axis: str = "_step",
+        x_range: tuple[float, float] | None = None,
+        stream: str = "default",
+    ) -> dict[str, dict[str, Any]]:
+        """Per key, the points a chart of ``2 * buckets`` pixels needs: the first, last, lowest and
+        highest point of each of ``buckets`` buckets of x (exact; spikes survive), or the whole
+        series when it is small. ``{"x", "y", "step", "time", "n"}`` (numpy arrays; ``n`` the
+        number of points in the window). See :meth:`tracker.store.query.Query.series`."""
+        stream_dir(self.dir, stream)
+        return self._api.query.series(self.dir, keys, buckets, x_axis=x_axis, x_range=x_range,
+                                      created_at=self.created_at, stream=stream)
+
+    def numeric_keys(self, stream: str = "default") -> dict[str, int]:
+        """The keys holding numbers and the last step each was logged at."""
+        stream_dir(self.dir, stream)
+        return self._api.query.numeric_keys(self.dir, stream)
+
+    def tail(self, keys: Sequence[str], after_step: int, x_axis: str = "_step",
+             stream: str = "default") -> dict[str, dict[str, Any]]:
+        """Per key, the points logged after ``after_step`` (what a live chart appends):
+        ``{"x", "y", "step", "time"}``."""
+        stream_dir(self.dir, stream)
+        return self._api.query.tail(self.dir, keys, after_step, x_axis=x_axis, created_at=self.created_at,
+                                    stream=stream)
 
     def history(
         self,
@@ -652,16 +623,17 @@ class Run:
         self, keys: Sequence[str] | None, samples: int | None, min_step: int | None,
         max_step: int | None, stream: str,
     ) -> pa.Table | None:
-        stream_dir = self._stream_dir(stream)
+        stream_dir(self.dir, stream)
         if samples is not None:
             if not isinstance(samples, int) or isinstance(samples, bool):
                 raise UsageError(f"samples must be an int, not {type(samples).__name__}")
-            con = self._api._duck()
-            try:
-                return _history.downsampled(con, stream_dir, samples, keys, min_step, max_step)
-            finally:
-                con.close()
-        return _history.read_long(stream_dir, keys, min_step, max_step)
+            if samples < 4:
+                raise UsageError(f"samples={samples!r} must be at least 4")
+            wanted = list(keys) if keys is not None else list(self._api.query.numeric_keys(self.dir, stream))
+            picked = self._api.query.series(self.dir, wanted, max(1, samples // 4), stream=stream,
+                                            whole=False, min_step=min_step, max_step=max_step)
+            return _history.points_table(picked)
+        return self._api.query.read_stream(self.dir, stream, keys, min_step, max_step)
 
     def scan_history(
         self,
@@ -672,7 +644,8 @@ class Run:
         stream: str = "default",
     ) -> Iterator[dict[str, Any]]:
         """Every row, streamed, as dicts holding only the keys logged at that step (exact types)."""
-        table = _history.read_long(self._stream_dir(stream), keys, min_step, max_step)
+        stream_dir(self.dir, stream)
+        table = self._api.query.read_stream(self.dir, stream, keys, min_step, max_step)
         for row in _history.iter_rows(table, self.created_at, page_size):
             if keys is None or all(k in row for k in keys):
                 yield row
@@ -683,7 +656,8 @@ class Run:
 
         if wide:
             return pa.Table.from_pandas(self.history(stream=stream), preserve_index=False)
-        table = _history.read_long(self._stream_dir(stream))
+        stream_dir(self.dir, stream)
+        table = self._api.query.read_stream(self.dir, stream)
         if table is None:
             import numpy as np
 
@@ -701,18 +675,18 @@ class Run:
         return self.history(**kwargs)
 
     # --- edits ------------------------------------------------------------------------------
-    def update(self) -> None:
+    def update(self, record: dict[str, Any] | None = None) -> None:
         """Write edits of ``name``, ``notes``, ``tags`` and ``config`` made through :meth:`set`.
 
         Raises:
             UsageError: the run is still being written (edit it through its live ``Run`` instead).
         """
-        if self.state in ("running", "preempting"):
+        if is_live(self.state):
             raise UsageError(
                 f"run {self.path} is still being written by process {self.status.get('pid')}; "
                 "edit it from that process (run.tags = ..., run.notes = ...)"
             )
-        layout.write_json_atomic(self._files.paths.run_file, self._record)
+        layout.write_json_atomic(os.path.join(self.dir, layout.RUN_FILE), self._record if record is None else record)
 
     def set(
         self,
@@ -724,23 +698,24 @@ class Run:
     ) -> Run:
         """Change name, notes, tags or user properties of a finished run and write them at once
         (a user property set to None is removed)."""
+        import copy
+
+        record = copy.deepcopy(self._record)  # the document read stays as it was read
         if user_properties is not None:
-            props = self._record.setdefault("user_properties", {})
+            props = record.setdefault("user_properties", {})
             for key, value in user_properties.items():
                 if value is None:
                     props.pop(key, None)
                 else:
                     props[key] = value
         if name is not None:
-            self._record["name"] = str(name)
+            record["name"] = str(name)
         if notes is not None:
-            self._record["notes"] = str(notes)
+            record["notes"] = str(notes)
         if tags is not None:
-            from tracker.sdk.run import _check_tags
-
-            self._record["tags"] = _check_tags(tags)
-        self._doc_cache = None
-        self.update()
+            record["tags"] = check_tags(tags)
+        self.update(record)
+        self.refresh()
         return self
 
 

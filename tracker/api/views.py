@@ -3,29 +3,27 @@
 
 from __future__ import annotations
 
-import os
-
 from tracker.store import layout
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from tracker.api.public import Api
+    from tracker.store.query import Query
 
 
-def create_views(con: Any, api: Api) -> None:
+def create_views(con: Any, query: Query) -> None:
     """(Re)create the SQL views over the current segment files and run documents."""
     import pyarrow as pa
 
-    from tracker.api.public import _FIXED
+    from tracker.store.index import FIXED_FIELDS
 
-    runs = api.runs(None)
+    runs = query.runs(None)
     recs = []
     for r in runs:
-        d = r._doc()
+        d = r.fields()
         recs.append({
-            **{k: d[k] for k in _FIXED if k != "tags"},
+            **{k: d[k] for k in FIXED_FIELDS if k != "tags"},
             "tags": d["tags"],
             "config": layout.dumps(d["config"]),
             "summary": layout.dumps(d["summary"]),
@@ -46,11 +44,11 @@ def create_views(con: Any, api: Api) -> None:
         "tags, notes, \"group\", job_type, host, \"user\", last_step, config::JSON AS config, "
         "summary::JSON AS summary, dir FROM _runs_table"
     )
-    _artifact_views(con, api.root)
+    _artifact_views(con, query.root)
     for view, stream in (("history", "scalars"), ("system", "system"), ("console", "console"), ("media", "media")):
         files: list[str] = []
         for r in runs:
-            files.extend(_segment_paths(os.path.join(r.dir, stream)))
+            files.extend(query.stream_files(r.dir, stream).segments)
         if files:
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT "
@@ -115,12 +113,6 @@ def _artifact_views(con: Any, root: str) -> None:
                 "to_timestamp(created_at) AS created_at, metadata::JSON AS metadata FROM _artifacts_table")
     con.execute("CREATE OR REPLACE TEMP VIEW artifact_files AS SELECT * FROM _artifact_files_table")
     con.execute("CREATE OR REPLACE TEMP VIEW lineage AS SELECT * FROM _lineage_table")
-
-
-def _segment_paths(stream_dir: str) -> list[str]:
-    from tracker.store import segments
-
-    return segments.segment_files(stream_dir)
 
 
 def _sql_list(items: list[str]) -> str:

@@ -237,7 +237,7 @@ class Artifact:
             raise UsageError(f"artifact metadata must be a dict, not {type(value).__name__}")
         if len(value) > MAX_METADATA_KEYS:
             raise UsageError(f"artifact metadata has {len(value)} keys; at most {MAX_METADATA_KEYS} are allowed")
-        from tracker.sdk.values import to_jsonable
+        from tracker.convert import to_jsonable
 
         def problem(kind: Any, msg: str) -> None:
             raise UsageError(f"artifact metadata: {msg}")
@@ -565,9 +565,9 @@ class Artifact:
         """Log a draft outside a run (to ``project`` or the current run's), or, for a logged
         version, write edits of description, metadata, tags, ttl and aliases."""
         if self._state == "PENDING":
-            from tracker.sdk import state as run_state
+            from tracker import artifacts
 
-            run = run_state.current
+            run = artifacts.current_run()
             if run is not None and project is None:
                 return run.log_artifact(self)  # type: ignore[no-any-return]
             if project is None:
@@ -625,18 +625,18 @@ class Artifact:
         """The read-side run that logged this version (None when logged with ``save``)."""
         if self._logged_by is None or self._root is None:
             return None
-        from tracker.api.public import Api
+        from tracker import artifacts
 
-        return Api(dir=self._root).run(self._logged_by)
+        return artifacts.open_run(self._root, self._logged_by)
 
     def used_by(self) -> list[Any]:
         """The read-side runs that used this version."""
         if self._version is None or self._root is None:
             return []
-        from tracker.api.public import Api
+        from tracker import artifacts
 
-        api = Api(dir=self._root)
-        return [api.run(p) for p in registry.consumers(self._cdir(), self._version)]
+        root = self._root
+        return [artifacts.open_run(root, p) for p in registry.consumers(self._cdir(), self._version)]
 
     def json_encode(self) -> dict[str, Any]:
         return {
@@ -673,11 +673,11 @@ class Artifact:
             return dest  # resumable: what is already there and right is kept
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         source = self._local_path(entry)
-        from tracker.artifacts.objects import _copy
+        from tracker.artifacts import objects
         from tracker.store.layout import Publish
 
         with Publish(dest) as tmp:
-            _copy(source, tmp)
+            objects.copy_file(source, tmp)
             os.chmod(tmp, 0o644)
         if self._progress is not None:
             self._progress(entry.size)
@@ -754,6 +754,33 @@ def _each(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
 
     with ThreadPoolExecutor(max_workers=min(8, 2 * (os.cpu_count() or 1))) as pool:
         return list(pool.map(fn, items, chunksize=64))
+
+
+def commit(artifact: Artifact, root: str, project: str, run_path: str | None = None,
+           history_step: int | None = None, aliases: list[str] | None = None) -> Artifact:
+    """Store a draft's files in the store at ``root`` and commit it as the next version of
+    ``project/<its name>`` (or adopt the latest version when the content is the same); the
+    artifact becomes that committed version and is returned.
+
+    Args:
+        run_path: the logging run (``project/run_id``), kept as the version's ``logged_by``.
+        history_step: the logging run's step.
+        aliases: aliases to set on the version (besides the artifact's own and ``latest``).
+
+    Raises:
+        UsageError: the artifact is not a draft.
+        FileChangedError: a file changed between ``add_file`` and the commit.
+    """
+    return artifact._commit(root, project, run_path, history_step, aliases)
+
+
+def record_use(artifact: Artifact, run_path: str) -> None:
+    """Record the run ``run_path`` as a consumer of a committed version (``used_by()``).
+
+    Raises:
+        UsageError: the artifact is not committed.
+    """
+    registry.record_consumer(artifact._cdir(), artifact._version or 0, run_path)
 
 
 def load(root: str, project: str, name: str, version: int) -> Artifact:

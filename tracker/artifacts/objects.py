@@ -97,7 +97,7 @@ class ObjectStore:
             return digest, size, False
         os.makedirs(os.path.dirname(final), exist_ok=True)
         with Publish(final, hidden=False) as tmp:
-            _copy(source, tmp)
+            copy_file(source, tmp)
             if os.path.getsize(tmp) != size:
                 raise FileChangedError(f"{source} changed while it was being copied; add it again")
             os.chmod(tmp, READ_ONLY)
@@ -138,8 +138,9 @@ class ObjectStore:
         return [p + n for p, n in self._names() if len(n) == 62 and not n.endswith(".tmp")]
 
 
-def _copy(source: str, dest: str) -> None:
-    """Copy bytes with the kernel doing the work (reflink on btrfs/xfs through copy_file_range)."""
+def copy_file(source: str, dest: str) -> None:
+    """Copy a file's bytes to ``dest`` (created or truncated) with the kernel doing the work
+    (reflink on btrfs/xfs through ``copy_file_range``); small files in one read and one write."""
     with open(source, "rb") as src, open(dest, "wb") as dst:
         if os.fstat(src.fileno()).st_size <= SMALL:  # one read and one write beat the kernel loop
             dst.write(src.read())

@@ -2,7 +2,9 @@
 installed packages, saved code, console output.
 
 :class:`RunContext` starts it all after ``init`` has returned control (nothing here is on the
-path of ``init`` to the first ``log``) and stops it at ``finish``. What it finds goes to:
+path of ``init`` to the first ``log``) and stops it at ``finish``. It sits below the logging API
+and never imports it: the run's settings, store writer, paths and reporter are passed in
+(``Run.start_context`` does it). What it finds goes to:
 
 - ``metadata.json`` in the run's folder (host, OS, CPU, GPUs, program, git, ...);
 - ``files/`` (``diff.patch``, ``requirements.txt``, ``code/<script>``);
@@ -20,15 +22,30 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from tracker.sdk.run import Run
+    from tracker._report import Reporter
+    from tracker.settings import Settings
+    from tracker.store.layout import RunPaths
+    from tracker.store.writer import RunWriter
 
 
 class RunContext:
-    """Everything captured around one run."""
+    """Everything captured around one run.
 
-    def __init__(self, run: Run, nvml: Any = None) -> None:
-        self.run = run
-        self.settings = run._settings
+    Args:
+        settings: the run's settings (what to capture, how often).
+        writer: the run's store writer: its ``system`` and ``console`` streams take the samples
+            and output lines; started here once ``init`` has returned.
+        paths: the run's files (``metadata.json``, ``files/``).
+        reporter: reports what cannot be captured or written.
+        nvml: an NVML module to use instead of loading ``pynvml`` (tests).
+    """
+
+    def __init__(self, *, settings: Settings, writer: RunWriter, paths: RunPaths, reporter: Reporter,
+                 nvml: Any = None) -> None:
+        self.settings = settings
+        self.writer = writer
+        self.paths = paths
+        self.reporter = reporter
         self.nvml = nvml
         self.sampler: Any = None
         self.console: Any = None
@@ -40,7 +57,7 @@ class RunContext:
         thread that first lets ``init`` return and the first ``log`` pass: starting threads and
         importing psutil would otherwise cost the user's thread milliseconds."""
         s = self.settings
-        writer = self.run._writer
+        writer = self.writer
         if s.console != "off":
             from tracker.context.console import ConsoleCapture
 
@@ -48,7 +65,7 @@ class RunContext:
             try:
                 self.console.start()
             except OSError as exc:
-                self.run._reporter.background_problem("console", f"console capture is off: {exc}")
+                self.reporter.background_problem("console", f"console capture is off: {exc}")
                 self.console = None
         self._cells_hook: Any = None
         self._watch_cells()
@@ -61,7 +78,7 @@ class RunContext:
 
         ended_early = self._stop.wait(START_DELAY)  # a run shorter than this gets one sample
         s = self.settings
-        writer = self.run._writer
+        writer = self.writer
         if not ended_early:
             writer.start()
         if not s.disable_stats:
@@ -88,7 +105,8 @@ class RunContext:
         shell = get() if callable(get) else None
         if shell is None or not hasattr(shell, "events"):
             return
-        path = os.path.join(self.run._paths.files_dir, "notebook-cells.jsonl")
+        path = os.path.join(self.paths.files_dir, "notebook-cells.jsonl")
+        run_dir = self.paths.dir
 
         def post_run_cell(result: Any) -> None:
             from tracker.store import layout
@@ -105,12 +123,18 @@ class RunContext:
                 with open(path, "a", encoding="utf-8") as fh:
                     fh.write(layout.dumps(record) + "\n")
             except OSError as exc:
-                self.run._reporter.background_problem(
-                    "store-write", f"cannot write to the store at {self.run._paths.dir} ({exc.strerror or exc})"
+                self.reporter.background_problem(
+                    "store-write", f"cannot write to the store at {run_dir} ({exc.strerror or exc})"
                 )
 
         shell.events.register("post_run_cell", post_run_cell)
         self._cells_hook = (shell, post_run_cell)
+
+    def detach_console(self) -> None:
+        """In a forked child: put the original output streams back without flushing into the
+        run (the child's prints are not its parent's run's console)."""
+        if self.console is not None:
+            self.console.detach()
 
     def stop(self) -> None:
         """Stop sampling and capture; wait for the facts (bounded); called before the last flush."""
@@ -130,14 +154,14 @@ class RunContext:
             self.console.stop()
             failure = self.console.sink.failure
             if failure is not None:
-                self.run._reporter.background_problem(
+                self.reporter.background_problem(
                     "console-lost", f"some console output was printed but not captured ({failure!r})"
                 )
 
     # --- one-shot facts ----------------------------------------------------------------------
     def _capture_facts(self) -> None:
         s = self.settings
-        paths = self.run._paths
+        paths = self.paths
         skipped: list[str] = []
         meta: dict[str, Any] = {"captured_at": time.time()}
         files_dir = paths.files_dir
@@ -182,7 +206,7 @@ class RunContext:
 
             layout.write_json_atomic(os.path.join(paths.dir, "metadata.json"), meta)
         except OSError as exc:
-            self.run._reporter.background_problem(  # the same problem as every other write
+            self.reporter.background_problem(  # the same problem as every other write
                 "store-write", f"cannot write to the store at {paths.dir} ({exc.strerror or exc})"
             )
 

@@ -25,8 +25,8 @@ def host_info(nvml: Any = None, problems: list[str] | None = None) -> dict[str, 
     """Host facts as ``metadata.json`` keys: ``host``, ``os``, ``cpu``, ``memory``, ``gpu``,
     ``python_implementation``, ``tracker_version``. What cannot be read is left out and named in
     ``problems``."""
-    from tracker import __version__
     from tracker.store.layout import HOSTNAME
+    from tracker.version import __version__
 
     problems = problems if problems is not None else []
     info: dict[str, Any] = {

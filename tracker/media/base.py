@@ -41,10 +41,26 @@ class Media:
     """Base class of the media types: subclasses implement :meth:`_prepare`."""
 
     kind = "media"
-    _tracker_media = True  # how run.log recognises media without importing this module
+    _tracker_media = True  # how run.log recognises media without importing this module (tracker.convert.is_media)
 
     def _prepare(self) -> Prepared:
         raise NotImplementedError
+
+
+def prepare(media: Media) -> Prepared:
+    """Check and copy a media object's input now (on the caller's thread), for encoding later.
+
+    Raises:
+        MediaError: the input cannot be stored; the message names type and shape.
+    """
+    return media._prepare()
+
+
+def with_stored_cells(media: Any, store: Callable[[Any], Any]) -> Any:
+    """``media`` with the media objects it holds (a Table's cells) replaced by ``store(cell)``, the
+    stored cell's reference; ``media`` itself when it holds none."""
+    with_media = getattr(media, "_with_media", None)
+    return media if with_media is None else with_media(store)
 
 
 class MediaEncoder:
@@ -104,8 +120,8 @@ class MediaEncoder:
                 record = {**record, "file": rel, "sha256": digest, "bytes": size}
                 if len(stored) > 1:
                     record["also"] = {ext: s[0] for (_, ext), s in zip(files[1:], stored[1:], strict=True)}
+            from tracker.store.codec import MediaText
             from tracker.store.layout import dumps
-            from tracker.store.segments import MediaText
 
             self.index((step, time_, {key: MediaText(dumps(record))}))
         except Exception as exc:  # noqa: BLE001 - an encoder bug or a full disk: said, training goes on

@@ -11,8 +11,8 @@ import io
 import math
 import os
 
+from tracker.convert import is_instance_without_import, is_media, tensor_to_numpy
 from tracker.media.base import Media, MediaError, Prepared
-from tracker.sdk.values import is_instance_without_import, tensor_to_numpy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ class Image(Media):
 
     def _boxes(self) -> dict[str, Any]:
         """W&B's box format: ``{group: {"box_data": [...], "class_labels": {id: name}}}``."""
-        from tracker.sdk.values import to_jsonable
+        from tracker.convert import to_jsonable
 
         def problem(kind: Any, msg: str) -> None:
             raise MediaError(f"Image boxes: {msg}")
@@ -361,10 +361,10 @@ class Table(Media):
 
     def _with_media(self, store: Any) -> Table:
         """A copy whose media cells are replaced by ``store(cell)`` (their stored references)."""
-        if not any(getattr(type(v), "_tracker_media", False) for row in self.data for v in row):
+        if not any(is_media(v) for row in self.data for v in row):
             return self
         copy = Table(columns=list(self.columns))
-        copy.data = [[store(v) if getattr(type(v), "_tracker_media", False) else v for v in row] for row in self.data]
+        copy.data = [[store(v) if is_media(v) else v for v in row] for row in self.data]
         return copy
 
     def get_column(self, name: str) -> list[Any]:
@@ -372,7 +372,7 @@ class Table(Media):
         return [row[i] for row in self.data]
 
     def _prepare(self) -> Prepared:
-        from tracker.sdk.values import to_jsonable
+        from tracker.convert import to_jsonable
 
         def problem(kind: Any, msg: str) -> None:
             raise MediaError(f"Table cell: {msg}")

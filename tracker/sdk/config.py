@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from tracker.convert import group_config, is_instance_without_import, to_jsonable
 from tracker.errors import ConfigError
-from tracker.sdk.values import is_instance_without_import, to_jsonable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -178,18 +178,9 @@ class Config:
             self._changed()
 
     def grouped(self) -> dict[str, dict[str, Any]]:
-        """The config by group: named groups first, then ``"General"`` for keys in no group."""
-        out: dict[str, dict[str, Any]] = {}
-        placed: set[str] = set()
-        for name, keys in self.groups.items():
-            members = {k: self._items[k] for k in keys if k in self._items}
-            if members:
-                out.setdefault(name, {}).update(members)
-                placed.update(members)
-        rest = {k: v for k, v in self._items.items() if k not in placed}
-        if rest:
-            out.setdefault("General", {}).update(rest)
-        return out
+        """The config by group: named groups first, then ``"General"`` for keys in no group
+        (see :func:`tracker.convert.group_config`)."""
+        return group_config(self._items, self.groups)
 
     def _changed(self) -> None:
         if self._on_change is not None:

@@ -50,8 +50,11 @@ class DisabledRun:
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         """Nothing to finish."""
 
-    def _end(self, *args: Any, **kwargs: Any) -> None:
+    def finish_as(self, state: str, exit_code: int | None, quiet: bool | None = None) -> None:
         """Nothing to end."""
+
+    def detach_after_fork(self) -> None:
+        """Nothing to detach."""
 
     def flush(self) -> bool:
         return True

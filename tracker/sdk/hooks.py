@@ -71,7 +71,7 @@ def _wrap_sys_exit() -> None:
 
 def _end_all(run_state: str, code: Any) -> None:
     for run in list(state.active):
-        run._end(run_state, code)
+        run.finish_as(run_state, code)
 
 
 def _at_exit() -> None:
@@ -90,9 +90,6 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 def _after_fork_in_child() -> None:
     for run in list(state.active):
-        run._fast = False  # the slow path says why a child's log is dropped
-        context = getattr(run, "_context", None)
-        if context is not None and context.console is not None:
-            context.console.detach()  # the child's prints are not its parent's run's console
+        run.detach_after_fork()  # its log() says why a child's values are dropped; no console capture
     state.active.clear()
     state.current = None

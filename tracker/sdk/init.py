@@ -14,6 +14,7 @@ from tracker.sdk.run import Run, make_record
 from tracker.settings import RESUME_MODES, Settings
 from tracker.store import layout, reader
 from tracker.store.layout import RunPaths
+from tracker.store.states import is_live
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ def init(
     }
     s = Settings.load(settings).copy(**changes)
     cfg = dict(_as_mapping(config, "init(config=...)")) if config is not None else {}
-    from tracker.sdk.values import is_instance_without_import
+    from tracker.convert import is_instance_without_import
 
     cfg_group = "Args" if is_instance_without_import(config, "argparse", "Namespace") else None
     if config_include_keys:
@@ -177,8 +178,7 @@ def init(
     hooks.install()
     from tracker.context import RunContext
 
-    run._context = RunContext(run)
-    run._context.start()
+    run.start_context(RunContext)
     if not s.quiet:
         verb = "resumed" if run.resumed else "started"
         print(f"tracker: {verb} run {run.name} ({run.path}) in {root}", file=sys.stderr)
@@ -214,7 +214,7 @@ def _create_or_resume(s: Settings, root: str, project: str, cfg: dict[str, Any],
             "(or 'must') to continue it, or another id"
         )
     current = existing.state
-    if current in ("running", "preempting"):
+    if is_live(current):
         raise RunExistsError(
             f"run {project}/{existing.paths.run_id} is still being written by process "
             f"{existing.status.get('pid')} on {existing.status.get('host')}; it cannot be resumed "
@@ -264,9 +264,8 @@ def _new_run(
         os.makedirs(paths.dir, exist_ok=True)
     except OSError:
         pass  # reported by the run's first write
-    run = Run(settings=s, paths=paths, record=record, resumed=False, start_step=0, summary_state=None)
-    for msg in problems:
-        run._reporter.problem(("config", msg), msg, stacklevel=4)
+    run = Run(settings=s, paths=paths, record=record, resumed=False, start_step=0, summary_state=None,
+              problems=[(("config", msg), msg) for msg in problems])
     return run
 
 

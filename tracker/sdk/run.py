@@ -14,20 +14,23 @@ import threading
 import time
 from collections.abc import Mapping
 
-from tracker import __version__
 from tracker._report import Reporter
+from tracker.convert import PLAIN_TYPES, check_tags, to_jsonable
 from tracker.errors import UsageError
 from tracker.sdk import state as _state
 from tracker.sdk.config import Config
 from tracker.sdk.run_config_groups import ConfigGroups
-from tracker.sdk.run_files import RunFiles
+from tracker.sdk.run_files import FilesAndArtifacts
 from tracker.sdk.summary import MetricTable, Summary
-from tracker.sdk.values import PLAIN_TYPES, flatten_row, to_jsonable
+from tracker.sdk.values import flatten_row
 from tracker.store import layout
+from tracker.store.states import is_live
 from tracker.store.writer import RunWriter
+from tracker.version import __version__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from tracker.sdk.summary import Metric
@@ -41,15 +44,16 @@ _now = time.time
 #: writer thread keeps up must not grow memory without bound.
 _QUEUE_LIMIT = 20_000
 
-#: Run states as written by the writer; ``crashed`` (and ``preempted``) are derived when read.
-WRITTEN_STATES = ("running", "finished", "failed", "killed", "preempting")
 
-
-class Run(RunFiles, ConfigGroups):
+class Run:
     """A run being written by this process.
 
     Create it with :func:`tracker.init`; use it as a context manager to finish it (an exception
     in the block marks it ``failed``, ``KeyboardInterrupt`` marks it ``killed``).
+
+    Artifacts and saved files are handled by a :class:`~tracker.sdk.run_files.FilesAndArtifacts`,
+    ClearML-style configuration by a :class:`~tracker.sdk.run_config_groups.ConfigGroups`: the
+    run's methods of the same names delegate to them.
     """
 
     def __init__(
@@ -61,7 +65,10 @@ class Run(RunFiles, ConfigGroups):
         resumed: bool,
         start_step: int,
         summary_state: dict[str, Any] | None,
+        problems: list[tuple[tuple[Any, ...], str]] | None = None,
     ) -> None:
+        """Made by :func:`tracker.init`; ``problems`` (``(kind, message)``, found while making
+        ``record``) are reported once the run exists."""
         self._settings = settings
         self._paths = paths
         self._record = record
@@ -98,6 +105,14 @@ class Run(RunFiles, ConfigGroups):
             problem=self._problem,
         )
         self._config.groups.update({k: list(v) for k, v in (record.get("config_groups") or {}).items()})
+        self._files = FilesAndArtifacts(
+            paths=paths, record=record, write_record=self._write_record, reporter=self._reporter,
+            step=lambda: self._step,
+        )
+        self._config_groups = ConfigGroups(
+            paths=paths, record=record, config=self._config, write_record=self._write_record,
+            problem=self._problem,
+        )
         self._step = start_step
         self._pending: dict[str, Any] | None = None
         self._sync_last: dict[str, Any] = {}
@@ -108,11 +123,11 @@ class Run(RunFiles, ConfigGroups):
         self._fast = not self._sync_pairs
         self._record_written = False
         self._media: Any = None  # tracker.media.base.MediaEncoder, made at the first media logged
-        self._saved_specs: list[dict[str, Any]] = []  # run.save() globs with the live/end policy
-        self._saved_checked = 0.0
-        self._context: Any = None  # tracker.context.RunContext: init() starts it, and the writer
+        self._context: Any = None  # tracker.context.RunContext: init() starts it (start_context)
         self._write_record()
         self._try_write_status(durable=False)
+        for kind, message in problems or ():
+            self._reporter.problem(kind, message, stacklevel=5)  # attributed to tracker.init, as before
 
     # --- identity -------------------------------------------------------------------------
     @property
@@ -173,7 +188,7 @@ class Run(RunFiles, ConfigGroups):
 
     @tags.setter
     def tags(self, value: Any) -> None:
-        self._record["tags"] = _check_tags(value)
+        self._record["tags"] = check_tags(value)
         self._write_record()
 
     @property
@@ -252,7 +267,7 @@ class Run(RunFiles, ConfigGroups):
     def _log_general(self, data: Any, step: Any, commit: Any) -> None:
         with self._lock:
             self._reporter.raise_pending()
-            if self._state not in ("running", "preempting"):
+            if not is_live(self._state):
                 keys = list(data)[:5] if isinstance(data, Mapping) else []
                 self._problem(
                     ("log-after-finish",),
@@ -306,8 +321,8 @@ class Run(RunFiles, ConfigGroups):
         Returns the JSON reference kept in the history. Raises ``Unsupported`` (the key is then
         left out, with a warning naming type and shape) for input that cannot be stored.
         """
-        from tracker.media.base import MediaEncoder, MediaError
-        from tracker.sdk.values import Unsupported
+        from tracker.convert import Unsupported
+        from tracker.media.base import MediaEncoder, MediaError, prepare, with_stored_cells
 
         if self._media is None:
             self._media = MediaEncoder(
@@ -316,11 +331,11 @@ class Run(RunFiles, ConfigGroups):
             )
         items = list(obj) if isinstance(obj, (list, tuple)) else [obj]
         items = [  # media inside table cells are stored on their own, under key/cells
-            item._with_media(lambda m: _json_ref(self._store_media(m, f"{key}/cells", step)))
-            if hasattr(item, "_with_media") else item for item in items
+            with_stored_cells(item, lambda m: _json_ref(self._store_media(m, f"{key}/cells", step)))
+            for item in items
         ]
         try:
-            prepared = [item._prepare() for item in items]
+            prepared = [prepare(item) for item in items]
         except MediaError as exc:
             raise Unsupported(str(exc)) from None
         refs = []
@@ -433,24 +448,20 @@ class Run(RunFiles, ConfigGroups):
         Execution and Media, updating live (from a background thread, so a busy cell does not
         hold it back) until the run finishes. Returns the :class:`~tracker.ui.panel.RunPanel`;
         ``hidden=True`` builds it without showing it."""
-        from tracker.api.public import Api
-        from tracker.ui.panel import display_run
+        from tracker.ui.entry import render
 
         self.flush()  # what was logged so far shows at once
         try:
-            return display_run(Api(dir=self._paths.root).run(self.path), live=self, height=height, hidden=hidden)
+            return render(self, "display", height=height, hidden=hidden)
         except Exception as exc:  # noqa: BLE001 - a page that cannot show never stops the training cell
             self._problem(("display",), f"the run page could not be shown ({type(exc).__name__}: {exc}); "
                                         "the run goes on")
             return None
 
     def _ipython_display_(self) -> None:
-        from tracker.ui.panel import in_kernel
+        from tracker.ui.entry import render
 
-        if in_kernel():
-            self.display()
-        else:
-            print(repr(self))
+        render(self, "ipython")
 
     def mark_preempting(self) -> None:
         """Mark the run as about to be preempted (reads as ``preempted`` once its process is gone)."""
@@ -467,11 +478,20 @@ class Run(RunFiles, ConfigGroups):
             quiet: no closing message.
         """
         state = "finished" if not exit_code else "failed"
-        self._end(state, exit_code if exit_code is not None else 0, quiet)
+        self.finish_as(state, exit_code if exit_code is not None else 0, quiet)
 
-    def _end(self, state: str, exit_code: int | None, quiet: bool | None = None) -> None:
+    def finish_as(self, state: str, exit_code: int | None, quiet: bool | None = None) -> None:
+        """End the run in a given final state: what ``finish`` and the process's exit hooks
+        (normal exit, an uncaught exception, SIGTERM) call. A run that already ended, or one
+        inherited by a forked child, is left as it is.
+
+        Args:
+            state: ``finished``, ``failed`` or ``killed``.
+            exit_code: the process's exit code, kept in ``status.json``.
+            quiet: no closing message (default: the ``quiet`` setting).
+        """
         with self._lock:
-            if self._state not in ("running", "preempting"):
+            if not is_live(self._state):
                 return
             if os.getpid() != self._owner_pid:
                 return  # a forked child must not finish its parent's run
@@ -480,7 +500,7 @@ class Run(RunFiles, ConfigGroups):
             self._exit_code = exit_code
             self._finished_at = _now()
             self._fast = False
-        self._sync_saved_all()  # "end" and "live" files, as they are now
+        self._files.sync_saved()  # "end" and "live" files, as they are now
         if self._media is not None:
             self._media.close()  # every logged media object encoded and indexed
         if self._context is not None:
@@ -505,16 +525,188 @@ class Run(RunFiles, ConfigGroups):
         if exc_type is None:
             self.finish()
         elif issubclass(exc_type, KeyboardInterrupt):
-            self._end("killed", 255)
+            self.finish_as("killed", 255)
         elif issubclass(exc_type, SystemExit):
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
             self.finish(code)
         else:
-            self._end("failed", 1)
+            self.finish_as("failed", 1)
 
     def status(self) -> dict[str, Any]:
         """The run's current status record (state, step, heartbeat, ...)."""
         return self._status_record()
+
+    # --- the process around the run: tracker.init and the exit hooks ----------------------------
+    def start_context(self, make: Callable[..., Any]) -> None:
+        """Start capturing the run's context (system metrics, console output, host, program and
+        git facts); :func:`tracker.init` calls it once, with :class:`tracker.context.RunContext`.
+
+        Args:
+            make: called as ``make(settings=, writer=, paths=, reporter=)`` with this run's
+                settings, store writer, paths and reporter; returns an object with ``start()``,
+                ``stop()`` (called when the run ends) and ``detach_console()`` (in a forked child).
+        """
+        if self._context is not None:
+            raise UsageError(f"run {self.path}: its context capture is already started")
+        self._context = make(settings=self._settings, writer=self._writer, paths=self._paths,
+                             reporter=self._reporter)
+        self._context.start()
+
+    def detach_after_fork(self) -> None:
+        """Called in a forked child process, which inherits this run but does not own it: the
+        child's ``log`` calls take the slow path (which drops them, saying why) and its output
+        is no longer captured into the run's console."""
+        self._fast = False
+        if self._context is not None:
+            self._context.detach_console()
+
+    # --- artifacts and files (done by FilesAndArtifacts) --------------------------------------
+    def log_artifact(
+        self,
+        artifact_or_path: Any,
+        name: str | None = None,
+        type: str | None = None,
+        aliases: list[str] | None = None,
+        tags: list[str] | None = None,
+    ) -> Any:
+        """Log an artifact (or a file/folder path, made into one) as an output of this run.
+
+        Its files are stored once by content, and a new version of the collection is committed,
+        unless the content equals the latest version's (then that version is returned).
+
+        Returns:
+            The committed :class:`~tracker.Artifact`.
+        """
+        return self._files.log_artifact(artifact_or_path, name, type, aliases, tags)
+
+    def use_artifact(self, artifact_or_name: Any, type: str | None = None, aliases: list[str] | None = None) -> Any:
+        """Declare an artifact as an input of this run and return it.
+
+        Args:
+            artifact_or_name: ``"name:alias"``, ``"name:vN"``, ``"project/name:alias"`` (this run's
+                project by default), or an :class:`~tracker.Artifact` (logged: used as it is;
+                a draft: logged first, as W&B does).
+            type: when given, the artifact must have this type.
+
+        Raises:
+            ArtifactNotFoundError: no such artifact, version or alias.
+            UsageError: the type differs.
+        """
+        return self._files.use_artifact(artifact_or_name, type, aliases)
+
+    def upsert_artifact(self, artifact_or_path: Any, name: str | None = None, type: str | None = None,
+                        aliases: list[str] | None = None, distributed_id: str | None = None) -> Any:
+        """Add this process's files to a version that several runs build together (keyed by
+        ``distributed_id``, default the run's group); ``finish_artifact`` commits it."""
+        return self._files.upsert_artifact(artifact_or_path, name, type, aliases, distributed_id)
+
+    def finish_artifact(self, artifact_or_path: Any, name: str | None = None, type: str | None = None,
+                        aliases: list[str] | None = None, distributed_id: str | None = None) -> Any:
+        """Commit the version built by ``upsert_artifact`` calls (this run's files included)."""
+        return self._files.finish_artifact(artifact_or_path, name, type, aliases, distributed_id)
+
+    def log_code(
+        self,
+        root: str | os.PathLike[str] = ".",
+        name: str | None = None,
+        include_fn: Any = None,
+        exclude_fn: Any = None,
+    ) -> Any:
+        """Log source files as a ``code`` artifact (``source-<project>-<run id>`` by default).
+
+        Args:
+            root: the folder to search.
+            include_fn: ``(path, root) -> bool``; default: files ending in ``.py``.
+            exclude_fn: ``(path, root) -> bool``; default: anything under ``.venv``, ``venv``,
+                ``.git``, ``__pycache__``, ``node_modules`` or the store.
+
+        Returns:
+            The committed artifact, or None when no file matched.
+        """
+        return self._files.log_code(root, name, include_fn, exclude_fn)
+
+    def link_artifact(self, artifact: Any, target_path: str, aliases: list[str] | None = None) -> Any:
+        """Link a logged artifact into a portfolio (``portfolio`` or ``project/portfolio``): a
+        collection of links with aliases of its own (the model registry is made of these).
+
+        Returns:
+            The link, an artifact whose ``source_*`` properties name the linked version.
+        """
+        return self._files.link_artifact(artifact, target_path, aliases)
+
+    def log_model(self, path: str | os.PathLike[str], name: str | None = None, aliases: list[str] | None = None) -> Any:
+        """Log a model file or folder as an artifact of type ``model``."""
+        return self._files.log_model(path, name, aliases)
+
+    def use_model(self, name: str) -> str:
+        """Use a model artifact (``name:alias``, or a registry link such as
+        ``model-registry/mnist-classifier:production``) and return the folder it was downloaded to."""
+        return self._files.use_model(name)
+
+    def link_model(
+        self, path: str | os.PathLike[str], registered_model_name: str, name: str | None = None,
+        aliases: list[str] | None = None,
+    ) -> Any:
+        """Log a model (or reuse the version with the same files) and link it to a registered
+        model in the local registry (the ``model-registry`` project)."""
+        return self._files.link_model(path, registered_model_name, name, aliases)
+
+    def save(self, glob_str: str | os.PathLike[str], base_path: str | os.PathLike[str] | None = None,
+             policy: str = "live") -> list[str]:
+        """Copy files matching a glob into the run's files (``Api().run(p).files()``).
+
+        Args:
+            glob_str: a path or glob (``"checkpoints/*.pt"``, ``"**/*.yaml"``).
+            base_path: the folder the stored paths are relative to (default: the glob's folder).
+            policy: ``"now"`` (copied once, now), ``"live"`` (now, and again whenever a matching
+                file changes or appears, until the run ends), ``"end"`` (when the run ends).
+
+        Returns:
+            The stored paths (relative to the run's files folder) matched now.
+        """
+        return self._files.save(glob_str, base_path, policy)
+
+    def restore(self, name: str, run_path: str | None = None, replace: bool = False,
+                root: str | os.PathLike[str] | None = None) -> Any:
+        """Fetch a file saved with ``save`` (by this run, or by ``run_path``) into ``root``
+        (default: the working directory) and return it opened for reading.
+
+        Raises:
+            UsageError: the run has no such file.
+        """
+        return self._files.restore(name, run_path, replace, root)
+
+    # --- ClearML-style configuration (done by ConfigGroups) -----------------------------------
+    def connect(self, obj: Any, name: str = "General") -> Any:
+        """Record an object's parameters in the config, under the group ``name``.
+
+        ``obj`` may be a dict, an ``argparse.Namespace``, a dataclass or any object with public
+        attributes. Returns ``obj`` unchanged.
+
+        Raises:
+            ConfigError: a key already holds a different value and changes are not allowed.
+        """
+        return self._config_groups.connect(obj, name)
+
+    def connect_configuration(
+        self, configuration: Any, name: str = "General", description: str | None = None
+    ) -> Any:
+        """Store a configuration object (a YAML/JSON/text blob, a dict, or a file path) by name.
+
+        The content is saved under ``files/configurations/`` and listed in ``run.json``; read it
+        back with ``Api().run(path).config_objects``. Returns the configuration as given (a path
+        returns its text).
+        """
+        return self._config_groups.connect_configuration(configuration, name, description)
+
+    @property
+    def user_properties(self) -> dict[str, Any]:
+        """Free-form properties (editable, also after the run: ``Api().run(p).set(user_properties=...)``)."""
+        return self._config_groups.user_properties
+
+    def set_user_properties(self, **properties: Any) -> None:
+        """Set user properties (a value of None removes the property)."""
+        self._config_groups.set_user_properties(**properties)
 
     # --- persistence -------------------------------------------------------------------------
     def _problem(self, kind: tuple[Any, ...], message: str) -> None:
@@ -575,9 +767,7 @@ class Run(RunFiles, ConfigGroups):
 
     def _write_side_files(self, durable: bool) -> None:
         """Called on the writer thread after each flush (an OSError here means: retry later)."""
-        if self._saved_specs and _now() - self._saved_checked >= 2.0:
-            self._saved_checked = _now()
-            self._sync_saved_all(live_only=True)
+        self._files.sync_live_if_due(_now())
         if not self._record_written:
             layout.ensure_store(self._paths.root)
             os.makedirs(self._paths.dir, exist_ok=True)
@@ -596,18 +786,6 @@ class Run(RunFiles, ConfigGroups):
             or (self._step != self._status_step and now - self._status_written >= 1.0)
         ):
             self._write_status(durable)
-
-
-def _check_tags(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = [value]
-    tags = list(value)
-    for t in tags:
-        if not isinstance(t, str) or not t or len(t) > 256:
-            raise UsageError(f"tags must be non-empty strings of at most 256 characters, got {t!r}")
-    return list(dict.fromkeys(tags))
 
 
 def make_record(
@@ -631,7 +809,7 @@ def make_record(
         "project": project,
         "name": name,
         "notes": notes,
-        "tags": _check_tags(tags),
+        "tags": check_tags(tags),
         "group": group,
         "job_type": job_type,
         "entity": settings.entity,

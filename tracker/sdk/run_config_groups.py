@@ -1,17 +1,21 @@
-"""ClearML-style configuration of a run: ``connect``, ``connect_configuration``, user properties
-(mixed into :class:`~tracker.sdk.run.Run`)."""
+"""ClearML-style configuration of a run: ``connect``, ``connect_configuration``, user properties.
+
+:class:`ConfigGroups` does this work for one :class:`~tracker.sdk.run.Run`, whose methods of the
+same names delegate to it; it is given the run's paths, record and config when the run is made.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 
+from tracker.convert import is_instance_without_import, to_jsonable
 from tracker.errors import UsageError
-from tracker.sdk.values import is_instance_without_import, to_jsonable
 from tracker.store import layout
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from tracker.sdk.config import Config
@@ -19,27 +23,33 @@ if TYPE_CHECKING:
 
 
 class ConfigGroups:
-    """Configuration groups, configuration objects and user properties."""
+    """Configuration groups, configuration objects and user properties of one live run.
 
-    if TYPE_CHECKING:
-        _paths: RunPaths
-        _record: dict[str, Any]
-        _config: Config
+    Args:
+        paths: the run's files in the store (configuration objects go to its ``files/``).
+        record: the run's ``run.json`` record, shared with the run.
+        config: the run's :class:`~tracker.sdk.config.Config`.
+        write_record: writes ``record`` to ``run.json``.
+        problem: reports a value that is not JSON data, or a file that cannot be written.
+    """
 
-        def _write_record(self) -> None: ...
+    def __init__(
+        self,
+        *,
+        paths: RunPaths,
+        record: dict[str, Any],
+        config: Config,
+        write_record: Callable[[], None],
+        problem: Callable[[tuple[Any, ...], str], None],
+    ) -> None:
+        self._paths = paths
+        self._record = record
+        self._config = config
+        self._write_record = write_record
+        self._problem = problem
 
-        def _problem(self, kind: tuple[Any, ...], message: str) -> None: ...
-
-    # --- ClearML-style configuration ---------------------------------------------------------
     def connect(self, obj: Any, name: str = "General") -> Any:
-        """Record an object's parameters in the config, under the group ``name``.
-
-        ``obj`` may be a dict, an ``argparse.Namespace``, a dataclass or any object with public
-        attributes. Returns ``obj`` unchanged.
-
-        Raises:
-            ConfigError: a key already holds a different value and changes are not allowed.
-        """
+        """See :meth:`tracker.sdk.run.Run.connect`."""
         if isinstance(obj, Mapping) or is_instance_without_import(obj, "argparse", "Namespace"):
             data: Any = obj
         else:
@@ -57,12 +67,7 @@ class ConfigGroups:
     def connect_configuration(
         self, configuration: Any, name: str = "General", description: str | None = None
     ) -> Any:
-        """Store a configuration object (a YAML/JSON/text blob, a dict, or a file path) by name.
-
-        The content is saved under ``files/configurations/`` and listed in ``run.json``; read it
-        back with ``Api().run(path).config_objects``. Returns the configuration as given (a path
-        returns its text).
-        """
+        """See :meth:`tracker.sdk.run.Run.connect_configuration`."""
         import os.path as _p
 
         layout.check_name(name.replace(" ", "_"), "configuration name")
@@ -95,11 +100,11 @@ class ConfigGroups:
 
     @property
     def user_properties(self) -> dict[str, Any]:
-        """Free-form properties (editable, also after the run: ``Api().run(p).set(user_properties=...)``)."""
+        """See :attr:`tracker.sdk.run.Run.user_properties`."""
         return dict(self._record.get("user_properties") or {})
 
     def set_user_properties(self, **properties: Any) -> None:
-        """Set user properties (a value of None removes the property)."""
+        """See :meth:`tracker.sdk.run.Run.set_user_properties`."""
         props = self._record.setdefault("user_properties", {})
         for key, value in properties.items():
             if value is None:

@@ -1,44 +1,69 @@
 """The run's files and artifacts: ``log_artifact``, ``use_artifact``, distributed artifacts,
-the model registry, ``log_code``, ``save`` and ``restore`` (mixed into :class:`~tracker.sdk.run.Run`).
+the model registry, ``log_code``, ``save`` and ``restore``.
+
+:class:`FilesAndArtifacts` does this work for one :class:`~tracker.sdk.run.Run`, whose methods of
+the same names delegate to it. It is given what it needs (the run's paths, record, reporter and
+step) when the run is made, and reads other runs' saved files straight from the store's layout.
 """
 
 from __future__ import annotations
 
 import os
 
-from tracker.errors import UsageError
+from tracker.errors import RunNotFoundError, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from tracker._report import Reporter
     from tracker.store.layout import RunPaths
 
+#: Seconds between two looks (on the writer thread) for changed files of ``save(policy="live")``.
+LIVE_SAVE_INTERVAL = 2.0
 
-class RunFiles:
-    """Artifacts and saved files of a run."""
 
-    if TYPE_CHECKING:
-        _paths: RunPaths
-        _step: int
-        _record: dict[str, Any]
-        _reporter: Reporter
-        _saved_specs: list[dict[str, Any]]
+class FilesAndArtifacts:
+    """The artifacts and saved files of one live run (the run's methods delegate to it).
 
-        @property
-        def id(self) -> str: ...
+    Args:
+        paths: the run's files in the store.
+        record: the run's ``run.json`` record, shared with the run: lineage is added to it.
+        write_record: writes ``record`` to ``run.json``.
+        reporter: reports files that cannot be copied.
+        step: the run's current step (kept with each artifact version it logs).
+    """
 
-        @property
-        def project(self) -> str: ...
+    def __init__(
+        self,
+        *,
+        paths: RunPaths,
+        record: dict[str, Any],
+        write_record: Callable[[], None],
+        reporter: Reporter,
+        step: Callable[[], int],
+    ) -> None:
+        self._paths = paths
+        self._record = record
+        self._write_record = write_record
+        self._reporter = reporter
+        self._step = step
+        self._saved_specs: list[dict[str, Any]] = []  # save() globs with the live/end policy
+        self._saved_checked = 0.0
 
-        @property
-        def path(self) -> str: ...
+    @property
+    def project(self) -> str:
+        return self._paths.project
 
-        @property
-        def group(self) -> str | None: ...
+    @property
+    def run_id(self) -> str:
+        return self._paths.run_id
 
-        def _write_record(self) -> None: ...
+    @property
+    def run_path(self) -> str:
+        """``project/run_id``."""
+        return f"{self._paths.project}/{self._paths.run_id}"
 
     # --- artifacts ----------------------------------------------------------------------------
     def log_artifact(
@@ -49,47 +74,31 @@ class RunFiles:
         aliases: list[str] | None = None,
         tags: list[str] | None = None,
     ) -> Any:
-        """Log an artifact (or a file/folder path, made into one) as an output of this run.
+        """See :meth:`tracker.sdk.run.Run.log_artifact`."""
+        from tracker.artifacts.artifact import commit
 
-        Its files are stored once by content, and a new version of the collection is committed,
-        unless the content equals the latest version's (then that version is returned).
-
-        Returns:
-            The committed :class:`~tracker.Artifact`.
-        """
         artifact = self._as_artifact(artifact_or_path, name, type)
         if tags:
             artifact.tags = list(tags)
-        artifact._commit(self._paths.root, self.project, self.path, self._step, aliases)
+        commit(artifact, self._paths.root, self.project, self.run_path, self._step(), aliases)
         self._lineage("logged", artifact.qualified_name)
         return artifact
 
     def use_artifact(self, artifact_or_name: Any, type: str | None = None, aliases: list[str] | None = None) -> Any:
-        """Declare an artifact as an input of this run and return it.
-
-        Args:
-            artifact_or_name: ``"name:alias"``, ``"name:vN"``, ``"project/name:alias"`` (this run's
-                project by default), or an :class:`~tracker.Artifact` (logged: used as it is;
-                a draft: logged first, as W&B does).
-            type: when given, the artifact must have this type.
-
-        Raises:
-            ArtifactNotFoundError: no such artifact, version or alias.
-            UsageError: the type differs.
-        """
-        from tracker.artifacts import Artifact, registry
-        from tracker.artifacts.artifact import load
+        """See :meth:`tracker.sdk.run.Run.use_artifact`."""
+        from tracker.artifacts import registry
+        from tracker.artifacts.artifact import Artifact, commit, load, record_use
 
         if isinstance(artifact_or_name, Artifact):
             artifact = artifact_or_name
             if artifact.is_draft():
-                artifact._commit(self._paths.root, self.project, None, None, aliases)
+                commit(artifact, self._paths.root, self.project, None, None, aliases)
         else:
             project, name, version = registry.resolve(self._paths.root, artifact_or_name, self.project)
             artifact = load(self._paths.root, project, name, version)
         if type is not None and artifact.type != type:
             raise UsageError(f"artifact {artifact.qualified_name} has type {artifact.type!r}, not {type!r}")
-        registry.record_consumer(artifact._cdir(), artifact._version or 0, self.path)  # committed above
+        record_use(artifact, self.run_path)  # committed above
         self._lineage("used", artifact.qualified_name)
         return artifact
 
@@ -99,7 +108,8 @@ class RunFiles:
         if isinstance(artifact_or_path, Artifact):
             return artifact_or_path
         path = os.fspath(artifact_or_path)
-        artifact = Artifact(name or f"run-{self.id}-{os.path.basename(os.path.normpath(path))}", type or "unspecified")
+        artifact = Artifact(name or f"run-{self.run_id}-{os.path.basename(os.path.normpath(path))}",
+                            type or "unspecified")
         if os.path.isdir(path):
             artifact.add_dir(path)
         else:
@@ -107,7 +117,7 @@ class RunFiles:
         return artifact
 
     def _distributed_id(self, distributed_id: str | None) -> str:
-        did = distributed_id or self.group
+        did = distributed_id or self._record.get("group")
         if not did:
             raise UsageError("upsert_artifact/finish_artifact need a distributed_id or a run group "
                              "(tracker.init(group=...)) shared by the contributing runs")
@@ -115,21 +125,20 @@ class RunFiles:
 
     def upsert_artifact(self, artifact_or_path: Any, name: str | None = None, type: str | None = None,
                         aliases: list[str] | None = None, distributed_id: str | None = None) -> Any:
-        """Add this process's files to a version that several runs build together (keyed by
-        ``distributed_id``, default the run's group); ``finish_artifact`` commits it."""
+        """See :meth:`tracker.sdk.run.Run.upsert_artifact`."""
         from tracker.artifacts.distributed import upsert
 
         artifact = self._as_artifact(artifact_or_path, name, type)
-        return upsert(artifact, self._paths.root, self.project, self._distributed_id(distributed_id), self.id)
+        return upsert(artifact, self._paths.root, self.project, self._distributed_id(distributed_id), self.run_id)
 
     def finish_artifact(self, artifact_or_path: Any, name: str | None = None, type: str | None = None,
                         aliases: list[str] | None = None, distributed_id: str | None = None) -> Any:
-        """Commit the version built by ``upsert_artifact`` calls (this run's files included)."""
+        """See :meth:`tracker.sdk.run.Run.finish_artifact`."""
         from tracker.artifacts.distributed import finish
 
         artifact = self._as_artifact(artifact_or_path, name, type)
         committed = finish(artifact, self._paths.root, self.project, self._distributed_id(distributed_id),
-                           self.id, self.path, self._step, aliases)
+                           self.run_id, self.run_path, self._step(), aliases)
         self._lineage("logged", committed.qualified_name)
         return committed
 
@@ -140,17 +149,7 @@ class RunFiles:
         include_fn: Any = None,
         exclude_fn: Any = None,
     ) -> Any:
-        """Log source files as a ``code`` artifact (``source-<project>-<run id>`` by default).
-
-        Args:
-            root: the folder to search.
-            include_fn: ``(path, root) -> bool``; default: files ending in ``.py``.
-            exclude_fn: ``(path, root) -> bool``; default: anything under ``.venv``, ``venv``,
-                ``.git``, ``__pycache__``, ``node_modules`` or the store.
-
-        Returns:
-            The committed artifact, or None when no file matched.
-        """
+        """See :meth:`tracker.sdk.run.Run.log_code`."""
         from tracker.artifacts import Artifact
 
         base = os.path.abspath(os.fspath(root))
@@ -158,7 +157,7 @@ class RunFiles:
         store = os.path.abspath(self._paths.root)
         include = include_fn or (lambda path, root=None: path.endswith(".py"))
         exclude = exclude_fn or (lambda path, root=None: False)
-        artifact = Artifact(name or f"source-{self.project}-{self.id}", "code")
+        artifact = Artifact(name or f"source-{self.project}-{self.run_id}", "code")
         for folder, dirs, files in os.walk(base, followlinks=False):
             dirs[:] = sorted(d for d in dirs if d not in skip and os.path.join(folder, d) != store)
             for f in sorted(files):
@@ -170,24 +169,19 @@ class RunFiles:
         return self.log_artifact(artifact)
 
     def link_artifact(self, artifact: Any, target_path: str, aliases: list[str] | None = None) -> Any:
-        """Link a logged artifact into a portfolio (``portfolio`` or ``project/portfolio``): a
-        collection of links with aliases of its own (the model registry is made of these).
-
-        Returns:
-            The link, an artifact whose ``source_*`` properties name the linked version.
-        """
+        """See :meth:`tracker.sdk.run.Run.link_artifact`."""
         from tracker.artifacts.links import link
 
         if artifact.is_draft():
             artifact = self.log_artifact(artifact)
-        return link(artifact, target_path, aliases, default_project=self.project, run_path=self.path)
+        return link(artifact, target_path, aliases, default_project=self.project, run_path=self.run_path)
 
     def log_model(self, path: str | os.PathLike[str], name: str | None = None, aliases: list[str] | None = None) -> Any:
-        """Log a model file or folder as an artifact of type ``model``."""
+        """See :meth:`tracker.sdk.run.Run.log_model`."""
         from tracker.artifacts import Artifact
 
         local = os.fspath(path)
-        artifact = Artifact(name or f"run-{self.id}-{os.path.basename(os.path.normpath(local))}", "model")
+        artifact = Artifact(name or f"run-{self.run_id}-{os.path.basename(os.path.normpath(local))}", "model")
         if os.path.isdir(local):
             artifact.add_dir(local)
         else:
@@ -195,8 +189,7 @@ class RunFiles:
         return self.log_artifact(artifact, aliases=aliases)
 
     def use_model(self, name: str) -> str:
-        """Use a model artifact (``name:alias``, or a registry link such as
-        ``model-registry/mnist-classifier:production``) and return the folder it was downloaded to."""
+        """See :meth:`tracker.sdk.run.Run.use_model`."""
         artifact = self.use_artifact(name)
         if "model" not in artifact.type:
             raise UsageError(f"{artifact.qualified_name} has type {artifact.type!r}: use_model wants a model")
@@ -206,8 +199,7 @@ class RunFiles:
         self, path: str | os.PathLike[str], registered_model_name: str, name: str | None = None,
         aliases: list[str] | None = None,
     ) -> Any:
-        """Log a model (or reuse the version with the same files) and link it to a registered
-        model in the local registry (the ``model-registry`` project)."""
+        """See :meth:`tracker.sdk.run.Run.link_model`."""
         from tracker.artifacts.links import REGISTRY_PROJECT
 
         if "/" in registered_model_name:
@@ -218,17 +210,7 @@ class RunFiles:
     # --- run files ------------------------------------------------------------------------------
     def save(self, glob_str: str | os.PathLike[str], base_path: str | os.PathLike[str] | None = None,
              policy: str = "live") -> list[str]:
-        """Copy files matching a glob into the run's files (``Api().run(p).files()``).
-
-        Args:
-            glob_str: a path or glob (``"checkpoints/*.pt"``, ``"**/*.yaml"``).
-            base_path: the folder the stored paths are relative to (default: the glob's folder).
-            policy: ``"now"`` (copied once, now), ``"live"`` (now, and again whenever a matching
-                file changes or appears, until the run ends), ``"end"`` (when the run ends).
-
-        Returns:
-            The stored paths (relative to the run's files folder) matched now.
-        """
+        """See :meth:`tracker.sdk.run.Run.save`."""
         if policy not in ("live", "now", "end"):
             raise UsageError(f"save(policy={policy!r}) is not one of 'live', 'now', 'end'")
         pattern = os.path.abspath(os.fspath(glob_str))
@@ -272,7 +254,9 @@ class RunFiles:
             spec["copied"][path] = stamp
         return names
 
-    def _sync_saved_all(self, live_only: bool = False) -> None:
+    def sync_saved(self, live_only: bool = False) -> None:
+        """Copy the files of earlier ``save`` calls that changed or appeared since (only those with
+        the ``live`` policy when ``live_only``); a file that cannot be copied is reported."""
         for spec in list(self._saved_specs):
             if live_only and spec["policy"] != "live":
                 continue
@@ -283,18 +267,17 @@ class RunFiles:
                     ("save", spec["pattern"]), f"cannot copy files matching {spec['pattern']}: {exc}"
                 )
 
+    def sync_live_if_due(self, now: float) -> None:
+        """Called on the writer thread after each flush: copy what changed for ``save(policy="live")``,
+        at most every :data:`LIVE_SAVE_INTERVAL` seconds (an OSError is reported, not raised)."""
+        if self._saved_specs and now - self._saved_checked >= LIVE_SAVE_INTERVAL:
+            self._saved_checked = now
+            self.sync_saved(live_only=True)
+
     def restore(self, name: str, run_path: str | None = None, replace: bool = False,
                 root: str | os.PathLike[str] | None = None) -> Any:
-        """Fetch a file saved with ``save`` (by this run, or by ``run_path``) into ``root``
-        (default: the working directory) and return it opened for reading.
-
-        Raises:
-            UsageError: the run has no such file.
-        """
-        from tracker.api.public import Api
-
-        source_run = Api(dir=self._paths.root).run(run_path or self.path)
-        source = source_run.file(name)
+        """See :meth:`tracker.sdk.run.Run.restore`."""
+        source = self.saved_file(run_path or self.run_path, name)
         dest = os.path.join(os.fspath(root) if root is not None else os.getcwd(), *name.split("/"))
         if replace or not os.path.exists(dest):
             import shutil
@@ -302,6 +285,33 @@ class RunFiles:
             os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
             shutil.copyfile(source, dest)
         return open(dest)  # noqa: SIM115 - returned to the caller, as W&B does
+
+    def saved_file(self, run_path: str, name: str) -> str:
+        """The path of a file saved by the run ``run_path`` (``project/run_id`` or
+        ``entity/project/run_id``, in this run's store), checked to stay inside its ``files/``.
+
+        Raises:
+            UsageError: a malformed run path, or the name escapes the folder or names no file.
+            RunNotFoundError: no such run in the store.
+        """
+        from tracker.store import layout, reader
+
+        parts = [p for p in str(run_path).split("/") if p]
+        if len(parts) == 3:
+            parts = parts[1:]
+        if len(parts) != 2:
+            raise UsageError(f"a run path is 'project/run_id', got {run_path!r}")
+        project, run_id = parts
+        layout.check_name(project, "project name")
+        layout.check_name(run_id, "run id")
+        source = layout.RunPaths(self._paths.root, project, run_id)
+        if reader.read_run(source) is None:
+            raise RunNotFoundError(f"no run {project}/{run_id} in {self._paths.root}")
+        base = os.path.realpath(source.files_dir)
+        path = os.path.realpath(os.path.join(base, name))
+        if os.path.commonpath([base, path]) != base or not os.path.isfile(path):
+            raise UsageError(f"run {project}/{run_id} has no file {name!r}")
+        return path
 
     def _lineage(self, direction: str, qualified_name: str) -> None:
         record = self._record.setdefault("artifacts", {"logged": [], "used": []})

@@ -13,9 +13,9 @@ from __future__ import annotations
 import threading
 from collections.abc import MutableMapping
 
+from tracker.convert import to_jsonable
 from tracker.errors import UsageError
-from tracker.sdk.values import to_jsonable
-from tracker.store.segments import KIND_BOOL, JsonText, MediaText
+from tracker.store.codec import KIND_BOOL, JsonText, MediaText
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import os
-import time
 
 from tracker.store import layout
+from tracker.store.states import derive_state
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
     from tracker.store.layout import RunPaths
-
-#: Every state a reader can see. ``crashed`` and ``preempted`` are derived, never written.
-STATES = ("running", "finished", "failed", "crashed", "killed", "preempting", "preempted")
-
 
 class RunFiles:
     """The JSON side files of one run as read from disk."""
@@ -29,31 +25,6 @@ class RunFiles:
     @property
     def state(self) -> str:
         return derive_state(self.status)
-
-
-def derive_state(status: dict[str, Any], now: float | None = None, timeout: float | None = None) -> str:
-    """The state a reader reports for a run's status record.
-
-    A ``running`` (or ``preempting``) run whose writer is gone reads as ``crashed`` (``preempted``):
-    on this host when its pid is dead (or now belongs to another process); elsewhere when its
-    heartbeat is older than ``timeout`` (default: the larger of 120 s and 6 heartbeats).
-    """
-    written = status.get("state") or "running"
-    if written not in ("running", "preempting"):
-        return written
-    gone_state = "crashed" if written == "running" else "preempted"
-    pid = status.get("pid")
-    if status.get("host") == layout.HOSTNAME and isinstance(pid, int):
-        alive = layout.process_alive(pid, status.get("pid_start"))
-        if alive is not None:
-            return written if alive else gone_state
-    beat = status.get("heartbeat_at")
-    if not isinstance(beat, (int, float)):
-        return gone_state
-    if timeout is None:
-        timeout = max(120.0, 6 * float(status.get("heartbeat_interval") or 10.0))
-    now = time.time() if now is None else now
-    return written if now - beat <= timeout else gone_state
 
 
 def read_run(paths: RunPaths) -> RunFiles | None:

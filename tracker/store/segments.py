@@ -20,6 +20,20 @@ from __future__ import annotations
 import os
 
 from tracker.store import layout
+from tracker.store.codec import (  # noqa: F401 - the kinds are part of the segment schema
+    EXACT_INT_LIMIT,
+    KIND_BOOL,
+    KIND_FLOAT,
+    KIND_INT,
+    KIND_JSON,
+    KIND_MEDIA,
+    KIND_NAMES,
+    KIND_NULL,
+    KIND_OF,
+    KIND_STR,
+    JsonText,
+    MediaText,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -29,29 +43,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-KIND_FLOAT, KIND_INT, KIND_BOOL, KIND_STR, KIND_NULL, KIND_JSON, KIND_MEDIA = range(7)
-KIND_NAMES = ("float", "int", "bool", "str", "null", "json", "media")
-EXACT_INT_LIMIT = 2**53
+
 COLUMNS = ("step", "key", "kind", "value", "text", "time")
-
-
-class JsonText(str):
-    """A value stored as JSON text (a list, a tuple, an array), decoded again on read."""
-
-
-class MediaText(str):
-    """A media reference stored as JSON text (kind 6)."""
-
-
-KIND_OF: dict[type, int] = {
-    float: KIND_FLOAT,
-    int: KIND_INT,
-    bool: KIND_BOOL,
-    str: KIND_STR,
-    type(None): KIND_NULL,
-    JsonText: KIND_JSON,
-    MediaText: KIND_MEDIA,
-}
 
 
 class KeyTable:
@@ -378,7 +371,7 @@ def read_stream(
         if not paths:
             return None
         try:
-            skip_text = "text" in wanted and not any(_may_hold_text(p) for p in paths)
+            skip_text = "text" in wanted and not any(may_hold_text(p) for p in paths)
             read_cols = [c for c in wanted if not (skip_text and c == "text")]
             table = ds.dataset(paths, format="parquet").to_table(columns=read_cols, filter=expr)
         except FileNotFoundError:
@@ -395,7 +388,7 @@ def read_stream(
     raise OSError(f"segments in {stream_dir} kept changing while being read")
 
 
-def _may_hold_text(path: str) -> bool:
+def may_hold_text(path: str) -> bool:
     """Whether a segment's ``kind`` statistics allow text (kinds 3 and up); True when unknown."""
     import pyarrow.parquet as pq
 

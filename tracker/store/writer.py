@@ -13,7 +13,7 @@ import os
 import threading
 from collections import deque
 
-from tracker.store import layout, segments
+from tracker.store import layout, m4, segments
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,6 +34,8 @@ class StreamWriter:
         self.dir = stream_dir
         self.writer_id = writer_id
         self.fanin = fanin
+        # numeric streams keep M4 pyramids beside their merged segments (see store/m4.py)
+        self.pyramids = os.path.basename(stream_dir) in ("scalars", "system")
         self.queue: deque[tuple[int, float, dict[str, Any]]] = deque()
         self.keys = segments.KeyTable()
         self.last: dict[str, Any] = {}
@@ -92,6 +94,14 @@ class StreamWriter:
         table = segments.columns_to_table(cols, self.keys.names)
         seq = self.next_seq
         name = layout.segment_name(seq, seq, self.writer_id)
+        if self.pyramids and table.num_rows >= m4.MIN_POINTS:  # a big flush: readers skip its raw rows
+            pyramid = m4.PyramidBuilder()
+            for batch in table.to_batches():
+                pyramid.add(batch)
+            ptable = pyramid.table()
+            if ptable is not None:
+                os.makedirs(self.dir, exist_ok=True)
+                m4.write_pyramid(ptable, os.path.join(self.dir, m4.pyramid_name(name)))
         segments.write_segment(table, self.dir, name, durable=durable)
         self.next_seq += 1
         self.levels[0].append((seq, seq, name))
@@ -124,6 +134,7 @@ class StreamWriter:
         file, unless they are already few (``fanin`` or fewer): rewriting a run that is a handful of
         files buys readers nothing."""
         names = layout.list_segments(self.dir)
+        m4.remove_orphan_pyramids(self.dir, names)
         if len(names) <= self.fanin:
             return
         parsed = [(p[0], p[1], n) for n in names if (p := layout.parse_segment(n))]
@@ -144,6 +155,7 @@ class StreamWriter:
         final = os.path.join(self.dir, name)
         tmp = os.path.join(self.dir, f".{name}.tmp")
         writer = None
+        pyramid = m4.PyramidBuilder() if self.pyramids else None
         try:
             for _, _, fname in sorted(files):
                 pf = pq.ParquetFile(os.path.join(self.dir, fname))
@@ -157,9 +169,14 @@ class StreamWriter:
                             write_statistics=["step"],
                         )
                     writer.write_batch(batch)
+                    if pyramid is not None:
+                        pyramid.add(batch)
             if writer is not None:
                 writer.close()
                 writer = None
+            table = pyramid.table() if pyramid is not None else None
+            if table is not None:  # published first: a reader that sees the segment sees its pyramid
+                m4.write_pyramid(table, os.path.join(self.dir, m4.pyramid_name(name)))
             os.replace(tmp, final)
         except BaseException:
             if writer is not None:
@@ -169,6 +186,7 @@ class StreamWriter:
         for _, _, fname in files:
             if fname != name:
                 _unlink(os.path.join(self.dir, fname))
+                _unlink(os.path.join(self.dir, m4.pyramid_name(fname)))
         return (lo, hi, name)
 
 

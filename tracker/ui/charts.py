@@ -15,6 +15,7 @@ import re
 import threading
 
 from tracker.ui import series as _series
+from tracker.ui.html import escape as _e
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -203,7 +204,7 @@ class ChartGrid:
     def _keys(self) -> list[str]:
         keys: set[str] = set()
         for run in self.runs:
-            keys.update(_retry(_series.scalar_keys, run, self.stream))
+            keys.update(_series.scalar_keys(run, self.stream))
         return sorted(keys)
 
     def _groups(self, keys: list[str]) -> dict[str, list[str]]:
@@ -289,7 +290,7 @@ class ChartGrid:
                 figs = [self.charts[k].figure for k in keys if k in visible]
                 children: list[Any] = []
                 if section:
-                    children.append(Div(text=f"<b>{_html(section)}</b> <span style='color:#888'>({len(figs)})</span>",
+                    children.append(Div(text=f"<b>{_e(section)}</b> <span style='color:#888'>({len(figs)})</span>",
                                         styles={"font-size": "13px", "margin-top": "6px"}))
                 children += [row(*figs[i:i + self.columns]) for i in range(0, len(figs), self.columns)]
                 if section not in self.sections:
@@ -328,8 +329,8 @@ class ChartGrid:
         """(Re)load whole series of ``keys`` for every run, reduced to the chart's width."""
         for run in self.runs:
             try:
-                got = _retry(_series.chart_series, run, keys, self.chart_width, self.x_axis, x_range, self.stream)
-                last = _retry(_series.scalar_keys, run, self.stream)
+                got = _series.chart_series(run, keys, self.chart_width, self.x_axis, x_range, self.stream)
+                last = _series.scalar_keys(run, self.stream)
             except Exception as exc:  # noqa: BLE001 - a panel never raises into the user's loop
                 self._error(exc)
                 continue
@@ -356,7 +357,7 @@ class ChartGrid:
             for run in self.runs:
                 after = min((self.charts[k].last_step.get(run.path, -1) for k in keys), default=-1)
                 try:
-                    tails = _retry(_series.tail_points, run, keys, after, self.x_axis, self.stream)
+                    tails = _series.tail_points(run, keys, after, self.x_axis, self.stream)
                 except Exception as exc:  # noqa: BLE001
                     self._error(exc)
                     continue
@@ -507,16 +508,6 @@ class ChartGrid:
         self.widget.close()
 
 
-def _retry(fn: Callable[..., Any], *args: Any) -> Any:
-    """Call a store read again once when compaction replaced the segments it had listed."""
-    try:
-        return fn(*args)
-    except Exception as exc:  # noqa: BLE001
-        if "No files found" not in str(exc) and not isinstance(exc, FileNotFoundError):
-            raise
-        return fn(*args)
-
-
 def _positive(y: Any) -> Any:
     import numpy as np
 
@@ -525,7 +516,3 @@ def _positive(y: Any) -> Any:
     return y
 
 
-def _html(text: str) -> str:
-    import html
-
-    return html.escape(str(text))

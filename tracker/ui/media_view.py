@@ -9,8 +9,9 @@ themselves (unless they carry JavaScript callbacks, which are never run outside 
 
 from __future__ import annotations
 
-import html
 import threading
+
+from tracker.ui.html import escape as _e
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -20,9 +21,6 @@ if TYPE_CHECKING:
 #: Rows of a logged table shown in the grid.
 TABLE_ROWS = 10_000
 
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
 
 
 class MediaView:
@@ -119,7 +117,7 @@ class MediaView:
                 return w.Image(value=item.read_bytes(), format="gif")
             return w.Video(value=item.read_bytes(), format=fmt, autoplay=False, loop=False)
         if kind == "html":
-            from tracker.media.read import sandboxed_iframe
+            from tracker.api.media import sandboxed_iframe
 
             return w.HTML(sandboxed_iframe(item.read_bytes().decode("utf-8", "replace"), height=360))
         if kind == "table":

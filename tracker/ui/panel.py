@@ -9,13 +9,14 @@ second, so a busy cell does not hold the updates back. Below the live panel, a s
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import threading
 import time
 
+from tracker.store.states import is_live
 from tracker.ui import static
+from tracker.ui.html import escape as _e
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,9 +29,6 @@ LOG_CHUNK = 500
 #: Files up to this size get a download link (inlined as a data URI when asked for).
 DOWNLOAD_MAX = 20 * 1024 * 1024
 
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def _kv_table(rows: list[tuple[str, Any]], empty: str = "nothing recorded") -> str:
@@ -169,7 +167,7 @@ class RunPanel:
                 self.system.refresh()
             self.refresh_logs()
             self.media.refresh(only_if_new=True)
-            running = state in ("running", "preempting")
+            running = is_live(state)
             if not running:
                 self.refresh_files()
                 self.refresh_execution()
@@ -177,10 +175,10 @@ class RunPanel:
 
     def refresh_overview(self, edit_fields: bool = False) -> None:
         run = self.run
-        doc = run._doc()
+        doc = run.fields()
         meta = run.metadata
         state = doc["state"]
-        live = " <span style='color:#888'>(live)</span>" if state in ("running", "preempting") else ""
+        live = " <span style='color:#888'>(live)</span>" if is_live(state) else ""
         self.header.value = (f"<div style='font-size:15px;font-family:sans-serif'><b>{_e(doc['name'])}</b> "
                              f"{static.badge(state)}{live} <span style='color:#666'>{_e(run.path)} · "
                              f"{_e(static.duration(doc['duration']))} · step {_e(static.fmt(doc['last_step']))}"
@@ -205,7 +203,7 @@ class RunPanel:
             ("tracker version", meta.get("tracker_version")),
         ]
         rows = [(k, v) for k, v in rows if v not in (None, "")]
-        arts = doc.get("artifacts") or run._record.get("artifacts") or {}
+        arts = run.artifact_refs()
         self.overview_html.value = (
             "<div style='font-family:sans-serif'>" + _kv_table(rows)
             + "<h4>Config</h4>" + _kv_table(static.flat_items(doc["config"]), "no config")
@@ -270,14 +268,12 @@ class RunPanel:
         self.file_select.options = [f["name"] for f in files]
 
     def _refresh_artifacts(self, arts: dict[str, Any]) -> None:
-        from tracker.api.public import Api
-
         blocks = []
         for direction, title in (("used", "Inputs"), ("logged", "Outputs")):
             rows = []
             for qname in arts.get(direction) or []:
                 try:
-                    art = Api(self.run._api.root).artifact(qname)
+                    art = self.run.api.artifact(qname)
                     rows.append((qname, f"{art.type} · {art.file_count} files · {_size(art.size)} · "
                                         f"sha256 {str(art.digest)[:12]} · aliases {', '.join(art.aliases)}"))
                 except Exception as exc:  # noqa: BLE001 - a deleted artifact still shows its name
@@ -318,7 +314,7 @@ class RunPanel:
     def save_edits(self) -> None:
         """Write the notes and tags fields to the run (through the live run while it runs)."""
         notes, tags = self.notes.value, list(self.tags.value)
-        if self.live is not None and not getattr(self.live, "_finished", False):
+        if self.live is not None and is_live(self.live.state):
             self.live.notes = notes
             self.live.tags = tags
         else:
@@ -332,7 +328,7 @@ class RunPanel:
         if not key:
             return
         props = {key: value if value != "" else None}
-        if self.live is not None and not getattr(self.live, "_finished", False):
+        if self.live is not None and is_live(self.live.state):
             self.live.set_user_properties(**props)
         else:
             self.run.set(user_properties=props)
@@ -401,7 +397,7 @@ def display_run(run: Any, live: Any = None, height: int = 420, hidden: bool = Fa
     snap = snapshot.run_snapshot(run)
     handle = display(snap, raw=True, display_id=True)
     panel.snapshot_handle = handle
-    if run.state in ("running", "preempting"):
+    if is_live(run.state):
         live_mod.register(panel)
     return panel
 
@@ -413,14 +409,3 @@ def in_kernel() -> bool:
     ip = sys.modules.get("IPython")
     shell = ip.get_ipython() if ip is not None else None  # type: ignore[attr-defined]
     return shell is not None and getattr(shell, "kernel", None) is not None
-
-
-def show_or_static(obj: Any) -> None:
-    """What a run or run list at the end of a cell shows: its live page in a kernel, else its
-    static HTML."""
-    from IPython.display import HTML, display
-
-    if in_kernel():
-        obj.display()
-    else:
-        display(HTML(obj._repr_html_()))

@@ -8,9 +8,10 @@ the selection from the kernel.
 
 from __future__ import annotations
 
-import html
 import re
 import threading
+
+from tracker.ui.html import escape as _e
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,9 +22,6 @@ DEFAULT_COLUMNS = 12
 FIXED = ("name", "state", "tags", "created", "duration")
 _QUALIFIED = re.compile(r"\b((?:config|summary)\.[A-Za-z0-9_./-]*[A-Za-z0-9_])")
 
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def filter_frame(df: Any, expression: str) -> Any:

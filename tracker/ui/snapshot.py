@@ -13,6 +13,7 @@ import base64
 import io
 
 from tracker.ui import static
+from tracker.ui.html import escape as _e
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ def run_snapshot(run: Any) -> dict[str, Any]:
     card = static.run_html(run)
     img = ""
     if png is not None:
-        img = (f'<img alt="charts of {static._e(run.path)}" src="data:image/png;base64,'
+        img = (f'<img alt="charts of {_e(run.path)}" src="data:image/png;base64,'
                f'{base64.b64encode(png).decode()}" style="max-width:100%"/>')
     bundle: dict[str, Any] = {
         "text/plain": f"<tracker run {run.path} ({run.state}): snapshot>",

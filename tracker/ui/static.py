@@ -7,8 +7,9 @@ Every value is escaped; nothing logged is ever inserted as markup.
 from __future__ import annotations
 
 import datetime
-import html
 import math
+
+from tracker.ui.html import escape as _e
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -20,9 +21,6 @@ STATE_COLOURS = {
 }
 _CELL = "padding:2px 8px;border-bottom:1px solid #eee;text-align:left;vertical-align:top"
 
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def badge(state: str) -> str:
@@ -72,11 +70,9 @@ def _table(rows: list[tuple[str, str]], title: str) -> str:
 
 def flat_items(d: dict[str, Any]) -> list[tuple[str, Any]]:
     """A nested dict as ``(dotted key, value)`` pairs, as the run table flattens it."""
-    from tracker.api.public import _flatten
+    from tracker.store.index import flatten
 
-    flat: dict[str, Any] = {}
-    _flatten("", d, flat)
-    return list(flat.items())
+    return list(flatten("", d, {}).items())
 
 
 def _flat(d: dict[str, Any]) -> list[tuple[str, str]]:
@@ -85,7 +81,7 @@ def _flat(d: dict[str, Any]) -> list[tuple[str, str]]:
 
 def run_html(run: Any) -> str:
     """A run's overview card: identity, state, timing, host, program, config and summary."""
-    doc = run._doc()
+    doc = run.fields()
     meta = run.metadata
     overview = [
         ("state", badge(doc["state"])),
@@ -118,7 +114,7 @@ def runs_html(runs: Any, max_rows: int = 200, max_columns: int = 8) -> str:
     """A run table: name, state, created, duration, tags, then the most common config and summary keys."""
     from collections import Counter
 
-    records = [r._doc() for r in list(runs)[:max_rows]]
+    records = [r.fields() for r in list(runs)[:max_rows]]
     if not records:
         return "<div><i>no runs</i></div>"
     config_keys = Counter(k for d in records for k, v in d["config"].items() if not isinstance(v, dict))

@@ -1,4 +1,8 @@
-"""Reading logged media back: ``Api().run(path).media(key, step)``."""
+"""Reading logged media back: ``Api().run(path).media(key, step)``.
+
+The media index is one more stream of segments (``media``: key, step, and the record as JSON text);
+the files it names live under the run's ``files/media`` folder.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from tracker.store.query import Query
+
 
 class MediaItem:
     """One logged media object: where and when it was logged, its facts, and its file."""
@@ -17,21 +23,23 @@ class MediaItem:
         self.key = key
         self.step = step
         self.time = time
-        self._run_dir = run_dir
-        self._text = text
+        self.run_dir = run_dir
+        #: The stored record as JSON text (parsed into :attr:`record` when first asked).
+        self.text = text
         self._record: dict[str, Any] | None = None
 
     @property
     def record(self) -> dict[str, Any]:
         """Everything stored about it (parsed when first asked: listing 10,000 items stays fast)."""
         if self._record is None:
-            self._record = json.loads(self._text)
+            self._record = json.loads(self.text)
         return self._record
 
     @property
     def kind(self) -> str:
-        """``image``, ``audio``, ``html``, ``table`` or ``histogram``."""
-        return _kind_of(self._text)
+        """``image``, ``audio``, ``video``, ``html``, ``table``, ``histogram``, ``object3d``,
+        ``figure`` or ``plot``."""
+        return _kind_of(self.text)
 
     @property
     def id(self) -> str | None:
@@ -42,9 +50,14 @@ class MediaItem:
         return self.record.get("caption")
 
     @property
+    def index(self) -> int:
+        """The position in a list of media logged under one key at one step (0 for a single one)."""
+        return int(self.record.get("index", 0)) if '"index": ' in self.text else 0
+
+    @property
     def path(self) -> str | None:
         file = self.record.get("file")
-        return os.path.join(self._run_dir, file) if file else None
+        return os.path.join(self.run_dir, file) if file else None
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -70,7 +83,7 @@ class MediaItem:
         if self.path is not None:
             out[os.path.splitext(self.path)[1].lstrip(".")] = self.path
         for ext, rel in (self.record.get("also") or {}).items():
-            out[ext] = os.path.join(self._run_dir, rel)
+            out[ext] = os.path.join(self.run_dir, rel)
         return out
 
     def read_bytes(self) -> bytes:
@@ -120,10 +133,9 @@ class MediaItem:
         return self.read_bytes()
 
 
-def read_index(run: Any, key: str | None, step: int | None, kind: str | None) -> list[MediaItem]:
-    from tracker.api import history
-
-    table = history.read_long(run._stream_dir("media"), keys=[key] if key else None,
+def read_index(query: Query, run_dir: str, key: str | None, step: int | None, kind: str | None) -> list[MediaItem]:
+    """The media items of a run, in step order (a gallery's items in the order they were logged)."""
+    table = query.read_stream(run_dir, "media", keys=[key] if key else None,
                               min_step=step, max_step=None if step is None else step + 1)
     if table is None:
         return []
@@ -132,9 +144,8 @@ def read_index(run: Any, key: str | None, step: int | None, kind: str | None) ->
     for k, s, t, text in zip(keys, table.column("step").to_pylist(), table.column("time").to_pylist(),
                              table.column("text").to_pylist(), strict=True):
         if kind is None or _kind_of(text) == kind:
-            out.append(MediaItem(run.dir, k, s, t, text))
-    # rows are in step order already; a gallery's items are kept in the order they were logged
-    out.sort(key=lambda m: (m.step, m.key, _index_of(m)))
+            out.append(MediaItem(run_dir, k, s, t, text))
+    out.sort(key=lambda m: (m.step, m.key, m.index))
     return out
 
 
@@ -143,10 +154,6 @@ def _kind_of(text: str) -> str:
     if text.startswith('{"_type": "'):
         return text[11:text.index('"', 11)]
     return str(json.loads(text).get("_type", "media"))
-
-
-def _index_of(item: MediaItem) -> int:
-    return int(item.record.get("index", 0)) if '"index": ' in item._text else 0
 
 
 def sandboxed_iframe(html: str, height: int = 300) -> str:
