@@ -12,4 +12,5 @@ if ! command -v chromium >/dev/null 2>&1; then  # browser tests run Debian's chr
 fi
 .venv/bin/ruff check tracker tests bench
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache
 .venv/bin/python -m pytest "$@"

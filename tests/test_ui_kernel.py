@@ -41,7 +41,7 @@ def test_chart_updates_arrive_while_the_cell_is_busy(tmp_path):
     try:
         store = str(tmp_path / "store")
         _run_cell(kc, f"import time, tracker\nrun = tracker.init(project='k', dir={store!r})\n"
-                      "run.log({'loss': 1.0})\npanel = run.display()")
+                      "run.log({'loss': 1.0})\npanel = run.display()\nassert panel.wait_ready()")
         # a busy cell: a loop logging thousands of steps a second, for at least 3 s and 20,000 steps,
         # and on (up to 60 s) until the cell itself has seen the live updater redraw the chart 5 times:
         # on a loaded machine its thread may get little time, so the cell waits for it, not a clock

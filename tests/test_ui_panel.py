@@ -39,6 +39,7 @@ def _data(grid, key, run):
 def test_every_tab_is_built_from_the_store(tmp_path):
     run = _finished_run(tmp_path)
     panel = RunPanel(run)
+    assert panel.wait_ready()
     assert [panel.tabs.get_title(i) for i in range(len(TABS))] == list(TABS)
     assert "tracker-panel" in panel.widget._dom_classes
     assert "finished" in panel.header.value and run.name in panel.header.value
@@ -63,6 +64,7 @@ def test_every_tab_is_built_from_the_store(tmp_path):
 def test_chart_controls_change_what_is_drawn(tmp_path):
     run = _finished_run(tmp_path)
     grid = RunPanel(run).charts
+    assert grid.wait_built()
     raw = np.asarray(_data(grid, "train/loss", run)["y"])
     grid.smooth_select.value = "ema"
     grid.weight_slider.value = 0.9
@@ -96,6 +98,7 @@ def test_a_zoom_reads_that_window_again_at_full_detail(tmp_path):
     run.finish()
     read = tracker.Api(_store(tmp_path)).run(run.path)
     grid = RunPanel(read).charts
+    assert grid.wait_built()
     whole = _data(grid, "y", read)
     assert len(whole["x"]) <= 2 * grid.chart_width and max(whole["y"]) > 8.5
     grid.zoom("y", 25_000, 25_100)
@@ -112,6 +115,7 @@ def test_a_live_run_streams_new_points_and_stays_bounded(tmp_path):
     for i in range(10):
         run.log({"loss": 1.0 / (i + 1)})
     panel = run.display(hidden=True)
+    assert panel.wait_ready()
     src = panel.charts.charts["loss"].sources[run.path]
     assert len(src.data["x"]) == 10
     for i in range(10, 200):
@@ -135,6 +139,7 @@ def test_the_live_updater_refreshes_from_its_own_thread(tmp_path):
     run = tracker.init(project="p", dir=_store(tmp_path), settings=tracker.Settings(strict=True))
     run.log({"loss": 1.0})
     panel = run.display(hidden=True)
+    assert panel.wait_ready()
     live.register(panel)
     try:
         for i in range(1, 50):
@@ -152,6 +157,7 @@ def test_the_live_updater_refreshes_from_its_own_thread(tmp_path):
 def test_edits_on_the_overview_and_execution_tabs_are_saved(tmp_path):
     run = _finished_run(tmp_path)
     panel = RunPanel(run)
+    assert panel.wait_ready()
     panel.notes.value = "tried a smaller lr"
     panel.tags.value = ["baseline", "v2"]
     panel.save_edits()

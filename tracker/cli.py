@@ -148,7 +148,7 @@ def cmd_artifact_verify(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"tracker: {exc}", file=sys.stderr)
         return 1
-    print(f"{args.root or art._default_root()} matches {art.qualified_name} ({art.file_count} files)")
+    print(f"{args.root or art.default_root()} matches {art.qualified_name} ({art.file_count} files)")
     return 0
 
 

@@ -63,11 +63,10 @@ class Api:
             order: ``"+field"`` or ``"-field"``, e.g. ``"-summary.val/acc"``.
         """
         docs = self.query.runs(None if project is None else _project_of(project))
-        items = [Run(self, d) for d in docs]
         if filters:
-            items = [r for r in items if _filters.matches(r.fields(), filters)]
-        items = _filters.order_docs(items, order, lambda r: r.fields())
-        return Runs(self, project, items)
+            docs = [d for d in docs if _filters.matches(d.fields(), filters)]
+        docs = _filters.order_docs(docs, order, RunDoc.fields)
+        return Runs(self, project, docs)
 
     def run(self, path: str) -> Run:
         """One run by ``project/run_id`` (or ``entity/project/run_id``).
@@ -169,21 +168,22 @@ def _project_of(project: str) -> str:
 class Runs(Sequence["Run"]):
     """A list of read-side runs: ``len``, iteration, indexing, ``to_pandas()``, ``to_arrow()``."""
 
-    def __init__(self, api: Api, project: str | None, items: list[Run]) -> None:
+    def __init__(self, api: Api, project: str | None, docs: list[RunDoc]) -> None:
         self._api = api
         self.project = project
-        self._items = items
+        self._docs = docs  # Run objects are made when asked for: a table of 10,000 needs none
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._docs)
 
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
-            return Runs(self._api, self.project, self._items[index])
-        return self._items[index]
+            return Runs(self._api, self.project, self._docs[index])
+        return Run(self._api, self._docs[index])
 
     def __iter__(self) -> Iterator[Run]:
-        return iter(self._items)
+        api = self._api
+        return (Run(api, d) for d in self._docs)
 
     def __repr__(self) -> str:
         return f"<tracker.Runs {self.project or '*'}: {len(self)} runs>"
@@ -208,18 +208,18 @@ class Runs(Sequence["Run"]):
 
     def records(self) -> list[dict[str, Any]]:
         """One flat dict a run: the fixed columns, then ``config.*`` and ``summary.*``."""
-        return [r._doc.flat() for r in self._items]
+        return [d.flat() for d in self._docs]
 
     def to_pandas(self) -> pd.DataFrame:
         """One row a run: id, name, state, ..., ``config.*`` and ``summary.*`` columns."""
-        docs = [r._doc for r in self._items]
+        docs = self._docs
         key = tuple(map(id, docs))
         cached = _FRAMES.get(key)
         if cached is not None:
             return cached[1].copy()
         frame = _frame(docs)
         if not any(is_live(d.written_state) for d in docs):  # rows of ended runs never change
-            _FRAMES[key] = (docs, frame)
+            _FRAMES[key] = (list(docs), frame)
             while len(_FRAMES) > 4:
                 _FRAMES.pop(next(iter(_FRAMES)))
             frame = frame.copy()
@@ -391,7 +391,7 @@ class Run:
         commit, dirty), ``packages`` (how many), ``skipped`` (what could not be captured, and why).
         """
         meta = {k: v for k, v in self._record.items() if k not in ("config",)}
-        captured = layout.read_json(os.path.join(self.dir, "metadata.json")) or {}
+        captured = self._api.query.metadata(self.dir)
         meta.update(captured)
         return meta
 
@@ -514,7 +514,7 @@ class Run:
 
     def refresh_status(self) -> None:
         """Re-read ``status.json``."""
-        status = layout.read_json(os.path.join(self.dir, layout.STATUS_FILE))
+        status = self._api.query.status(self.dir)
         if status is not None:
             d = self._doc
             self._doc = RunDoc(d.project, d.id, d.dir, d.record, status, d.summary, d.mtime_ns)
@@ -686,7 +686,9 @@ class Run:
                 f"run {self.path} is still being written by process {self.status.get('pid')}; "
                 "edit it from that process (run.tags = ..., run.notes = ...)"
             )
-        layout.write_json_atomic(os.path.join(self.dir, layout.RUN_FILE), self._record if record is None else record)
+        d = self._doc
+        paths = layout.RunPaths(os.path.dirname(os.path.dirname(d.dir)), d.project, d.id)
+        layout.write_run_file(paths, paths.run_file, self._record if record is None else record)
 
     def set(
         self,

@@ -63,7 +63,7 @@ class ManifestEntry:
         """Copy this file out (atomically); returns its path."""
         if self._artifact is None:
             raise UsageError("this entry belongs to no artifact")
-        return self._artifact._download_entry(self, root or self._artifact._default_root())
+        return self._artifact._download_entry(self, root or self._artifact.default_root())
 
 
 class Manifest:
@@ -653,7 +653,8 @@ class Artifact:
             raise UsageError(f"artifact {self._name} is not logged yet")
         return registry.collection_dir(self._root, self._project, self._name)
 
-    def _default_root(self) -> str:
+    def default_root(self) -> str:
+        """Where ``download()`` and ``verify()`` work without a ``root``: ``artifacts/<name>:v<N>``."""
         return os.path.join("artifacts", f"{self._name}:v{self._version}" if self._version is not None else self._name)
 
     def _local_path(self, entry: ManifestEntry) -> str:
@@ -691,7 +692,7 @@ class Artifact:
         disk) leaves no half-written file; files already there with the right content are kept,
         so an interrupted download resumes.
         """
-        target = os.fspath(root) if root is not None else self._default_root()
+        target = os.fspath(root) if root is not None else self.default_root()
         wanted = [e for e in self.files() if not path_prefix or e.path.startswith(path_prefix)]
         with self._bar(sum(e.size for e in wanted), f"downloading {self.name}"):
             _each(lambda e: self._download_entry(e, target), wanted)
@@ -714,7 +715,7 @@ class Artifact:
         Raises:
             ValueError: naming every missing, changed or unexpected file.
         """
-        target = os.fspath(root) if root is not None else self._default_root()
+        target = os.fspath(root) if root is not None else self.default_root()
         def check(entry: ManifestEntry) -> str | None:
             path = os.path.join(target, *entry.path.split("/"))
             if not os.path.isfile(path):

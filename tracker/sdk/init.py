@@ -12,8 +12,10 @@ from tracker.sdk.config import Config, _as_mapping
 from tracker.sdk.disabled import DisabledRun
 from tracker.sdk.run import Run, make_record
 from tracker.settings import RESUME_MODES, Settings
-from tracker.store import layout, reader
+from tracker.store import layout
+from tracker.store.index import RunDoc
 from tracker.store.layout import RunPaths
+from tracker.store.query import Query
 from tracker.store.states import is_live
 
 TYPE_CHECKING = False
@@ -196,9 +198,9 @@ def _warn(s: Settings, message: str) -> None:
 def _create_or_resume(s: Settings, root: str, project: str, cfg: dict[str, Any], cfg_group: str | None) -> Run:
     resume = s.resume
     run_id = s.run_id
-    existing: reader.RunFiles | None = None
+    existing: RunDoc | None = None
     if run_id is not None:
-        existing = reader.read_run(RunPaths(root, project, run_id))
+        existing = Query.at(root).run_doc(project, run_id)
     elif resume == "must":
         raise UsageError("resume='must' needs the id of the run to resume: tracker.init(id=..., resume='must')")
     elif resume == "auto":
@@ -210,25 +212,24 @@ def _create_or_resume(s: Settings, root: str, project: str, cfg: dict[str, Any],
         return _new_run(s, root, project, run_id, cfg, cfg_group)
     if resume is None or resume == "never":
         raise RunExistsError(
-            f"run {project}/{existing.paths.run_id} already exists in {root}; pass resume='allow' "
+            f"run {project}/{existing.id} already exists in {root}; pass resume='allow' "
             "(or 'must') to continue it, or another id"
         )
     current = existing.state
     if is_live(current):
         raise RunExistsError(
-            f"run {project}/{existing.paths.run_id} is still being written by process "
+            f"run {project}/{existing.id} is still being written by process "
             f"{existing.status.get('pid')} on {existing.status.get('host')}; it cannot be resumed "
             "until that process ends"
         )
     return _resume(s, existing, cfg, cfg_group)
 
 
-def _latest_resumable(root: str, project: str) -> reader.RunFiles | None:
+def _latest_resumable(root: str, project: str) -> RunDoc | None:
     program = sys.argv[0] if sys.argv and sys.argv[0] else None
-    best: reader.RunFiles | None = None
-    for run_id in reader.list_run_ids(root, project):
-        files = reader.read_run(RunPaths(root, project, run_id))
-        if files is None or files.status.get("host") != layout.HOSTNAME:
+    best: RunDoc | None = None
+    for files in Query.at(root).index.read_project(project):
+        if files.status.get("host") != layout.HOSTNAME:
             continue
         if files.record.get("program") != program or files.state not in _RESUMABLE:
             continue
@@ -269,8 +270,8 @@ def _new_run(
     return run
 
 
-def _resume(s: Settings, existing: reader.RunFiles, cfg: dict[str, Any], cfg_group: str | None) -> Run:
-    paths = existing.paths
+def _resume(s: Settings, existing: RunDoc, cfg: dict[str, Any], cfg_group: str | None) -> Run:
+    paths = RunPaths(os.path.dirname(os.path.dirname(existing.dir)), existing.project, existing.id)
     record = dict(existing.record)
     record["resumes"] = int(record.get("resumes") or 0) + 1
     for key, value in (
@@ -290,7 +291,7 @@ def _resume(s: Settings, existing: reader.RunFiles, cfg: dict[str, Any], cfg_gro
         record["config"] = merged.as_dict()
         record["config_groups"] = merged.groups
     last = existing.status.get("last_step")
-    stored = reader.max_step(paths.stream_dir("scalars"))
+    stored = Query.at(paths.root).max_step(paths.dir, "scalars")
     steps = [x for x in (last, stored) if isinstance(x, int)]
     start_step = max(steps) + 1 if steps else 0
     summary_state = layout.read_json(paths.summary_state_file)

@@ -720,7 +720,7 @@ class Run:
     def _write_record(self) -> None:
         try:
             os.makedirs(self._paths.dir, exist_ok=True)
-            layout.write_json_atomic(self._paths.run_file, self._record)
+            layout.write_run_file(self._paths, self._paths.run_file, self._record)
             self._record_written = True
         except OSError as exc:
             self._record_written = False
@@ -751,7 +751,7 @@ class Run:
 
     def _write_status(self, durable: bool) -> None:
         os.makedirs(self._paths.dir, exist_ok=True)
-        layout.write_json_atomic(self._paths.status_file, self._status_record(), durable=durable)
+        layout.write_run_file(self._paths, self._paths.status_file, self._status_record(), durable=durable)
         self._status_written = _now()
         self._status_step = self._step
 
@@ -771,12 +771,12 @@ class Run:
         if not self._record_written:
             layout.ensure_store(self._paths.root)
             os.makedirs(self._paths.dir, exist_ok=True)
-            layout.write_json_atomic(self._paths.run_file, self._record)
+            layout.write_run_file(self._paths, self._paths.run_file, self._record)
             self._record_written = True
         if self._summary.version != self._summary_written:
             version = self._summary.version
             os.makedirs(self._paths.dir, exist_ok=True)
-            layout.write_json_atomic(self._paths.summary_file, self._summary.as_dict(), durable=durable)
+            layout.write_run_file(self._paths, self._paths.summary_file, self._summary.as_dict(), durable=durable)
             layout.write_json_atomic(self._paths.summary_state_file, self._summary.state(), durable=durable)
             self._summary_written = version
         now = _now()

@@ -294,7 +294,8 @@ class FilesAndArtifacts:
             UsageError: a malformed run path, or the name escapes the folder or names no file.
             RunNotFoundError: no such run in the store.
         """
-        from tracker.store import layout, reader
+        from tracker.store import layout
+        from tracker.store.query import Query
 
         parts = [p for p in str(run_path).split("/") if p]
         if len(parts) == 3:
@@ -305,7 +306,7 @@ class FilesAndArtifacts:
         layout.check_name(project, "project name")
         layout.check_name(run_id, "run id")
         source = layout.RunPaths(self._paths.root, project, run_id)
-        if reader.read_run(source) is None:
+        if Query.at(self._paths.root).run_doc(project, run_id) is None:
             raise RunNotFoundError(f"no run {project}/{run_id} in {self._paths.root}")
         base = os.path.realpath(source.files_dir)
         path = os.path.realpath(os.path.join(base, name))

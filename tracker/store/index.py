@@ -198,6 +198,18 @@ class RunsIndex:
                 p = self._projects[name] = ProjectIndex(self.root, name, self._retry)
             return p
 
+    def read_project(self, project: str) -> list[RunDoc]:
+        """Every run of a project read now from its files, without the index (a writer's look-up
+        at ``init``: no Parquet, nothing written)."""
+        folder = os.path.join(self.root, project)
+        try:
+            entries = os.scandir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        with entries:
+            ids = sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
+        return [d for d in (self.read_doc(project, i) for i in ids) if d is not None]
+
     def read_doc(self, project: str, run_id: str) -> RunDoc | None:
         """One run read now from its files (not from the index)."""
         run_dir = os.path.join(self.root, project, run_id)
@@ -228,6 +240,7 @@ class ProjectIndex:
         self._loaded = False
         self._lock = threading.RLock()
         self._dead_seen: dict[str, float] = {}
+        self._seen_stamp: tuple[int, int] | None = None
         #: Incremented whenever a run is added, changed or removed.
         self.version = 0
 
@@ -262,6 +275,9 @@ class ProjectIndex:
             if not self._loaded:
                 self._load()
                 self._loaded = True
+            stamp = self._stamp()
+            if stamp is not None and stamp == self._seen_stamp:
+                return  # no run was added, removed or changed since the last look
             try:
                 entries = os.scandir(self.dir)
             except (FileNotFoundError, NotADirectoryError):
@@ -301,6 +317,20 @@ class ProjectIndex:
             if changed or gone:
                 self.version += 1
                 self._persist([k for k in changed if k in self._docs])
+            self._seen_stamp = stamp
+
+    def _stamp(self) -> tuple[int, int] | None:
+        """The mtimes of the project folder (runs added or removed) and of its ``.changed`` folder
+        (a run's side files rewritten); None when they cannot be trusted: no ``.changed`` folder
+        (a store written before it existed), or a change too recent for a coarse clock."""
+        try:
+            changes = os.stat(os.path.join(self.dir, layout.CHANGES_DIR)).st_mtime_ns
+            project = os.stat(self.dir).st_mtime_ns
+        except OSError:
+            return None
+        if max(changes, project) > time.time_ns() - _RECENT_NS:
+            return None
+        return changes, project
 
     # --- persistence ------------------------------------------------------------------------------
     def _files(self) -> list[str]:

@@ -36,6 +36,9 @@ STATUS_FILE = "status.json"
 SUMMARY_FILE = "summary.json"
 SUMMARY_STATE_FILE = "summary-state.json"
 STREAMS = ("scalars", "system", "console", "media")
+#: ``<root>/<project>/.changed/<run_id>``: republished after each write of a run's side files, so a
+#: reader learns from one ``stat`` of this folder whether any run of the project changed.
+CHANGES_DIR = ".changed"
 _NAME_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _NAME_CHARS = _NAME_FIRST | frozenset("_.-")
 
@@ -248,6 +251,26 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any, *, durable: bool =
         if durable:
             fh.flush()
             os.fsync(fh.fileno())
+
+
+def write_run_file(paths: RunPaths, path: str, obj: Any, *, durable: bool = False) -> None:
+    """Replace one of a run's side files (``run.json``, ``status.json``, ``summary.json``) and say
+    so in the project's ``.changed`` folder (see :data:`CHANGES_DIR`)."""
+    write_json_atomic(path, obj, durable=durable)
+    note_change(paths.root, paths.project, paths.run_id)
+
+
+def note_change(root: str, project: str, run_id: str) -> None:
+    """Republish ``<root>/<project>/.changed/<run_id>`` (empty): the folder's mtime moves, and the
+    file's own mtime is when the run last changed."""
+    folder = os.path.join(root, project, CHANGES_DIR)
+    for _ in range(2):
+        try:
+            with Publish(os.path.join(folder, run_id)) as tmp, open(tmp, "wb"):
+                pass
+            return
+        except FileNotFoundError:
+            os.makedirs(folder, exist_ok=True)
 
 
 def read_json(path: str | os.PathLike[str], floats: bool = False) -> dict[str, Any] | None:

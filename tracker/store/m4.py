@@ -12,13 +12,15 @@ An M4 row (an "aggregate") is the columns of :data:`AGG_COLUMNS`: the series cod
 the first (``0``), last (``1``), lowest (``l``) and highest (``h``) point. A raw point is an aggregate
 of one point. NaN values never win the lowest/highest place unless a bucket holds nothing else.
 
-Pyramid files: beside ``seg-<lo>-<hi>-<writer>.parquet`` the compactor writes
-``pyr-<lo>-<hi>-<writer>.parquet`` *before* the segment is renamed into place, so a reader that sees
-a segment also sees its pyramid. Level ``L`` holds buckets of ``2 ** (BASE_SHIFT + LEVEL_SHIFT * L)``
+Pyramid files: for ``<stream>/seg-<lo>-<hi>-<writer>.parquet`` the compactor writes
+``<stream>/m4/seg-<lo>-<hi>-<writer>.parquet`` *before* the segment is renamed into place, so a reader
+that sees a segment also sees its pyramid. Level ``L`` holds buckets of ``2 ** (BASE_SHIFT + LEVEL_SHIFT * L)``
 steps, per key, for the numeric points (kinds 0-2) of the segment.
 """
 
 from __future__ import annotations
+
+import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -37,7 +39,9 @@ TOP_BUCKETS = 64
 MIN_POINTS = 1 << 16
 POINTS = ("0", "1", "l", "h")
 AGG_COLUMNS = ("key", "bucket", "n", *(f"{c}{p}" for p in POINTS for c in "stv"))
-PYRAMID_PREFIX = "pyr-"
+#: Pyramids live in a subfolder of the stream, under their segment's name, so a glob of the
+#: stream's ``*.parquet`` (what other engines read) matches segments only.
+PYRAMID_DIR = "m4"
 
 
 def bucket_width(level: int) -> int:
@@ -45,9 +49,9 @@ def bucket_width(level: int) -> int:
     return 1 << (BASE_SHIFT + LEVEL_SHIFT * level)
 
 
-def pyramid_name(segment: str) -> str:
-    """The pyramid file name of a segment file name."""
-    return PYRAMID_PREFIX + segment[4:]
+def pyramid_path(stream_dir: str, segment: str) -> str:
+    """The pyramid file of a segment (by the segment's file name)."""
+    return os.path.join(stream_dir, PYRAMID_DIR, segment)
 
 
 def from_points(key: Any, step: Any, time: Any, value: Any, bucket: Any) -> dict[str, np.ndarray]:
@@ -220,6 +224,7 @@ def write_pyramid(table: pa.Table, path: str) -> None:
 
     from tracker.store import layout
 
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     with layout.Publish(path) as tmp:
         pq.write_table(table, tmp, compression="snappy", row_group_size=1 << 15,
                        write_statistics=["level", "bucket", "s0", "s1", "t0", "t1"])
@@ -228,16 +233,15 @@ def write_pyramid(table: pa.Table, path: str) -> None:
 def remove_orphan_pyramids(stream_dir: str, live: list[str]) -> None:
     """Delete pyramids whose segment is gone (a reader may publish one for a segment that a merge
     replaces meanwhile)."""
-    import os
-
-    keep = {pyramid_name(n) for n in live}
+    keep = set(live)
+    folder = os.path.join(stream_dir, PYRAMID_DIR)
     try:
-        names = os.listdir(stream_dir)
+        names = os.listdir(folder)
     except OSError:
         return
     for name in names:
-        if name.startswith(PYRAMID_PREFIX) and name.endswith(".parquet") and name not in keep:
+        if name.endswith(".parquet") and name not in keep:
             try:
-                os.unlink(os.path.join(stream_dir, name))
+                os.unlink(os.path.join(folder, name))
             except OSError:
                 pass

@@ -19,7 +19,9 @@ Nothing here imports pandas: readers get Arrow tables, numpy arrays and plain di
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import os
 import threading
 
@@ -79,9 +81,7 @@ def vanished(exc: BaseException) -> bool:
     if isinstance(exc, FileNotFoundError):
         return True
     text = str(exc)
-    if type(exc).__name__ == "IOException" or "No files found" in text:
-        return True
-    return "No such file" in text or "does not exist" in text or "not found" in text.lower()
+    return "No files found that match" in text or "No such file or directory" in text
 
 
 class Query:
@@ -145,11 +145,8 @@ class Query:
         for _ in range(RETRIES - 1):
             try:
                 return read()
-            except (OSError, RuntimeError) as exc:
+            except Exception as exc:  # noqa: BLE001 - OSError, pyarrow's and DuckDB's errors alike
                 if not vanished(exc):
-                    raise
-            except Exception as exc:  # noqa: BLE001 - DuckDB's errors share no base we can import lazily
-                if not (type(exc).__module__.startswith("duckdb") and vanished(exc)):
                     raise
         try:
             return read()
@@ -167,12 +164,15 @@ class Query:
         except (FileNotFoundError, NotADirectoryError):
             return StreamFiles([], {})
         live = layout.live_segments(names)
-        present = set(names)
         pyramids = {}
-        for name in live:
-            pyr = m4.pyramid_name(name)
-            if pyr in present:
-                pyramids[os.path.join(folder, name)] = os.path.join(folder, pyr)
+        if m4.PYRAMID_DIR in names:
+            try:
+                present = set(os.listdir(os.path.join(folder, m4.PYRAMID_DIR)))
+            except (FileNotFoundError, NotADirectoryError):
+                present = set()
+            for name in live:
+                if name in present:
+                    pyramids[os.path.join(folder, name)] = m4.pyramid_path(folder, name)
         return StreamFiles([os.path.join(folder, n) for n in live], pyramids)
 
     def _facts(self, path: str) -> tuple[int, int, int]:
@@ -364,19 +364,29 @@ class Query:
             if level < 0:  # a small window: exact rows
                 raw.extend(pyramids)
                 pyramids = {}
-            for pyr in pyramids.values():
-                lv = min(level, self._top_level(pyr))
-                shift = m4.BASE_SHIFT + m4.LEVEL_SHIFT * lv
-                expr = (ds.field("level") == lv) & ds.field("key").isin(keys)
-                if step_lo is not None:
-                    expr = expr & (ds.field("bucket") >= (step_lo >> shift))
-                if step_hi is not None:
-                    expr = expr & (ds.field("bucket") <= (step_hi >> shift))
-                if time_lo is not None:
-                    expr = expr & (ds.field("t1") >= time_lo) & (ds.field("t0") <= time_hi)
-                t = ds.dataset(pyr, format="parquet").to_table(filter=expr)
-                if t.num_rows:
-                    parts.append(_agg_from_table(t, code))
+            by_level: dict[int, list[tuple[str, str]]] = {}
+            for seg, pyr in pyramids.items():
+                by_level.setdefault(min(level, self._top_level(pyr)), []).append((seg, pyr))
+            for lv, group in by_level.items():  # one read of the pyramids, one of the edges' raw rows
+                pieces = cover(0 if step_lo is None else step_lo, _FAR if step_hi is None else step_hi, lv)
+                whole = [(ds.field("level") == p[0]) & (ds.field("bucket") >= p[1]) & (ds.field("bucket") <= p[2])
+                         for p in pieces if p[0] >= 0]
+                ends = [_step_filter(p[1], p[2] + 1) for p in pieces if p[0] < 0]
+                if whole:
+                    expr = functools.reduce(operator.or_, whole) & ds.field("key").isin(keys)
+                    if time_lo is not None:
+                        expr = expr & (ds.field("t1") >= time_lo) & (ds.field("t0") <= time_hi)
+                    t = ds.dataset([g[1] for g in group], format="parquet").to_table(filter=expr)
+                    if t.num_rows:
+                        parts.append(_agg_from_table(t, code))
+                if ends:
+                    expr = (ds.field("kind") <= 2) & ds.field("key").isin(keys) & functools.reduce(operator.or_, ends)
+                    if time_lo is not None:
+                        expr = expr & (ds.field("time") >= time_lo) & (ds.field("time") <= time_hi)
+                    segs = [g[0] for g in group]
+                    t = ds.dataset(segs, format="parquet").to_table(columns=["step", "key", "value", "time"], filter=expr)
+                    if t.num_rows:
+                        parts.append(_agg_from_points(t, code))
         if raw:
             if step_lo is not None or step_hi is not None:
                 raw = [f for f in raw if _overlaps(self._facts(f), step_lo, None if step_hi is None else step_hi + 1)]
@@ -524,6 +534,14 @@ class Query:
         """One run's document, read now from its side files; None when there is no such run."""
         return self.index.read_doc(project, run_id)
 
+    def status(self, run_dir: str) -> dict[str, Any] | None:
+        """A run's ``status.json`` read now (None when unreadable)."""
+        return layout.read_json(os.path.join(run_dir, layout.STATUS_FILE))
+
+    def metadata(self, run_dir: str) -> dict[str, Any]:
+        """A run's captured context (``metadata.json``: host, program, git, packages)."""
+        return layout.read_json(os.path.join(run_dir, "metadata.json")) or {}
+
     def runs(self, project: str | None = None) -> list[RunDoc]:
         """The documents of a project's runs (every project's with None), in run-id order, from
         the runs index: only runs changed since the index was last brought up to date are re-read."""
@@ -548,6 +566,27 @@ def arrow_table(result: Any) -> pa.Table:
     """The Arrow table of a DuckDB result (the method's name changed in DuckDB 2.0)."""
     fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
     return fetch()
+
+
+#: Past any step (a power of two, so it ends every bucket at every level).
+_FAR = (1 << 62) - 1
+
+
+def cover(lo: int, hi: int, level: int) -> list[tuple[int, int, int]]:
+    """Steps ``lo..hi`` (inclusive) as whole pyramid buckets, coarsest first: ``(level, first
+    bucket, last bucket)``, descending a level at each end that no whole bucket covers, down to
+    ``(-1, first step, last step)`` pieces of fewer than 64 steps read as raw rows. A window then
+    holds exactly its own points, from O(levels) pieces."""
+    if lo > hi:
+        return []
+    if level < 0:
+        return [(-1, lo, hi)]
+    w = m4.bucket_width(level)
+    a = -(-lo // w)
+    b = (hi + 1) // w - 1
+    if a > b:
+        return cover(lo, hi, level - 1)
+    return [(level, a, b), *cover(lo, a * w - 1, level - 1), *cover((b + 1) * w, hi, level - 1)]
 
 
 def _step_filter(min_step: int | None, max_step: int | None) -> Any:

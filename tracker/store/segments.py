@@ -13,6 +13,7 @@ time   float64                     wall-clock time of the step, seconds since th
 =====  ==========================  ==================================================
 
 pyarrow and numpy load only here, on the writer thread or the reader, never at ``import tracker``.
+Reading segments back is :mod:`tracker.store.query`'s job.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
 
 
 COLUMNS = ("step", "key", "kind", "value", "text", "time")
+#: Rows per Parquet row group: a reader of a step window decodes at most this many rows too many
+#: at each end (row groups are skipped by their step statistics).
+ROW_GROUP = 1 << 16
 
 
 class KeyTable:
@@ -335,6 +339,7 @@ def write_segment(table: pa.Table, stream_dir: str, name: str, *, durable: bool 
             compression="snappy",
             use_dictionary=["key", "kind", "step", "time", "text"],
             write_statistics=["step", "kind"],
+            row_group_size=ROW_GROUP,
         )
         if durable:
             fd = os.open(tmp, os.O_RDONLY)
@@ -343,49 +348,6 @@ def write_segment(table: pa.Table, stream_dir: str, name: str, *, durable: bool 
             finally:
                 os.close(fd)
     return final
-
-
-def read_stream(
-    stream_dir: str,
-    columns: list[str] | None = None,
-    min_step: int | None = None,
-    max_step: int | None = None,
-) -> pa.Table | None:
-    """Read every live segment of a stream as one Arrow table (None when there is none).
-
-    Safe while a writer writes: a segment compacted away between listing and reading makes the
-    listing start over, so the result is always one consistent set of segments. Files are read in
-    parallel, and the ``text`` column only when ``kind`` statistics say some segment holds text.
-    """
-    import pyarrow.dataset as ds
-
-    wanted = list(columns or COLUMNS)
-    expr = None
-    if min_step is not None:
-        expr = ds.field("step") >= int(min_step)
-    if max_step is not None:
-        upper = ds.field("step") < int(max_step)
-        expr = upper if expr is None else expr & upper
-    for _ in range(20):
-        paths = [os.path.join(stream_dir, n) for n in layout.list_segments(stream_dir)]
-        if not paths:
-            return None
-        try:
-            skip_text = "text" in wanted and not any(may_hold_text(p) for p in paths)
-            read_cols = [c for c in wanted if not (skip_text and c == "text")]
-            table = ds.dataset(paths, format="parquet").to_table(columns=read_cols, filter=expr)
-        except FileNotFoundError:
-            continue
-        except OSError as exc:  # pyarrow reports a vanished file as an OSError of its own
-            if "No such file" in str(exc) or "not found" in str(exc).lower():
-                continue
-            raise
-        if skip_text:
-            table = table.add_column(wanted.index("text"), "text", null_strings(table.num_rows))
-        if "key" in table.column_names:
-            table = table.unify_dictionaries()
-        return table.combine_chunks()
-    raise OSError(f"segments in {stream_dir} kept changing while being read")
 
 
 def may_hold_text(path: str) -> bool:
@@ -402,8 +364,3 @@ def may_hold_text(path: str) -> bool:
         if st is None or not st.has_min_max or st.max >= KIND_STR:
             return True
     return False
-
-
-def segment_files(stream_dir: str | os.PathLike[str]) -> list[str]:
-    """Paths of the live segments of a stream."""
-    return [os.path.join(stream_dir, n) for n in layout.list_segments(stream_dir)]

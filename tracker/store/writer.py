@@ -101,7 +101,7 @@ class StreamWriter:
             ptable = pyramid.table()
             if ptable is not None:
                 os.makedirs(self.dir, exist_ok=True)
-                m4.write_pyramid(ptable, os.path.join(self.dir, m4.pyramid_name(name)))
+                m4.write_pyramid(ptable, m4.pyramid_path(self.dir, name))
         segments.write_segment(table, self.dir, name, durable=durable)
         self.next_seq += 1
         self.levels[0].append((seq, seq, name))
@@ -168,7 +168,7 @@ class StreamWriter:
                             use_dictionary=["key", "kind", "step", "time", "text"],
                             write_statistics=["step"],
                         )
-                    writer.write_batch(batch)
+                    writer.write_batch(batch, row_group_size=segments.ROW_GROUP)
                     if pyramid is not None:
                         pyramid.add(batch)
             if writer is not None:
@@ -176,7 +176,7 @@ class StreamWriter:
                 writer = None
             table = pyramid.table() if pyramid is not None else None
             if table is not None:  # published first: a reader that sees the segment sees its pyramid
-                m4.write_pyramid(table, os.path.join(self.dir, m4.pyramid_name(name)))
+                m4.write_pyramid(table, m4.pyramid_path(self.dir, name))
             os.replace(tmp, final)
         except BaseException:
             if writer is not None:
@@ -186,7 +186,7 @@ class StreamWriter:
         for _, _, fname in files:
             if fname != name:
                 _unlink(os.path.join(self.dir, fname))
-                _unlink(os.path.join(self.dir, m4.pyramid_name(fname)))
+                _unlink(m4.pyramid_path(self.dir, fname))
         return (lo, hi, name)
 
 

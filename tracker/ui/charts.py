@@ -132,6 +132,7 @@ class ChartGrid:
         self.lock = threading.RLock()
         self._on_error = on_error
         self.charts: dict[str, _Chart] = {}
+        self.closed = False
         self.x_axis = x_axis or self._default_x_axis()
 
         keys = self._keys()
@@ -171,26 +172,63 @@ class ChartGrid:
         self.section_box = w.VBox([])
         self.widget = w.VBox([self.controls, self.status, self.section_box])
         self._pending = keys
+        #: Set once every chart known at construction is built (see :meth:`build_async`).
+        self.built = threading.Event()
+        self.first_row_seconds: float | None = None  # time to the first row of every section
         if build:
             self.build()
 
     def build(self) -> None:
-        """Make the charts of every metric known now, section by section (each section is sent to
-        the browser as soon as it is ready, so the first charts show before the last are made)."""
-        with self.lock:
-            keys, self._pending = self._pending, []
-        groups = self._groups(keys)
-        if not groups or not keys:
-            self.status.value = "<i>no metrics logged yet</i>"
-        for skeys in groups.values():
+        """Make the charts of every metric known now: first the first row of every section (what
+        is on screen first), then the rest, section by section, each sent to the browser as soon as
+        it is ready, each section's series read in one query."""
+        import time
+
+        t0 = time.perf_counter()
+        try:
             with self.lock:
-                for key in skeys:
-                    if key not in self.charts:
-                        self._make_figure(key)
-                self._load(skeys)
-                self._relayout()
-        if keys:
-            self.status.value = ""
+                keys, self._pending = self._pending, []
+            groups = self._groups(keys)
+            if not groups or not keys:
+                self.status.value = "<i>no metrics logged yet</i>"
+            heads = [skeys[: self.columns] for skeys in groups.values()]
+            tails = [skeys[self.columns:] for skeys in groups.values()]
+            for part in (heads, tails):
+                for skeys in part:
+                    if self.closed:
+                        return
+                    with self.lock:
+                        made = [k for k in skeys if k not in self.charts]
+                        for key in made:
+                            self._make_figure(key)
+                        if made:
+                            self._load(made)
+                            self._relayout()
+                if self.first_row_seconds is None:
+                    self.first_row_seconds = time.perf_counter() - t0
+            if keys:
+                self.status.value = ""
+        finally:
+            self.built.set()
+
+    def build_async(self) -> threading.Thread:
+        """:meth:`build` on a thread of its own: the page shows at once and its charts arrive
+        (widget updates from a thread reach the browser while a cell runs)."""
+
+        def run() -> None:
+            try:
+                self.build()
+            except Exception as exc:  # noqa: BLE001 - a panel never raises into the user's loop
+                self._error(exc)
+
+        self.status.value = "<i>drawing the charts...</i>"
+        thread = threading.Thread(target=run, name="tracker-charts", daemon=True)
+        thread.start()
+        return thread
+
+    def wait_built(self, timeout: float = 60.0) -> bool:
+        """Block until :meth:`build` has finished (True), or ``timeout`` seconds passed (False)."""
+        return self.built.wait(timeout)
 
     # --- reading ------------------------------------------------------------------------------
     def _default_x_axis(self) -> str:
@@ -235,26 +273,25 @@ class ChartGrid:
 
         chart = _Chart(key)
         fig = figure(width=self.chart_width, height=self.chart_height, title=key,
-                     tools="pan,wheel_zoom,box_zoom,lasso_select,reset,save",
+                     tools="pan,wheel_zoom,box_zoom,reset,save",
                      active_scroll="wheel_zoom", y_axis_type="log" if self.log_y else "linear",
                      x_axis_label=self.x_axis, name=key, toolbar_location="above")
         fig.title.text_font_size = "12px"
         if self.x_axis == "_timestamp":
             fig.xaxis.formatter = DatetimeTickFormatter()
+        multi = len(self.runs) > 1  # one run: no legend (a model less per chart)
         for run in self.runs:
             src = ColumnDataSource({"x": [], "y": [], "ys": []}, name=f"{key}@{run.path}")
             colour = self.colours.get(run.path, PALETTE[0])
-            label = run.name if len(self.runs) > 1 else key
-            raw = fig.line("x", "y", source=src, color=colour, line_alpha=1.0, line_width=1.5,
-                           legend_label=label, name="raw")
-            fig.line("x", "ys", source=src, color=colour, line_width=2, visible=False, name="smooth",
-                     legend_label=label)
-            fig.scatter("x", "y", source=src, size=1, alpha=0, color=colour, name="points")
+            extra = {"legend_label": run.name} if multi else {}
+            raw = fig.line("x", "y", source=src, color=colour, line_alpha=1.0, line_width=1.5, name="raw", **extra)
             raw.tags = [run.path]
             chart.sources[run.path] = src
-        fig.legend.click_policy = "hide"
-        fig.legend.visible = len(self.runs) > 1
-        fig.legend.label_text_font_size = "10px"
+        if self.smoothing != "none":
+            self._add_smooth(chart)
+        if multi:
+            fig.legend.click_policy = "hide"
+            fig.legend.label_text_font_size = "10px"
         fig.add_tools(HoverTool(renderers=[r for r in fig.renderers if r.name == "raw"],
                                 tooltips=[(self.x_axis, "@x{0,0.[000]}"), (key, "@y{0.[0000]}")],
                                 mode=self.hover_mode))
@@ -274,6 +311,18 @@ class ChartGrid:
         chart.figure = fig
         self.charts[key] = chart
         return fig
+
+    def _add_smooth(self, chart: _Chart) -> None:
+        """The smoothed line of each run, made the first time smoothing is turned on (a chart
+        without smoothing is two models lighter)."""
+        fig = chart.figure
+        if any(r.name == "smooth" for r in fig.renderers):
+            return
+        multi = len(self.runs) > 1
+        for run in self.runs:
+            extra = {"legend_label": run.name} if multi else {}
+            fig.line("x", "ys", source=chart.sources[run.path], color=self.colours.get(run.path, PALETTE[0]),
+                     line_width=2, visible=self.smoothing != "none", name="smooth", **extra)
 
     def _relayout(self) -> None:
         """Put the visible charts in their sections (a section is one Bokeh document, one widget)."""
@@ -346,7 +395,8 @@ class ChartGrid:
         sent = 0
         with self.lock:
             known = set(self.charts)
-            new_keys = [k for k in self._keys() if k not in known]
+            building = not self.built.is_set()  # the builder makes the charts known at the start
+            new_keys = [] if building else [k for k in self._keys() if k not in known]
             if new_keys:
                 for key in new_keys:
                     self._make_figure(key)
@@ -446,6 +496,8 @@ class ChartGrid:
             self.smoothing, self.weight = kind, float(weight)
             on = kind != "none"
             for chart in self.charts.values():
+                if on:
+                    self._add_smooth(chart)
                 for r in chart.figure.renderers:
                     if r.name == "raw":
                         r.glyph.line_alpha = 0.25 if on else 1.0
@@ -503,6 +555,7 @@ class ChartGrid:
             raise exc
 
     def close(self) -> None:
+        self.closed = True
         for _, model in self.sections.values():
             model.close()
         self.widget.close()

@@ -57,7 +57,7 @@ def _loop() -> None:
             try:
                 running = panel.refresh()
             except Exception as exc:  # noqa: BLE001 - the updater never dies on one panel's failure
-                panel._error(exc)
+                panel.report_error(exc)
                 running = True
             if not running or panel.closed:
                 unregister(panel)
@@ -76,4 +76,4 @@ def finished(panel: Any) -> None:
     try:
         handle.update(snapshot.run_snapshot(panel.run), raw=True)
     except Exception as exc:  # noqa: BLE001
-        panel._error(exc)
+        panel.report_error(exc)

@@ -59,7 +59,8 @@ class RunPanel:
         live: the live :class:`tracker.sdk.run.Run` when the panel shows this kernel's own run
             (edits of notes, tags and properties go through it while it runs).
         height: the height of each tab's scrolling area, in pixels.
-        build: build the charts now (False: the live updater builds them in the background).
+        build: start drawing the charts on a background thread now (False: call
+            ``panel.charts.build()`` yourself).
     """
 
     def __init__(self, run: Any, live: Any = None, height: int = 420, build: bool = True) -> None:
@@ -92,8 +93,8 @@ class RunPanel:
         self.overview = w.VBox([self.notes, w.HBox([w.Label("tags"), self.tags, self.save_button]),
                                 self.overview_html], layout=box)
         # charts and system
-        self.charts = ChartGrid([run], "default", "prefix", on_error=self._error, build=build)
-        self.system = ChartGrid([run], "system", "system", x_axis="_runtime", on_error=self._error, build=False)
+        self.charts = ChartGrid([run], "default", "prefix", on_error=self.report_error, build=False)
+        self.system = ChartGrid([run], "system", "system", x_axis="_runtime", on_error=self.report_error, build=False)
         self._system_built = False
         # logs
         self.log_search = w.Text(placeholder="search the output (regex)", continuous_update=False)
@@ -127,7 +128,7 @@ class RunPanel:
         # media
         from tracker.ui.media_view import MediaView
 
-        self.media = MediaView(run, on_error=self._error)
+        self.media = MediaView(run, on_error=self.report_error)
 
         self.tabs = w.Tab(children=[self.overview, self.charts.widget, self.system.widget, self.logs,
                                     self.files, self.artifacts, self.execution, self.media.widget])
@@ -140,6 +141,12 @@ class RunPanel:
         self.refresh_logs(rebuild=True)
         self.refresh_files()
         self.refresh_execution()
+        if build:  # the first tab shows at once; the charts arrive from a thread as they are made
+            self.charts.build_async()
+
+    def wait_ready(self, timeout: float = 60.0) -> bool:
+        """Block until every chart known when the page was made is drawn (tests, scripts)."""
+        return self.charts.wait_built(timeout)
 
     # --- display ------------------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -353,7 +360,8 @@ class RunPanel:
         href = "data:application/octet-stream;base64," + base64.b64encode(data).decode()
         target.value = f"<a download='{_e(name)}' href='{href}'>save {_e(name)} ({_e(_size(len(data)))})</a>"
 
-    def _error(self, exc: BaseException) -> None:
+    def report_error(self, exc: BaseException) -> None:
+        """Record a failure to update the page (``panel.errors``) and warn once per kind."""
         msg = f"{type(exc).__name__}: {exc}"
         self.errors.append(msg)
         from tracker._report import Reporter
