@@ -517,7 +517,7 @@ class Run:
         status = self._api.query.status(self.dir)
         if status is not None:
             d = self._doc
-            self._doc = RunDoc(d.project, d.id, d.dir, d.record, status, d.summary, d.mtime_ns)
+            self._doc = RunDoc(d.project, d.id, d.dir, d.record, status, d.summary, d.changed_ns)
         self._status_read = time.monotonic()
 
     def refresh(self) -> Run:

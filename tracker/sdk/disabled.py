@@ -56,7 +56,7 @@ class DisabledRun:
     def detach_after_fork(self) -> None:
         """Nothing to detach."""
 
-    def flush(self) -> bool:
+    def flush(self, durable: bool = True) -> bool:
         return True
 
     def mark_preempting(self) -> None:

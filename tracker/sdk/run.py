@@ -432,14 +432,18 @@ class Run:
             return metric
 
     # --- durability and ending ---------------------------------------------------------------
-    def flush(self) -> bool:
+    def flush(self, durable: bool = True) -> bool:
         """Write every committed row now and sync it to disk.
+
+        Args:
+            durable: wait for the disk (fsync). False: written to the store now, where readers see
+                it, without the wait (a power cut may still lose it; a crash of this process not).
 
         Returns:
             False when the store could not be written (a warning says why).
         """
         self._reporter.raise_pending()
-        ok = self._writer.flush(durable=True)
+        ok = self._writer.flush(durable=durable)
         self._reporter.raise_pending()
         return ok
 

@@ -4,12 +4,14 @@ A :class:`RunDoc` is one run as readers see it: ``run.json`` (identity, config, 
 context), ``status.json`` (state, pid, heartbeat, last step) and ``summary.json``, read together,
 with the state derived (a dead writer reads as ``crashed``).
 
-The runs index keeps a table of 10,000 runs from costing 30,000 file reads per call. Every side
-file is replaced by a rename inside the run's folder, so the folder's modification time changes
-whenever any of them does: one ``stat`` per run tells which runs changed since the index last saw
-them, and only those are read again. The index is kept in memory per process and persisted as
-Parquet files under ``<root>/<project>/.index/`` (``runs-<time>-<random>.parquet``: id, folder
-mtime, and the three JSON texts), so a fresh process starts from it instead of from every file.
+The runs index keeps a table of 10,000 runs from costing 30,000 file reads per call. Every writer
+republishes ``<project>/.changed/<run_id>.<time_ns>`` after writing a side file: when neither the
+project folder nor ``.changed`` moved, nothing changed (two ``stat`` calls); otherwise the markers'
+names tell which runs changed and when, and only those are read again. A run without a marker
+(written before markers existed) is checked by its folder's mtime, since every side file is
+replaced by a rename inside the folder. The index is kept in memory per process and persisted as
+Parquet files under ``<root>/.index/<project>/`` (``runs-<time>-<random>.parquet``: id, when it
+last changed, and the three JSON texts), so a fresh process starts from it instead of from every file.
 Each update adds a small file of the changed runs; past :data:`MAX_FILES` files, they are merged
 into one (like segments: a reader that finds a file gone lists again). It is a cache: deleting
 ``.index`` loses nothing, and a store it cannot be written to (read-only) is read without it.
@@ -47,17 +49,17 @@ FIXED_FIELDS = (
 class RunDoc:
     """One run's side files read together: ``record`` (run.json), ``status`` and ``summary``."""
 
-    __slots__ = ("project", "id", "dir", "record", "status", "summary", "mtime_ns", "texts", "_fields", "_flat")
+    __slots__ = ("project", "id", "dir", "record", "status", "summary", "changed_ns", "texts", "_fields", "_flat")
 
     def __init__(self, project: str, run_id: str, run_dir: str, record: dict[str, Any], status: dict[str, Any],
-                 summary: dict[str, Any], mtime_ns: int = 0) -> None:
+                 summary: dict[str, Any], changed_ns: int = 0) -> None:
         self.project = project
         self.id = run_id
         self.dir = run_dir
         self.record = record
         self.status = status
         self.summary = summary
-        self.mtime_ns = mtime_ns
+        self.changed_ns = changed_ns
         #: The JSON texts the document was parsed from (run, status, summary), when known.
         self.texts: tuple[str | None, str | None, str | None] | None = None
         self._fields: dict[str, Any] | None = None
@@ -158,7 +160,7 @@ def _parse(text: str | None, floats: bool = False) -> dict[str, Any] | None:
 
 
 def doc_from_texts(project: str, run_id: str, run_dir: str, texts: tuple[str | None, str | None, str | None],
-                   mtime_ns: int = 0) -> RunDoc | None:
+                   changed_ns: int = 0) -> RunDoc | None:
     """A document from the three JSON texts (run, status, summary); None without a valid run.json.
 
     Raises:
@@ -169,7 +171,7 @@ def doc_from_texts(project: str, run_id: str, run_dir: str, texts: tuple[str | N
         return None
     layout.check_schema(record, os.path.join(run_dir, layout.RUN_FILE))
     doc = RunDoc(project, run_id, run_dir, record, _parse(texts[1]) or {}, _parse(texts[2], floats=True) or {},
-                 mtime_ns)
+                 changed_ns)
     doc.texts = texts
     return doc
 
@@ -219,12 +221,16 @@ class RunsIndex:
             return None
         return read_doc(project, run_id, run_dir, mtime)
 
+    def note_change(self, project: str, run_id: str) -> None:
+        """Say that a run's side files were rewritten (see :func:`tracker.store.layout.note_change`)."""
+        layout.note_change(self.root, project, run_id)
 
-def read_doc(project: str, run_id: str, run_dir: str, mtime_ns: int = 0) -> RunDoc | None:
+
+def read_doc(project: str, run_id: str, run_dir: str, changed_ns: int = 0) -> RunDoc | None:
     texts = (_read_text(os.path.join(run_dir, layout.RUN_FILE)),
              _read_text(os.path.join(run_dir, layout.STATUS_FILE)),
              _read_text(os.path.join(run_dir, layout.SUMMARY_FILE)))
-    return doc_from_texts(project, run_id, run_dir, texts, mtime_ns)
+    return doc_from_texts(project, run_id, run_dir, texts, changed_ns)
 
 
 class ProjectIndex:
@@ -234,13 +240,18 @@ class ProjectIndex:
         self.root = root
         self.project = project
         self.dir = os.path.join(root, project)
-        self.index_dir = os.path.join(self.dir, INDEX_DIR)
+        self.index_dir = os.path.join(root, INDEX_DIR, project)  # not in the project folder: writing
+        # it must not move the project folder's mtime
         self._retry = retry
         self._docs: dict[str, RunDoc] = {}
         self._loaded = False
         self._lock = threading.RLock()
         self._dead_seen: dict[str, float] = {}
         self._seen_stamp: tuple[int, int] | None = None
+        self._seen_project: int | None = None
+        self._marked: dict[str, int] = {}  # run -> its newest marker seen
+        self._last_marker = 0
+        self._ids: list[str] | None = None
         #: Incremented whenever a run is added, changed or removed.
         self.version = 0
 
@@ -260,7 +271,7 @@ class ProjectIndex:
             now = time.time()
             for run_id in sorted(self._docs):
                 doc = self._docs[run_id]
-                if doc.mtime_ns > cut:
+                if doc.changed_ns > cut:
                     out.append(doc)
                     continue
                 if is_live(doc.written_state) and not is_live(doc.state):
@@ -270,7 +281,10 @@ class ProjectIndex:
             return out
 
     def refresh(self) -> None:
-        """Bring the index up to date: one ``stat`` per run, files read only for changed runs."""
+        """Bring the index up to date. Nothing is read when neither the project folder nor its
+        ``.changed`` folder moved; otherwise the ``.changed`` markers' names say which runs changed
+        (a run without a marker, written before markers existed, by one ``stat`` of its folder),
+        and only those runs' files are read."""
         with self._lock:
             if not self._loaded:
                 self._load()
@@ -278,46 +292,72 @@ class ProjectIndex:
             stamp = self._stamp()
             if stamp is not None and stamp == self._seen_stamp:
                 return  # no run was added, removed or changed since the last look
-            try:
-                entries = os.scandir(self.dir)
-            except (FileNotFoundError, NotADirectoryError):
-                if self._docs:
-                    self._docs.clear()
-                    self.version += 1
-                return
-            seen: dict[str, int] = {}
-            with entries:
-                for e in entries:
-                    if e.name.startswith(".") or not e.is_dir():
-                        continue
-                    try:
-                        seen[e.name] = e.stat().st_mtime_ns
-                    except OSError:
-                        continue
+            project_mtime = self._trusted_mtime(self.dir)
+            if project_mtime is not None and project_mtime == self._seen_project and self._ids is not None:
+                ids = self._ids  # no run folder added or removed: only markers to look at
+            else:
+                try:
+                    with os.scandir(self.dir) as entries:
+                        ids = [e.name for e in entries if not e.name.startswith(".") and e.is_dir()]
+                except (FileNotFoundError, NotADirectoryError):
+                    if self._docs:
+                        self._docs.clear()
+                        self.version += 1
+                    return
+                self._ids = ids
+                self._seen_project = project_mtime
+            fresh = layout.read_changes(self.root, self.project, self._last_marker)
+            if fresh is None:
+                fresh = {}
+            self._marked.update(fresh)
+            self._last_marker = max(fresh.values(), default=self._last_marker)
             recent = time.time_ns() - _RECENT_NS
             changed: list[str] = []
-            for run_id, mtime in seen.items():
+            # runs whose marker moved, runs the index does not hold, and runs without a marker
+            look = set(fresh) | {k for k in ids if k not in self._docs or k not in self._marked}
+            present = set(ids)
+            for run_id in sorted(look):
+                if run_id not in present:
+                    continue
                 doc = self._docs.get(run_id)
-                if doc is None or doc.mtime_ns != mtime or mtime > recent:
-                    new = read_doc(self.project, run_id, os.path.join(self.dir, run_id), mtime)
-                    if new is None:
-                        if doc is not None:
-                            del self._docs[run_id]
-                            changed.append(run_id)
+                when = self._marked.get(run_id)
+                if when is not None:
+                    if doc is not None and doc.changed_ns >= when:
                         continue
-                    texts = new.texts
-                    if doc is None or doc.texts != texts:
+                else:  # no marker: its folder's mtime (every side file is renamed into it)
+                    try:
+                        when = os.stat(os.path.join(self.dir, run_id)).st_mtime_ns
+                    except OSError:
+                        continue
+                    if doc is not None and doc.changed_ns == when and when <= recent:
+                        continue
+                new = read_doc(self.project, run_id, os.path.join(self.dir, run_id), when)
+                if new is None:
+                    if doc is not None:
+                        del self._docs[run_id]
                         changed.append(run_id)
-                    elif doc.mtime_ns == mtime:
-                        continue
-                    self._docs[run_id] = new
-            gone = [k for k in self._docs if k not in seen]
+                    continue
+                if doc is None or doc.texts != new.texts:
+                    changed.append(run_id)
+                elif doc.changed_ns == when:
+                    continue
+                self._docs[run_id] = new
+            gone = [k for k in self._docs if k not in present]
             for run_id in gone:
                 del self._docs[run_id]
             if changed or gone:
                 self.version += 1
                 self._persist([k for k in changed if k in self._docs])
             self._seen_stamp = stamp
+
+    @staticmethod
+    def _trusted_mtime(path: str) -> int | None:
+        """A folder's mtime, or None when it is missing or too recent to trust."""
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except OSError:
+            return None
+        return None if mtime > time.time_ns() - _RECENT_NS else mtime
 
     def _stamp(self) -> tuple[int, int] | None:
         """The mtimes of the project folder (runs added or removed) and of its ``.changed`` folder
@@ -354,7 +394,7 @@ class ProjectIndex:
             return
         best: dict[str, tuple[int, tuple[Any, Any, Any]]] = {}
         for t in tables:
-            cols = [t.column(c).to_pylist() for c in ("id", "mtime_ns", "run", "status", "summary")]
+            cols = [t.column(c).to_pylist() for c in ("id", "changed_ns", "run", "status", "summary")]
             for run_id, mtime, run, status, summary in zip(*cols, strict=True):
                 if run_id not in best or mtime >= best[run_id][0]:
                     best[run_id] = (mtime, (run, status, summary))
@@ -383,10 +423,10 @@ class ProjectIndex:
         import pyarrow.parquet as pq
 
         os.makedirs(self.index_dir, exist_ok=True)
-        rows = [(k, self._docs[k].mtime_ns, *(self._docs[k].texts or (None, None, None))) for k in ids]
+        rows = [(k, self._docs[k].changed_ns, *(self._docs[k].texts or (None, None, None))) for k in ids]
         table = pa.table({
             "id": pa.array([r[0] for r in rows], pa.string()),
-            "mtime_ns": pa.array([r[1] for r in rows], pa.int64()),
+            "changed_ns": pa.array([r[1] for r in rows], pa.int64()),
             "run": pa.array([r[2] for r in rows], pa.string()),
             "status": pa.array([r[3] for r in rows], pa.string()),
             "summary": pa.array([r[4] for r in rows], pa.string()),

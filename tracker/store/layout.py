@@ -36,8 +36,9 @@ STATUS_FILE = "status.json"
 SUMMARY_FILE = "summary.json"
 SUMMARY_STATE_FILE = "summary-state.json"
 STREAMS = ("scalars", "system", "console", "media")
-#: ``<root>/<project>/.changed/<run_id>``: republished after each write of a run's side files, so a
-#: reader learns from one ``stat`` of this folder whether any run of the project changed.
+#: ``<root>/<project>/.changed/<time_ns, 20 digits>.<run_id>``: republished after each write of a run's side
+#: files, so a reader learns from one ``stat`` of this folder whether any run of the project changed,
+#: and from its names alone (no ``stat`` per run) which runs changed and when.
 CHANGES_DIR = ".changed"
 _NAME_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _NAME_CHARS = _NAME_FIRST | frozenset("_.-")
@@ -260,17 +261,59 @@ def write_run_file(paths: RunPaths, path: str, obj: Any, *, durable: bool = Fals
     note_change(paths.root, paths.project, paths.run_id)
 
 
+#: The marker each run of this process last published (so the next replaces it).
+_markers: dict[tuple[str, str, str], str] = {}
+
+
 def note_change(root: str, project: str, run_id: str) -> None:
-    """Republish ``<root>/<project>/.changed/<run_id>`` (empty): the folder's mtime moves, and the
-    file's own mtime is when the run last changed."""
+    """Publish ``<root>/<project>/.changed/<time_ns>.<run_id>`` (empty; the time in 20 digits, so
+    names sort by time) and remove the run's previous marker: the folder's mtime moves, and its names
+    say which runs changed and when. A crash between the two leaves two markers of a run; readers
+    take the newest."""
     folder = os.path.join(root, project, CHANGES_DIR)
+    key = (root, project, run_id)
+    previous = _markers.get(key)
+    if previous is None:  # first change of this run in this process: earlier processes' markers
+        try:
+            previous_names = [n for n in os.listdir(folder) if n[21:] == run_id and n[:20].isdigit()]
+        except FileNotFoundError:
+            previous_names = []
+    else:
+        previous_names = [previous]
+    name = f"{time.time_ns():020d}.{run_id}"
     for _ in range(2):
         try:
-            with Publish(os.path.join(folder, run_id)) as tmp, open(tmp, "wb"):
+            with Publish(os.path.join(folder, name)) as tmp, open(tmp, "wb"):
                 pass
-            return
+            break
         except FileNotFoundError:
             os.makedirs(folder, exist_ok=True)
+    _markers[key] = name
+    for old in previous_names:
+        if old != name:
+            try:
+                os.unlink(os.path.join(folder, old))
+            except FileNotFoundError:
+                pass
+
+
+def read_changes(root: str, project: str, after_ns: int = 0) -> dict[str, int] | None:
+    """Per run of a project changed after ``after_ns``, when it last changed (ns), from its
+    ``.changed`` markers (only the names newer than ``after_ns`` are parsed); None when the project
+    has no ``.changed`` folder (a store written before markers existed)."""
+    try:
+        names = os.listdir(os.path.join(root, project, CHANGES_DIR))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    cut = f"{after_ns:020d}."
+    out: dict[str, int] = {}
+    for n in names:
+        if n > cut and n[:20].isdigit() and n[20:21] == ".":
+            t = int(n[:20])
+            run_id = n[21:]
+            if t > out.get(run_id, 0):
+                out[run_id] = t
+    return out
 
 
 def read_json(path: str | os.PathLike[str], floats: bool = False) -> dict[str, Any] | None:

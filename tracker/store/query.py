@@ -50,6 +50,54 @@ STREAMS = {"default": "scalars", "scalars": "scalars", "system": "system", "cons
 _LEVEL_DETAIL = 2
 
 
+class Footer:
+    """A segment's footer: rows, step range, whether any row holds text, and per row group the
+    step and time ranges (what turns a time window into a step window without reading data)."""
+
+    __slots__ = ("rows", "step_lo", "step_hi", "may_hold_text", "groups")
+
+    def __init__(self, path: str) -> None:
+        import pyarrow.parquet as pq
+
+        meta = pq.ParquetFile(path).metadata
+        names = meta.schema.names
+        col = {n: names.index(n) for n in ("step", "time", "text") if n in names}
+        self.rows = meta.num_rows
+        self.groups: list[tuple[int, int, int, float, float] | None] = []  # (index, s0, s1, t0, t1)
+        self.may_hold_text = "text" in col and meta.num_rows > 0
+        lo: int | None = None
+        hi: int | None = None
+        text_nulls = 0
+        text_known = "text" in col
+        for rg in range(meta.num_row_groups):
+            group = meta.row_group(rg)
+            if group.num_rows == 0:
+                continue
+            st = group.column(col["step"]).statistics
+            if st is None or not st.has_min_max:  # no statistics: every step possible
+                lo, hi = -(2**62), 2**62
+                self.groups.append(None)
+                text_known = False
+                continue
+            lo = st.min if lo is None else min(lo, st.min)
+            hi = st.max if hi is None else max(hi, st.max)
+            tt = group.column(col["time"]).statistics if "time" in col else None
+            if tt is not None and tt.has_min_max:
+                self.groups.append((rg, int(st.min), int(st.max), float(tt.min), float(tt.max)))
+            else:
+                self.groups.append(None)
+            if text_known:
+                ts = group.column(col["text"]).statistics
+                if ts is None or ts.null_count is None:
+                    text_known = False
+                else:
+                    text_nulls += ts.null_count
+        if text_known:  # text (strings, JSON, media, exact big ints) only where the column is not all null
+            self.may_hold_text = text_nulls < self.rows
+        self.step_lo = -1 if lo is None else int(lo)
+        self.step_hi = -1 if hi is None else int(hi)
+
+
 class StreamFiles:
     """The live segments of one stream, in sequence order, and the pyramid of each that has one."""
 
@@ -94,7 +142,7 @@ class Query:
         self.root = root
         self._con: Any = None
         self._lock = threading.Lock()
-        self._meta: dict[str, tuple[int, int, int]] = {}  # immutable file -> (rows, step min, step max)
+        self._meta: dict[str, Footer] = {}  # immutable segment -> its footer
         self._pyramid_top: dict[str, int] = {}
         self.index = RunsIndex(root, self.retry)
 
@@ -175,27 +223,20 @@ class Query:
                     pyramids[os.path.join(folder, name)] = m4.pyramid_path(folder, name)
         return StreamFiles([os.path.join(folder, n) for n in live], pyramids)
 
-    def _facts(self, path: str) -> tuple[int, int, int]:
-        """Rows and step range of an immutable segment, from its footer (cached by name)."""
-        facts = self._meta.get(path)
-        if facts is None:
-            import pyarrow.parquet as pq
-
-            meta = pq.ParquetFile(path).metadata
-            col = meta.schema.names.index("step")
-            lo, hi = None, None
-            for rg in range(meta.num_row_groups):
-                st = meta.row_group(rg).column(col).statistics
-                if st is None or not st.has_min_max:
-                    lo, hi = -(2**62), 2**62
-                    break
-                lo = st.min if lo is None else min(lo, st.min)
-                hi = st.max if hi is None else max(hi, st.max)
-            facts = (meta.num_rows, -1 if lo is None else int(lo), -1 if hi is None else int(hi))
+    def _footer(self, path: str) -> Footer:
+        """What a segment's footer says (cached by name: segments never change)."""
+        foot = self._meta.get(path)
+        if foot is None:
+            foot = Footer(path)
             if len(self._meta) > 100_000:
                 self._meta.clear()
-            self._meta[path] = facts
-        return facts
+            self._meta[path] = foot
+        return foot
+
+    def _facts(self, path: str) -> tuple[int, int, int]:
+        """Rows and step range of a segment (``-1, -1`` for a segment of no rows)."""
+        f = self._footer(path)
+        return f.rows, f.step_lo, f.step_hi
 
     def _top_level(self, pyramid: str) -> int:
         top = self._pyramid_top.get(pyramid)
@@ -232,13 +273,16 @@ class Query:
             key_expr = ds.field("key").isin(list(keys))
             expr = key_expr if expr is None else expr & key_expr
 
+        if keys is not None and not list(keys):
+            return None  # no key asked for: no rows
+
         def read() -> pa.Table | None:
             files = self.stream_files(run_dir, stream).segments
             if min_step is not None or max_step is not None:
                 files = [f for f in files if _overlaps(self._facts(f), min_step, max_step)]
             if not files:
                 return None
-            skip_text = "text" in wanted and not any(segments.may_hold_text(p) for p in files)
+            skip_text = "text" in wanted and not any(self._footer(p).may_hold_text for p in files)
             read_cols = [c for c in wanted if not (skip_text and c == "text")]
             table = ds.dataset(files, format="parquet").to_table(columns=read_cols, filter=expr)
             if skip_text:
@@ -329,15 +373,51 @@ class Query:
         def read() -> dict[str, dict[str, Any]]:
             files = self.stream_files(run_dir, stream)
             step_lo, step_hi = _step_window(x_axis, x_range, created_at, min_step, max_step)
-            agg, names = self._window_aggregates(files, keys, buckets, x_axis, x_range, created_at,
-                                                 step_lo, step_hi)
+            time_window = _time_window(x_axis, x_range, created_at)
+            if time_window[0] is not None:  # time grows with the step: a time window is a step window
+                steps = self._time_steps(files.segments, *time_window)
+                if steps is not None:
+                    step_lo = steps[0] if step_lo is None else max(step_lo, steps[0])
+                    step_hi = steps[1] if step_hi is None else min(step_hi, steps[1])
+                    time_window = (None, None)
+            agg, names = self._window_aggregates(files, keys, buckets, time_window, step_lo, step_hi)
             return _bucketed(agg, names, keys, buckets, x_axis, x_range, created_at, whole)
 
         return self.retry(read, run_dir)
 
+    def _time_steps(self, segs: list[str], lo: float, hi: float) -> tuple[int, int] | None:
+        """The steps of a time window: the first step logged at ``lo`` or later and the last at
+        ``hi`` or earlier, from the row groups' time statistics and two row groups read. None when
+        a segment has no time statistics (written before they were kept)."""
+        import numpy as np
+        import pyarrow.parquet as pq
+
+        first: tuple[int, str, int] | None = None
+        last: tuple[int, str, int] | None = None
+        for seg in segs:
+            for g in self._footer(seg).groups:
+                if g is None:
+                    return None
+                rg, s0, s1, t0, t1 = g
+                if t1 >= lo and (first is None or s0 < first[0]):
+                    first = (s0, seg, rg)
+                if t0 <= hi and (last is None or s1 > last[0]):
+                    last = (s1, seg, rg)
+        if first is None or last is None:
+            return 1, 0  # nothing in the window
+        t = pq.ParquetFile(first[1]).read_row_group(first[2], columns=["step", "time"])
+        step, time = t.column("step").to_numpy(), t.column("time").to_numpy()
+        after = step[time >= lo]
+        t = pq.ParquetFile(last[1]).read_row_group(last[2], columns=["step", "time"])
+        step2, time2 = t.column("step").to_numpy(), t.column("time").to_numpy()
+        before = step2[time2 <= hi]
+        if len(after) == 0 or len(before) == 0:
+            return 1, 0
+        return int(np.min(after)), int(np.max(before))
+
     def _window_aggregates(
-        self, files: StreamFiles, keys: list[str], buckets: int, x_axis: str,
-        x_range: tuple[float, float] | None, created_at: float, step_lo: int | None, step_hi: int | None,
+        self, files: StreamFiles, keys: list[str], buckets: int, time_window: tuple[Any, Any],
+        step_lo: int | None, step_hi: int | None,
     ) -> tuple[dict[str, np.ndarray], list[str]]:
         """M4 rows covering the window: pyramid rows at a level with about ``_LEVEL_DETAIL`` rows a
         bucket for segments that have one, raw points for the rest (and when the window is small)."""
@@ -348,7 +428,7 @@ class Query:
         parts: list[dict[str, Any]] = []
         raw = list(files.raw)
         pyramids = dict(files.pyramids)
-        time_lo, time_hi = _time_window(x_axis, x_range, created_at)
+        time_lo, time_hi = time_window
         if pyramids:
             lo_s, hi_s = step_lo, step_hi
             if lo_s is None or hi_s is None:
@@ -447,6 +527,8 @@ class Query:
             pos = np.searchsorted(xs, s)
             ok = (pos < len(xs)) & (xs[np.minimum(pos, len(xs) - 1)] == s) if len(xs) else np.zeros(len(s), bool)
             s, y, t, x = s[ok], y[ok], t[ok], xv[pos[ok]]
+            drawable = np.isfinite(x)  # a point whose x is NaN or infinite has no place on the axis
+            s, y, t, x = s[drawable], y[drawable], t[drawable], x[drawable]
             if x_range is not None:
                 inside = (x >= x_range[0]) & (x <= x_range[1])
                 s, y, t, x = s[inside], y[inside], t[inside], x[inside]

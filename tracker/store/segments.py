@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 
 
 COLUMNS = ("step", "key", "kind", "value", "text", "time")
+#: Columns with statistics: ``step`` and ``time`` let readers skip row groups and turn a time
+#: window into a step window; ``kind`` and ``text`` (its null count) tell whether a segment holds text.
+STATISTICS = ["step", "kind", "time", "text"]
 #: Rows per Parquet row group: a reader of a step window decodes at most this many rows too many
 #: at each end (row groups are skipped by their step statistics).
 ROW_GROUP = 1 << 16
@@ -338,7 +341,7 @@ def write_segment(table: pa.Table, stream_dir: str, name: str, *, durable: bool 
             tmp,
             compression="snappy",
             use_dictionary=["key", "kind", "step", "time", "text"],
-            write_statistics=["step", "kind"],
+            write_statistics=STATISTICS,
             row_group_size=ROW_GROUP,
         )
         if durable:
@@ -348,19 +351,3 @@ def write_segment(table: pa.Table, stream_dir: str, name: str, *, durable: bool 
             finally:
                 os.close(fd)
     return final
-
-
-def may_hold_text(path: str) -> bool:
-    """Whether a segment's ``kind`` statistics allow text (kinds 3 and up); True when unknown."""
-    import pyarrow.parquet as pq
-
-    meta = pq.ParquetFile(path).metadata
-    names = meta.schema.names
-    if "kind" not in names:
-        return True
-    k = names.index("kind")
-    for i in range(meta.num_row_groups):
-        st = meta.row_group(i).column(k).statistics
-        if st is None or not st.has_min_max or st.max >= KIND_STR:
-            return True
-    return False

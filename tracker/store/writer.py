@@ -166,7 +166,7 @@ class StreamWriter:
                             batch.schema,
                             compression="snappy",
                             use_dictionary=["key", "kind", "step", "time", "text"],
-                            write_statistics=["step"],
+                            write_statistics=segments.STATISTICS,
                         )
                     writer.write_batch(batch, row_group_size=segments.ROW_GROUP)
                     if pyramid is not None:
@@ -174,6 +174,9 @@ class StreamWriter:
             if writer is not None:
                 writer.close()
                 writer = None
+            else:  # every input held no rows (steps logged with no values): an empty segment
+                schema = pq.read_schema(os.path.join(self.dir, sorted(files)[0][2]))
+                pq.write_table(schema.empty_table(), tmp)
             table = pyramid.table() if pyramid is not None else None
             if table is not None:  # published first: a reader that sees the segment sees its pyramid
                 m4.write_pyramid(table, m4.pyramid_path(self.dir, name))
