@@ -110,6 +110,25 @@ def test_a_zoom_reads_that_window_again_at_full_detail(tmp_path):
     assert grid.charts["y"].zoomed is None and len(_data(grid, "y", read)["x"]) == len(whole["x"])
 
 
+def test_the_page_of_this_processs_run_draws_rows_before_the_writer_flushes(tmp_path):
+    settings = tracker.Settings(strict=True, flush_interval=3600.0, console="off", disable_stats=True)
+    run = tracker.init(project="p", dir=_store(tmp_path), settings=settings)
+    run.log({"loss": 1.0})
+    panel = run.display(hidden=True)  # display() flushes once: the first point is in the store
+    assert panel.wait_ready()
+    src = panel.charts.charts["loss"].sources[run.path]
+    for i in range(1, 50):
+        run.log({"loss": 1.0 / (i + 1)})
+    assert len(run.unwritten_rows()) == 49  # nothing written: the writer flushes once an hour
+    assert panel.refresh() is True
+    assert list(src.data["x"]) == [float(i) for i in range(50)]  # drawn from the live run's own rows
+    run.flush()
+    panel.refresh()  # the same rows from the store now: not drawn twice
+    assert list(src.data["x"]) == [float(i) for i in range(50)]
+    run.finish()
+    assert panel.errors == []
+
+
 def test_a_live_run_streams_new_points_and_stays_bounded(tmp_path):
     run = tracker.init(project="p", dir=_store(tmp_path), settings=tracker.Settings(strict=True))
     for i in range(10):

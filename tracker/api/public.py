@@ -528,6 +528,32 @@ class Run:
         self._status_read = time.monotonic()
         return self
 
+    def refresh_if_changed(self) -> bool:
+        """Re-read the side files only if one was rewritten since they were read (one ``stat`` of
+        the run's folder, whose mtime moves with each): what a live page calls a few times a second.
+        Returns whether anything was re-read."""
+        try:
+            mtime = os.stat(self.dir).st_mtime_ns
+        except OSError:
+            return False
+        if mtime == self._doc.changed_ns:
+            return False
+        doc = self._api.query.run_doc(self._doc.project, self._doc.id)  # carries the folder's mtime
+        if doc is not None:
+            self._doc = doc
+        self._status_read = time.monotonic()
+        return True
+
+    def max_step(self, stream: str = "default") -> int | None:
+        """The last step the store holds for a stream (from the segments' footers: no data read)."""
+        stream_dir(self.dir, stream)
+        return self._api.query.max_step(self.dir, stream)
+
+    def stream_state(self, stream: str = "default") -> tuple[str, ...]:
+        """A token that changes whenever a stream gets new data (its live segment files): a page
+        compares it to skip re-reading a stream that did not move."""
+        return tuple(os.path.basename(p) for p in self._api.query.stream_files(self.dir, stream).segments)
+
     load = refresh
 
     def fields(self) -> dict[str, Any]:

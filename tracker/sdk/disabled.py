@@ -59,6 +59,9 @@ class DisabledRun:
     def flush(self, durable: bool = True) -> bool:
         return True
 
+    def unwritten_rows(self) -> list[Any]:
+        return []
+
     def mark_preempting(self) -> None:
         """Nothing to mark."""
 

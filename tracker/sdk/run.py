@@ -432,6 +432,11 @@ class Run:
             return metric
 
     # --- durability and ending ---------------------------------------------------------------
+    def unwritten_rows(self) -> list[tuple[int, float, dict[str, Any]]]:
+        """The committed rows not yet handed to the writer: ``(step, time, {key: value})``, oldest
+        first (a copy). A page of this process's own run draws them before they reach the store."""
+        return list(self._queue.copy())  # deque.copy() runs in C under the GIL: a consistent snapshot
+
     def flush(self, durable: bool = True) -> bool:
         """Write every committed row now and sync it to disk.
 

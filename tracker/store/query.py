@@ -144,6 +144,7 @@ class Query:
         self._lock = threading.Lock()
         self._meta: dict[str, Footer] = {}  # immutable segment -> its footer
         self._pyramid_top: dict[str, int] = {}
+        self._keys_of: dict[str, dict[str, int]] = {}  # immutable segment -> its numeric keys
         self.index = RunsIndex(root, self.retry)
 
     @classmethod
@@ -304,30 +305,46 @@ class Query:
         return self.retry(read, run_dir)
 
     def numeric_keys(self, run_dir: str, stream: str = "scalars") -> dict[str, int]:
-        """The keys holding numbers (kinds 0-2) and the last step each was logged at, by name."""
-        import numpy as np
-        import pyarrow.dataset as ds
+        """The keys holding numbers (kinds 0-2) and the last step each was logged at, by name.
+        Each segment is read once per process (segments never change): a live panel asking four
+        times a second reads only the segments written since."""
 
         def read() -> dict[str, int]:
             files = self.stream_files(run_dir, stream)
             out: dict[str, int] = {}
-            for pyr in files.pyramids.values():
-                top = self._top_level(pyr)
-                t = ds.dataset(pyr, format="parquet").to_table(columns=["key", "s1"], filter=ds.field("level") == top)
-                _merge_last(out, t.column("key"), t.column("s1").to_numpy())
-            raw = files.raw
-            if raw:
-                t = ds.dataset(raw, format="parquet").to_table(columns=["key", "step"], filter=ds.field("kind") <= 2)
-                if t.num_rows:
-                    codes, names = _codes(t.column("key"))
-                    last = np.full(len(names), -1, dtype=np.int64)
-                    np.maximum.at(last, codes, t.column("step").to_numpy())
-                    for name, s in zip(names, last.tolist(), strict=True):
-                        if s >= 0:
-                            out[name] = max(out.get(name, -1), s)
+            for seg in files.segments:
+                for name, step in self._segment_keys(seg, files.pyramids.get(seg)).items():
+                    if step > out.get(name, -1):
+                        out[name] = step
             return dict(sorted(out.items()))
 
         return self.retry(read, run_dir)
+
+    def _segment_keys(self, seg: str, pyramid: str | None) -> dict[str, int]:
+        """Numeric keys of one segment and their last step (from its pyramid's top level when it
+        has one), cached by name."""
+        import numpy as np
+        import pyarrow.dataset as ds
+
+        found = self._keys_of.get(seg)
+        if found is not None:
+            return found
+        found = {}
+        if pyramid is not None:
+            top = self._top_level(pyramid)
+            t = ds.dataset(pyramid, format="parquet").to_table(columns=["key", "s1"], filter=ds.field("level") == top)
+            _merge_last(found, t.column("key"), t.column("s1").to_numpy())
+        else:
+            t = ds.dataset(seg, format="parquet").to_table(columns=["key", "step"], filter=ds.field("kind") <= 2)
+            if t.num_rows:
+                codes, names = _codes(t.column("key"))
+                last = np.full(len(names), -1, dtype=np.int64)
+                np.maximum.at(last, codes, t.column("step").to_numpy())
+                found = {n: s for n, s in zip(names, last.tolist(), strict=True) if s >= 0}
+        if len(self._keys_of) > 100_000:
+            self._keys_of.clear()
+        self._keys_of[seg] = found
+        return found
 
     # --- the downsampler --------------------------------------------------------------------------
     def series(

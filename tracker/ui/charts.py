@@ -389,9 +389,15 @@ class ChartGrid:
                     continue
                 self._set_source(self.charts[key], run, data, last.get(key, -1))
 
-    def refresh(self) -> int:
+    def refresh(self, unwritten: list[tuple[int, float, dict[str, Any]]] | None = None) -> int:
         """Append what the runs logged since the last call (new metrics get a chart); returns the
-        number of points sent. Called by the live updater thread, at most a few times a second."""
+        number of points sent. Called by the live updater thread, at most a few times a second.
+
+        Args:
+            unwritten: rows of the (single) run not yet in the store, from this process's live run
+                (``Run.unwritten_rows()``): drawn now, when they follow the store's last step
+                without a gap, instead of after the writer's next flush.
+        """
         sent = 0
         with self.lock:
             known = set(self.charts)
@@ -413,7 +419,29 @@ class ChartGrid:
                     continue
                 for key in keys:
                     sent += self._append(self.charts[key], run, tails[key])
+            if unwritten and len(self.runs) == 1 and self.x_axis in _series.X_AXES:
+                sent += self._append_unwritten(self.runs[0], keys, unwritten)
         self.sent_points += sent
+        return sent
+
+    def _append_unwritten(self, run: Any, keys: list[str], rows: list[tuple[int, float, dict[str, Any]]]) -> int:
+        import numpy as np
+
+        stored = run.max_step(self.stream)
+        if stored is not None and rows[0][0] > stored + 1:
+            return 0  # rows between the store and these are being written: wait for them
+        created = float(run.created_at)
+        sent = 0
+        for key in keys:
+            pts = [(s, t, v) for s, t, d in rows if (v := d.get(key)).__class__ in (float, int, bool)]
+            if not pts:
+                continue
+            step = np.fromiter((p[0] for p in pts), dtype=np.int64, count=len(pts))
+            time_ = np.fromiter((p[1] for p in pts), dtype=np.float64, count=len(pts))
+            y = np.fromiter((p[2] for p in pts), dtype=np.float64, count=len(pts))
+            x = (step.astype(np.float64) if self.x_axis == "_step" else
+                 time_ if self.x_axis == "_timestamp" else time_ - created)
+            sent += self._append(self.charts[key], run, {"x": x, "y": y, "step": step})
         return sent
 
     def _append(self, chart: _Chart, run: Any, tail: dict[str, Any]) -> int:

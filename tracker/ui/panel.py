@@ -79,6 +79,9 @@ class RunPanel:
         self._log_line = -1
         self._log_chunks: list[list[str]] = []
         self._media_count = 0
+        self._logs_seen: tuple[str, ...] | None = None
+        self._media_seen: tuple[str, ...] | None = None
+        self._meta: dict[str, Any] | None = None
         self.closed = False
         box = w.Layout(max_height=f"{self.height}px", overflow="auto")
 
@@ -166,30 +169,42 @@ class RunPanel:
         """Bring the panel up to date with the store; False once the run has ended and all of it
         is shown (the live updater then stops refreshing it)."""
         with self.lock:
-            self.run.refresh()
+            changed = self.run.refresh_if_changed()
             state = self.run.state
-            self.refresh_overview()
-            self.charts.refresh()
+            self.refresh_overview(header_only=not changed)
+            own = self.live is not None and is_live(self.live.state)
+            self.charts.refresh(unwritten=self.live.unwritten_rows() if own else None)
             if self._system_built:
                 self.system.refresh()
-            self.refresh_logs()
-            self.media.refresh(only_if_new=True)
+            logs = self.run.stream_state("console")
+            if logs != self._logs_seen:
+                self._logs_seen = logs
+                self.refresh_logs()
+            media = self.run.stream_state("media")
+            if media != self._media_seen:
+                self._media_seen = media
+                self.media.refresh(only_if_new=True)
             running = is_live(state)
             if not running:
                 self.refresh_files()
                 self.refresh_execution()
             return running
 
-    def refresh_overview(self, edit_fields: bool = False) -> None:
+    def refresh_overview(self, edit_fields: bool = False, header_only: bool = False) -> None:
+        """The header (state, duration, step) and, unless ``header_only``, the Overview tab."""
         run = self.run
         doc = run.fields()
-        meta = run.metadata
         state = doc["state"]
         live = " <span style='color:#888'>(live)</span>" if is_live(state) else ""
         self.header.value = (f"<div style='font-size:15px;font-family:sans-serif'><b>{_e(doc['name'])}</b> "
                              f"{static.badge(state)}{live} <span style='color:#666'>{_e(run.path)} · "
                              f"{_e(static.duration(doc['duration']))} · step {_e(static.fmt(doc['last_step']))}"
                              f"</span></div>")
+        if header_only:
+            return
+        if self._meta is None or "os" not in self._meta:  # captured once, shortly after the start
+            self._meta = run.metadata
+        meta = self._meta
         git = meta.get("git") or {}
         hw = meta.get("cpu") or {}
         gpu = meta.get("gpu") or {}
