@@ -166,3 +166,149 @@ def order_docs(docs: list[Any], order: str | None, doc_of: Callable[[Any], Mappi
     numbers.sort(key=lambda t: t[0], reverse=desc)
     texts.sort(key=lambda t: t[0], reverse=desc)
     return [i for _, i in numbers] + [i for _, i in texts] + absent
+
+
+# --- the filter expression language (magics, REST endpoints, the run table's filter box) ---------
+_OPS = {"==": "$eq", "!=": "$ne", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "~": "$regex"}
+_TOKEN = re.compile(r"""\s*(?:
+    (?P<num>[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![A-Za-z_./-]))
+  | (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+  | (?P<op>==|!=|<=|>=|<|>|~|\(|\)|\[|\]|,)
+  | (?P<word>[A-Za-z_][A-Za-z0-9_./:-]*)
+)""", re.VERBOSE)
+_WORDS = {"true": True, "false": False, "none": None, "null": None}
+
+
+def parse_expression(text: str) -> dict[str, Any]:
+    """A filter written as an expression, as a MongoDB-style filter (see :func:`matches`)::
+
+        config.lr < 0.5
+        state == "finished" and summary.val/acc >= 0.9
+        (tags == "baseline" or name ~ "^exp") and not config.model.depth in [2, 4]
+
+    Comparisons ``== != < <= > >=``, ``~`` (a regular expression), ``in [...]`` and ``not in
+    [...]``, joined by ``and``, ``or``, ``not`` and parentheses. Fields as in :func:`lookup`
+    (``summary.val/acc`` is one field: ``/`` is part of a name). Values: numbers, quoted strings,
+    ``true``, ``false``, ``none``.
+
+    Raises:
+        QueryError: what was expected, and where.
+    """
+    tokens: list[tuple[str, Any, int]] = []
+    pos = 0
+    text = str(text)
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        m = _TOKEN.match(text, pos)
+        if m is None or m.end() == pos:
+            raise QueryError(f"filter {text!r}: cannot read {text[pos:].strip()[:20]!r} at position {pos}")
+        kind = m.lastgroup or ""
+        raw = m.group(kind)
+        value: Any = raw
+        if kind == "num":
+            value = float(raw) if any(c in raw for c in ".eE") else int(raw)
+        elif kind == "str":
+            value = re.sub(r"\\(.)", r"\1", raw[1:-1])
+        tokens.append((kind, value, m.start(kind)))
+        pos = m.end()
+    if not tokens:
+        raise QueryError("an empty filter: write a comparison such as config.lr < 0.5")
+    parser = _Parser(text, tokens)
+    out = parser.expr()
+    if parser.i < len(tokens):
+        parser.fail("'and', 'or' or the end")
+    return out
+
+
+class _Parser:
+    def __init__(self, text: str, tokens: list[tuple[str, Any, int]]) -> None:
+        self.text, self.tokens, self.i = text, tokens, 0
+
+    def peek(self) -> tuple[str, Any, int] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def fail(self, wanted: str) -> Any:
+        tok = self.peek()
+        where = f"{tok[1]!r} at position {tok[2]}" if tok else "the end"
+        raise QueryError(f"filter {self.text!r}: expected {wanted}, found {where}")
+
+    def word(self, w: str) -> bool:
+        tok = self.peek()
+        if tok is not None and tok[0] == "word" and str(tok[1]).lower() == w:
+            self.i += 1
+            return True
+        return False
+
+    def op(self, o: str) -> bool:
+        tok = self.peek()
+        if tok is not None and tok[0] == "op" and tok[1] == o:
+            self.i += 1
+            return True
+        return False
+
+    def expr(self) -> dict[str, Any]:
+        parts = [self.conj()]
+        while self.word("or"):
+            parts.append(self.conj())
+        return parts[0] if len(parts) == 1 else {"$or": parts}
+
+    def conj(self) -> dict[str, Any]:
+        parts = [self.neg()]
+        while self.word("and"):
+            parts.append(self.neg())
+        return parts[0] if len(parts) == 1 else {"$and": parts}
+
+    def neg(self) -> dict[str, Any]:
+        if self.word("not"):
+            return {"$nor": [self.neg()]}
+        if self.op("("):
+            inner = self.expr()
+            if not self.op(")"):
+                self.fail("')'")
+            return inner
+        return self.comparison()
+
+    def value(self) -> Any:
+        tok = self.peek()
+        if tok is None or tok[0] not in ("num", "str", "word"):
+            return self.fail("a value (a number, a quoted string, true, false or none)")
+        self.i += 1
+        if tok[0] == "word":
+            low = str(tok[1]).lower()
+            if low not in _WORDS:
+                raise QueryError(f"filter {self.text!r}: {tok[1]!r} at position {tok[2]} is not a value; "
+                                 f"quote a string: \"{tok[1]}\"")
+            return _WORDS[low]
+        return tok[1]
+
+    def listing(self) -> list[Any]:
+        if not self.op("["):
+            self.fail("'[' starting a list")
+        items = [self.value()]
+        while self.op(","):
+            items.append(self.value())
+        if not self.op("]"):
+            self.fail("',' or ']'")
+        return items
+
+    def comparison(self) -> dict[str, Any]:
+        tok = self.peek()
+        if tok is None or tok[0] != "word" or str(tok[1]).lower() in ("and", "or", "not", "in"):
+            return self.fail("a field such as config.lr, summary.val/acc or state")
+        self.i += 1
+        field = str(tok[1])
+        if self.word("in"):
+            return {field: {"$in": self.listing()}}
+        if self.word("not"):
+            if not self.word("in"):
+                self.fail("'in' after 'not'")
+            return {field: {"$nin": self.listing()}}
+        nxt = self.peek()
+        if nxt is None or nxt[0] != "op" or nxt[1] not in _OPS:
+            return self.fail("a comparison (== != < <= > >= ~ in)")
+        self.i += 1
+        value = self.value()
+        if nxt[1] == "~" and not isinstance(value, str):
+            raise QueryError(f"filter {self.text!r}: '~' takes a quoted regular expression")
+        return {field: {_OPS[nxt[1]]: value}}

@@ -187,6 +187,25 @@ class PyramidBuilder:
         self.points += len(step)
         self.parts.append(reduce(from_points(key, step, time, value, step >> BASE_SHIFT)))
 
+    def add_pyramid(self, path: str) -> None:
+        """The level-0 rows of an input segment's own pyramid instead of its points (M4 rows merge):
+        a merge of large segments costs their pyramids' rows, not their points again."""
+        import numpy as np
+        import pyarrow.parquet as pq
+
+        t = pq.read_table(path, filters=[("level", "==", 0)])
+        if t.num_rows == 0:
+            return
+        keycol = t.column("key").combine_chunks()
+        if not hasattr(keycol, "dictionary"):
+            keycol = keycol.dictionary_encode()
+        remap = np.fromiter((self._code(k) for k in keycol.dictionary.to_pylist()), dtype=np.int64,
+                            count=len(keycol.dictionary))
+        agg = {c: t.column(c).to_numpy() for c in AGG_COLUMNS if c != "key"}
+        agg["key"] = remap[keycol.indices.to_numpy(zero_copy_only=False)]
+        self.points += int(agg["n"].sum())
+        self.parts.append(agg)
+
     def _code(self, name: str) -> int:
         code = self.codes.get(name)
         if code is None:

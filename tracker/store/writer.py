@@ -159,6 +159,10 @@ class StreamWriter:
         try:
             for _, _, fname in sorted(files):
                 pf = pq.ParquetFile(os.path.join(self.dir, fname))
+                own = m4.pyramid_path(self.dir, fname)
+                from_points = pyramid is not None and not os.path.exists(own)
+                if pyramid is not None and not from_points:
+                    pyramid.add_pyramid(own)
                 for batch in pf.iter_batches(batch_size=SEGMENT_POINTS):
                     if writer is None:
                         writer = pq.ParquetWriter(
@@ -169,8 +173,8 @@ class StreamWriter:
                             write_statistics=segments.STATISTICS,
                         )
                     writer.write_batch(batch, row_group_size=segments.ROW_GROUP)
-                    if pyramid is not None:
-                        pyramid.add(batch)
+                    if from_points:
+                        pyramid.add(batch)  # type: ignore[union-attr]
             if writer is not None:
                 writer.close()
                 writer = None
