@@ -70,7 +70,7 @@ def test_tracker_env_for_a_float_a_bool_an_int_a_tuple_and_a_dict(monkeypatch):
     assert s.max_text_bytes == 1000
     assert s.stats_disk_paths == ("/", "/data")
     assert s.stats_open_metrics_endpoints == {"node": "http://localhost:9100/metrics"}
-    assert s._explicit == {
+    assert s.explicit == {
         "flush_interval", "disable_git", "save_requirements", "max_text_bytes", "stats_disk_paths",
         "stats_open_metrics_endpoints",
     }
@@ -149,7 +149,7 @@ def test_checks_copy_equality_and_explicit():
     s = Settings(project="a")
     c = s.copy(quiet=True)
     assert c.quiet is True and s.quiet is False and c.project == "a"
-    assert s._explicit == {"project"} and c._explicit == {"project", "quiet"}
+    assert s.explicit == {"project"} and c.explicit == {"project", "quiet"}
     assert s != c and s == Settings(project="a") and s.copy() == s
     shallow = copy.copy(s)
     shallow.quiet = True

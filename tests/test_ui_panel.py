@@ -200,9 +200,9 @@ def test_media_tab_viewers_and_slider(tmp_path):
     assert view.key.value == "hist" and view.current().step == 2  # the first key shows at once
     view.key.value = "img"
     assert view.current().step == 2  # newest first
-    first = view._image_src.data["image"][0].copy()
+    first = view.image_source.data["image"][0].copy()
     view.step(+1)
-    assert view.current().step == 1 and not np.array_equal(first, view._image_src.data["image"][0])
+    assert view.current().step == 1 and not np.array_equal(first, view.image_source.data["image"][0])
     view.step(-1)
     assert view.current().step == 2
     kinds = {}

@@ -265,6 +265,12 @@ class Settings:
         """The store root as an absolute path."""
         return os.path.realpath(os.path.expanduser(self.dir or "tracker-runs"))
 
+    @property
+    def explicit(self) -> frozenset[str]:
+        """The names of the settings given explicitly (to the constructor or ``copy``), as opposed to
+        defaults: what ``Settings.load(code=...)`` takes from code."""
+        return self._explicit
+
     def copy(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied (each validated as in the constructor)."""
         new = Settings.__new__(Settings)

@@ -49,6 +49,16 @@ class Api:
         """The project names in the store."""
         return self.query.projects()
 
+    def project_summary(self, project: str) -> dict[str, Any]:
+        """A project at a glance, from the runs index: ``{"name", "runs", "running",
+        "last_activity"}`` (how many runs, how many are being written now, and the Unix time of the
+        newest change to any of them; None without runs)."""
+        name = _project_of(project)
+        docs = self.query.runs(name)
+        newest = max((d.changed_ns for d in docs), default=0)
+        return {"name": name, "runs": len(docs), "running": sum(1 for d in docs if is_live(d.state)),
+                "last_activity": newest / 1e9 if newest else None}
+
     def runs(
         self,
         project: str | None = None,
@@ -74,14 +84,7 @@ class Api:
         Raises:
             RunNotFoundError: no such run in the store.
         """
-        parts = [p for p in str(path).split("/") if p]
-        if len(parts) == 3:
-            parts = parts[1:]
-        if len(parts) != 2:
-            raise UsageError(f"a run path is 'project/run_id', got {path!r}")
-        project, run_id = parts
-        layout.check_name(project, "project name")
-        layout.check_name(run_id, "run id")
+        project, run_id = layout.parse_run_path(path)
         doc = self.query.run_doc(project, run_id)
         if doc is None:
             raise RunNotFoundError(f"no run {project}/{run_id} in {self.root}")

@@ -297,14 +297,7 @@ class FilesAndArtifacts:
         from tracker.store import layout
         from tracker.store.query import Query
 
-        parts = [p for p in str(run_path).split("/") if p]
-        if len(parts) == 3:
-            parts = parts[1:]
-        if len(parts) != 2:
-            raise UsageError(f"a run path is 'project/run_id', got {run_path!r}")
-        project, run_id = parts
-        layout.check_name(project, "project name")
-        layout.check_name(run_id, "run id")
+        project, run_id = layout.parse_run_path(run_path)
         source = layout.RunPaths(self._paths.root, project, run_id)
         if Query.at(self._paths.root).run_doc(project, run_id) is None:
             raise RunNotFoundError(f"no run {project}/{run_id} in {self._paths.root}")

@@ -75,6 +75,21 @@ def check_name(value: str, what: str) -> str:
     return value
 
 
+def parse_run_path(path: str) -> tuple[str, str]:
+    """``(project, run_id)`` of ``project/run_id`` or ``entity/project/run_id`` (the entity is
+    ignored), both checked.
+
+    Raises:
+        UsageError: anything else.
+    """
+    parts = [p for p in str(path).split("/") if p]
+    if len(parts) == 3:
+        parts = parts[1:]
+    if len(parts) != 2:
+        raise UsageError(f"a run path is 'project/run_id', got {path!r}")
+    return check_name(parts[0], "project name"), check_name(parts[1], "run id")
+
+
 class RunPaths:
     """The files of one run (plain string paths: pathlib costs ``init`` 10 ms to import)."""
 

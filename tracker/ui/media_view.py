@@ -44,7 +44,7 @@ class MediaView:
         self.key.observe(lambda _c: self._on_key(), "value")
         self.slider.observe(lambda _c: self.show(), "value")
         self._image_fig: Any = None
-        self._image_src: Any = None
+        self.image_source: Any = None  # the shown image's Bokeh data source (None until one shows)
         self._image_model: Any = None
         self.widget = w.VBox([w.HBox([self.key, self.prev, self.slider, self.next]), self.caption, self.area])
         self.refresh()
@@ -148,17 +148,17 @@ class MediaView:
         rgba = a.view(dtype=np.uint32).reshape(h, wid)
         data = {"image": [rgba], "x": [0], "y": [0], "dw": [wid], "dh": [h]}
         if self._image_fig is None:
-            self._image_src = ColumnDataSource(data)
+            self.image_source = ColumnDataSource(data)
             fig = figure(width=min(720, max(240, wid * 2)), height=min(520, max(200, h * 2)),
                          match_aspect=True, tools="pan,wheel_zoom,box_zoom,reset,save", active_scroll="wheel_zoom",
                          x_range=(0, wid), y_range=(0, h))
-            fig.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh", source=self._image_src)
+            fig.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh", source=self.image_source)
             fig.add_tools(HoverTool(tooltips=[("x", "$x{0}"), ("y", "$y{0}")]))
             fig.xaxis.visible = fig.yaxis.visible = False
             self._image_fig = fig
             self._image_model = bokeh_widget(fig)
         else:
-            self._image_src.data = data
+            self.image_source.data = data
             self._image_fig.x_range.start, self._image_fig.x_range.end = 0, wid
             self._image_fig.y_range.start, self._image_fig.y_range.end = 0, h
         return self._image_model
