@@ -289,6 +289,7 @@ def test_a_page_that_cannot_show_warns_and_the_run_goes_on(tmp_path, monkeypatch
         raise ImportError("No module named 'jupyter_bokeh'")
 
     monkeypatch.setattr(panel_mod, "display_run", broken)
+    monkeypatch.setattr(panel_mod, "in_kernel", lambda: True)  # outside a kernel display() only prints text
     run = tracker.init(project="p", dir=_store(tmp_path), settings=tracker.Settings(strict=True))
     with pytest.raises(tracker.TrackingFailure, match="jupyter_bokeh"):  # strict: raised
         run.display()

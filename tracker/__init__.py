@@ -153,6 +153,15 @@ def sql(query: str, dir: str | None = None) -> Any:
     return _Api(dir=dir).sql(query)
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext tracker``: the ``%tracker`` line magic and the ``%%tracker`` cell magic (see
+    docs/jupyter.md). Kernels of an environment where tracker's wheel is installed load it by
+    themselves (``{sys.prefix}/etc/ipython/ipython_kernel_config.json``)."""
+    from tracker.magics import register
+
+    register(ipython)
+
+
 def __getattr__(name: str) -> Any:
     # Module attributes that follow the current run, as in W&B (tracker.run, tracker.config, ...).
     if name in ("run", "config", "summary"):

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tracker.errors import TrackerError
+from tracker.errors import TrackerError, UsageError
 
 
 def _api(args: argparse.Namespace) -> Any:
@@ -88,24 +88,58 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+#: What ``tracker export`` (and ``%tracker export``) writes.
+EXPORT_FORMATS = ("parquet", "csv")
+
+
+def runs_table(api: Any, project: str) -> Any:
+    """A project's run table as ``tracker export`` writes it: ``Runs.to_pandas()`` (one row a run,
+    ``config.*`` and ``summary.*`` columns) with the tags joined by commas."""
+    table = api.runs(project).to_pandas()
+    table["tags"] = table["tags"].map(lambda t: ",".join(t or []))
+    return table
+
+
+def write_frame(frame: Any, path: str | Path, format: str) -> str:
+    """Write a DataFrame as ``parquet`` or ``csv`` (no index); returns the path."""
+    if format not in EXPORT_FORMATS:
+        raise UsageError(f"export format {format!r} is not one of {EXPORT_FORMATS}")
+    if format == "parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+    return str(path)
+
+
+def export_runs_table(api: Any, project: str, path: str | Path) -> str:
+    """Write a project's run table (what ``tracker export`` writes as ``runs.<format>``) to one
+    file, Parquet or CSV by its suffix (``.parquet``/``.csv``), making its folder if needed.
+    Returns the file's absolute path.
+
+    Raises:
+        UsageError: the path ends in neither ``.parquet`` nor ``.csv``.
+    """
+    path = Path(path)
+    format = path.suffix.lower().lstrip(".")
+    if format not in EXPORT_FORMATS:
+        raise UsageError(f"{str(path)!r} must end in .parquet or .csv (the format is taken from the suffix)")
+    table = runs_table(api, project)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_frame(table, path.resolve(), format)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     api = _api(args)
     out = Path(args.out or f"{args.project}-export")
     out.mkdir(parents=True, exist_ok=True)
-    runs = api.runs(args.project)
-    table = runs.to_pandas()
-    table["tags"] = table["tags"].map(lambda t: ",".join(t or []))
+    table = runs_table(api, args.project)
     history = api.sql(
         "SELECT run_id, step, key, kind, value, text, time FROM history WHERE project = ? ORDER BY run_id, step",
         [args.project],
     )
-    if args.format == "parquet":
-        table.to_parquet(out / "runs.parquet", index=False)
-        history.to_parquet(out / "history.parquet", index=False)
-    else:
-        table.to_csv(out / "runs.csv", index=False)
-        history.to_csv(out / "history.csv", index=False)
-    print(f"exported {len(runs)} runs and {len(history)} history points of {args.project} to {out}/")
+    write_frame(table, out / f"runs.{args.format}", args.format)
+    write_frame(history, out / f"history.{args.format}", args.format)
+    print(f"exported {len(table)} runs and {len(history)} history points of {args.project} to {out}/")
     return 0
 
 
@@ -185,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p = add("export", cmd_export, "export a project's runs table and history")
     p.add_argument("project")
-    p.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    p.add_argument("--format", choices=EXPORT_FORMATS, default="parquet")
     p.add_argument("--out", default=None, help="output folder (default PROJECT-export)")
     p = add("sql", cmd_sql, "run DuckDB SQL over the views runs, history, system")
     p.add_argument("query")

@@ -65,6 +65,9 @@ HTTP_STATUS: dict[type[BaseException], int] = {
     RunExistsError: 409,
     SchemaError: 500,
     StoreError: 500,
+    # a file the store no longer has (a run deleted while it was read, a run's file that is not
+    # there or lies outside the run's folder): what was asked for is not found
+    FileNotFoundError: 404,
 }
 
 

@@ -348,6 +348,119 @@ def config_diff_html(runs: list[Any]) -> str:
             f"<tr><th></th>{head}</tr>{rows}</table></div>")
 
 
+def config_diff(runs: list[Any]) -> dict[str, list[Any]]:
+    """The config keys (dotted) whose values differ between the runs: key -> a value per run
+    (None where a run lacks the key). What :func:`config_diff_html` shows, as data."""
+    from tracker.ui.static import flat_items
+
+    flat = [dict(flat_items(r.config)) for r in runs]
+    keys = sorted(set().union(*flat))
+    return {k: [f.get(k) for f in flat] for k in keys if len({repr(f.get(k)) for f in flat}) > 1}
+
+
+class Comparison:
+    """Runs side by side, as W&B's run comparer shows them: one chart per metric with a line per
+    run and a legend (a :class:`~tracker.ui.charts.ChartGrid` over the runs, with its smoothing,
+    x-axis, zoom and hover), and the config keys whose values differ (a row per key, a column per
+    run). Outside a kernel it prints the same as text: the config differences and each metric's last
+    value per run.
+
+    Args:
+        runs: read-side runs (``tracker.Api().run(...)``).
+        metrics: chart only these keys (the charts' filter box holds them; clear it to see every
+            metric); default every scalar metric of any of the runs.
+
+    Raises:
+        UsageError: no runs, or a metric none of the runs logged.
+    """
+
+    def __init__(self, runs: list[Any], metrics: list[str] | None = None) -> None:
+        from tracker.errors import UsageError
+        from tracker.ui import series
+
+        self.runs = list(runs)
+        if not self.runs:
+            raise UsageError("nothing to compare: give at least one run")
+        logged = sorted(set().union(*(series.scalar_keys(r) for r in self.runs)))
+        unknown = [m for m in metrics or [] if m not in logged]
+        if unknown:
+            shown = ", ".join(logged[:20]) + (", ..." if len(logged) > 20 else "")
+            raise UsageError(f"no run of {', '.join(r.path for r in self.runs)} logged "
+                             f"{', '.join(map(repr, unknown))} (logged: {shown or 'no metrics'})")
+        #: The metrics charted, in section order.
+        self.metrics: list[str] = list(dict.fromkeys(metrics)) if metrics else logged
+        self._chosen = bool(metrics)
+        #: Config key -> its value in each run, for the keys whose values differ.
+        self.config_diff = config_diff(self.runs)
+        self.grid: Any = None
+        self.widget: Any = None
+
+    def build(self, wait: bool = True) -> Any:
+        """Make the widget (once): a title, the config differences, the overlaid charts; drawn now
+        (``wait``), or by a thread so the widget shows at once. Returns the widget."""
+        if self.widget is not None:
+            return self.widget
+        import ipywidgets as w
+
+        from tracker.ui.charts import ChartGrid
+
+        self.grid = ChartGrid(self.runs, "default", "prefix", build=False)
+        if self._chosen:
+            self.grid.filter_text.value = "^(?:" + "|".join(re.escape(m) for m in self.metrics) + ")$"
+        names = ", ".join(_e(r.name) for r in self.runs)
+        self.widget = w.VBox([
+            w.HTML(f"<b>Comparison of {len(self.runs)} runs</b> <span style='color:#888'>({names})</span>"),
+            w.HTML(config_diff_html(self.runs)), self.grid.widget,
+        ])
+        self.widget.add_class("tracker-panel")
+        if wait:
+            self.grid.build()
+        else:
+            self.grid.build_async()
+        return self.widget
+
+    def text(self) -> str:
+        """The comparison as text: the config differences and each metric's last value per run."""
+        from tracker.ui.static import flat_items, fmt
+
+        names = [r.name for r in self.runs]
+        rows: list[list[str]] = [["", *names]]
+        rows += [[f"config.{k}", *(fmt(v) for v in values)] for k, values in self.config_diff.items()]
+        summaries = [dict(flat_items(r.summary)) for r in self.runs]
+        rows += [[m, *(fmt(s.get(m)) for s in summaries)] for m in self.metrics]
+        widths = [min(40, max(len(r[i]) for r in rows)) for i in range(len(rows[0]))]
+        lines = [f"tracker comparison of {len(self.runs)} runs ({', '.join(r.path for r in self.runs)})"]
+        lines += ["  " + "  ".join(c[:w].ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+        if not self.config_diff and len(self.runs) > 1:
+            lines.append("  (the runs have the same config)")
+        return "\n".join(lines)
+
+    def _ipython_display_(self) -> None:
+        from tracker.ui.panel import in_kernel
+
+        if not in_kernel():
+            print(self.text())
+            return
+        from IPython.display import display
+
+        display(self.build(wait=False))
+
+    def close(self) -> None:
+        if self.grid is not None:
+            self.grid.close()
+        if self.widget is not None:
+            self.widget.close()
+
+    def __repr__(self) -> str:
+        return f"<tracker comparison of {', '.join(r.path for r in self.runs)}>"
+
+
+def compare_runs(runs: list[Any], metrics: list[str] | None = None) -> Comparison:
+    """A :class:`Comparison` of the runs (what ``%tracker compare`` returns): shown at the end of a
+    cell, or with ``IPython.display.display``; ``.build()`` makes its widget."""
+    return Comparison(runs, metrics)
+
+
 def _default_columns(extra: list[str]) -> list[str]:
     config = [c for c in extra if c.startswith("config.")][: DEFAULT_COLUMNS // 2]
     summary = [c for c in extra if c.startswith("summary.")][: DEFAULT_COLUMNS - len(config)]
