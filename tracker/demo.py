@@ -17,15 +17,19 @@ def simulated_training(
     seed: int = 0,
     fail_at: int | None = None,
     tags: list[str] | None = None,
+    run_id: str | None = None,
 ) -> str:
     """Log one run of a fake classifier's training; returns the run's path.
 
     The loss decays at a rate set by ``lr`` and ``depth``, with noise; validation is logged every
     50 steps into the same step as the training metrics (``commit=False``), and ``val/loss`` keeps
     its minimum as summary. With ``fail_at`` the "training" raises at that step, so the run ends
-    ``failed``.
+    ``failed``. With ``run_id``, a run of that id is replaced (the demo is written anew, never
+    twice).
     """
     rng = random.Random(seed)
+    if run_id is not None:
+        _forget(project, run_id, dir)
     config = {"lr": lr, "model": {"depth": depth, "width": 64}, "batch_size": 32, "optimizer": "adam"}
     with tracker.init(
         project=project,
@@ -33,6 +37,7 @@ def simulated_training(
         config=config,
         tags=tags or [],
         reinit="create_new",
+        id=run_id,
         settings={"quiet": True},
     ) as run:
         run.define_metric("val/loss", summary="min")
@@ -51,8 +56,20 @@ def simulated_training(
     return run.path
 
 
+def _forget(project: str, run_id: str, dir: str | None) -> None:
+    """Remove an earlier demo run of this id (demo data only: the ids are the demo's own)."""
+    import os
+    import shutil
+
+    root = tracker.Settings.load(code=tracker.Settings(dir=dir) if dir else None).root()
+    folder = os.path.join(root, project, run_id)
+    if os.path.isdir(folder):
+        shutil.rmtree(folder)
+
+
 def make_demo_store(dir: str | None = None, runs: int = 5, steps: int = 500) -> list[str]:
-    """Fill a store with ``runs`` demo runs (the last one fails on purpose)."""
+    """Fill a store with ``runs`` demo runs (the last one fails on purpose): runs ``demo-1`` ..
+    ``demo-N`` of project ``demo``, replaced when the demo is written again."""
     paths = []
     grid = [(1e-3, 2), (3e-3, 4), (1e-3, 4), (5e-4, 8), (3e-3, 8), (1e-4, 2)]
     for i in range(runs):
@@ -62,7 +79,7 @@ def make_demo_store(dir: str | None = None, runs: int = 5, steps: int = 500) -> 
             paths.append(
                 simulated_training(
                     dir=dir, lr=lr, depth=depth, steps=steps, seed=i, fail_at=fail,
-                    tags=["baseline"] if i == 0 else ["sweep"],
+                    tags=["baseline"] if i == 0 else ["sweep"], run_id=f"demo-{i + 1}",
                 )
             )
         except RuntimeError:
