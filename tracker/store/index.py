@@ -262,6 +262,11 @@ class ProjectIndex:
             self.refresh()
             return [self._docs[k] for k in sorted(self._docs)]
 
+    def count(self) -> int:
+        """How many runs the index holds now (as of its last refresh; no file is read)."""
+        with self._lock:
+            return len(self._docs)
+
     def changed_since(self, since: float) -> list[RunDoc]:
         """Runs changed after ``since``: their files, or their derived state (a writer found dead)."""
         with self._lock:

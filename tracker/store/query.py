@@ -650,6 +650,14 @@ class Query:
             out.extend(self.index.project(name).docs())
         return out
 
+    def poll(self, since: float, project: str) -> tuple[list[RunDoc], int]:
+        """What a poller of one project needs from one look at the store: the runs changed after
+        ``since`` (see :meth:`changed_since`) and how many runs the project holds (a client that
+        sees the count drop knows runs were deleted)."""
+        index = self.index.project(project)
+        changed = index.changed_since(since)
+        return changed, index.count()
+
     def changed_since(self, since: float, project: str | None = None) -> list[RunDoc]:
         """The runs whose files changed after ``since`` (Unix seconds), or whose derived state did
         (a writer that died): what a poller asks for."""
