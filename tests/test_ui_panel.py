@@ -88,7 +88,7 @@ def test_chart_controls_change_what_is_drawn(tmp_path):
     grid.hide_select.value = ("val/loss",)
     assert grid.sections["val"][1].layout.display == "none"
     tools = {t.description for t in grid.charts["train/loss"].figure.toolbar.tools if hasattr(t, "description")}
-    assert {"Maximise / restore", "Download the data as CSV", "Download the data as JSON"} <= tools
+    assert {"Maximise / restore", "Download the drawn data as CSV"} <= tools  # PNG: the toolbar's save
 
 
 def test_a_zoom_reads_that_window_again_at_full_detail(tmp_path):
@@ -108,6 +108,13 @@ def test_a_zoom_reads_that_window_again_at_full_detail(tmp_path):
     assert grid.charts["y"].zoomed == (25_000, 25_100)
     grid.zoom("y", -10, 60_000)  # reset: the whole range again
     assert grid.charts["y"].zoomed is None and len(_data(grid, "y", read)["x"]) == len(whole["x"])
+    grid.zoom("y", 25_000, 25_100)
+    grid.reset_zoom("y")  # the toolbar's Reset or a double click: the whole run again
+    grid.zoom("y", 25_000, 25_100)  # the zoomed data's ranges, reported by the browser right after
+    assert grid.charts["y"].zoomed is None and len(_data(grid, "y", read)["x"]) == len(whole["x"])
+    tools = {type(t).__name__ for t in grid.charts["y"].figure.toolbar.tools}
+    assert grid.charts["y"].figure.toolbar.logo is None and "XWheelZoomTool" not in tools
+    assert grid.charts["y"].figure.toolbar.active_scroll is None  # the wheel scrolls the notebook
 
 
 def test_the_page_of_this_processs_run_draws_rows_before_the_writer_flushes(tmp_path):

@@ -28,6 +28,12 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 #: A series is reduced again from the store once it holds this many points (two per pixel at most).
 MAX_POINTS = 2_000
 
+#: The CSV download's icon (the toolbar's own save is the PNG): "CSV" on a page.
+_CSV_ICON = ("data:image/svg+xml;base64,"
+             "PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIHZpZXdCb3g9IjAgMCAyNCAyNCI+PHBhdGggZD0iTTUgMmgxMGw0IDR2"
+             "MTZINXoiIGZpbGw9Im5vbmUiIHN0cm9rZT0iIzY2NiIgc3Ryb2tlLXdpZHRoPSIxLjUiLz48dGV4dCB4PSIxMiIgeT0iMTciIGZvbnQtc2l6"
+             "ZT0iNyIgZm9udC1mYW1pbHk9InNhbnMtc2VyaWYiIHRleHQtYW5jaG9yPSJtaWRkbGUiIGZpbGw9IiM2NjYiPkNTVjwvdGV4dD48L3N2Zz4=")
+
 _CSV_JS = """
 const d = source.data, cols = Object.keys(d).filter(c => c !== 'index');
 const n = d[cols[0]] ? d[cols[0]].length : 0;
@@ -94,6 +100,7 @@ class _Chart:
         self.width: dict[str, float] = {}     # run path -> M4 bucket width in drawn x units (0: whole)
         self.extent: dict[str, tuple[float, float]] = {}  # run path -> first and last x of the whole series
         self.zoomed: tuple[float, float] | None = None
+        self.reset_at = 0.0  # monotonic time of the last reset
 
 
 class ChartGrid:
@@ -272,10 +279,14 @@ class ChartGrid:
         from bokeh.plotting import figure
 
         chart = _Chart(key)
+        # the wheel scrolls the notebook; a drag zooms the x range (as in W&B); Reset or a double
+        # click return to the whole run; the toolbar shows when the pointer is over the chart
         fig = figure(width=self.chart_width, height=self.chart_height, title=key,
-                     tools="pan,wheel_zoom,box_zoom,reset,save",
-                     active_scroll="wheel_zoom", y_axis_type="log" if self.log_y else "linear",
+                     tools="xbox_zoom,xpan,wheel_zoom,reset,save", active_drag="xbox_zoom", active_scroll=None,
+                     y_axis_type="log" if self.log_y else "linear",
                      x_axis_label=self.x_axis, name=key, toolbar_location="above")
+        fig.toolbar.logo = None
+        fig.toolbar.autohide = True
         fig.title.text_font_size = "12px"
         if self.x_axis == "_timestamp":
             fig.xaxis.formatter = DatetimeTickFormatter()
@@ -302,12 +313,13 @@ class ChartGrid:
                                                      code=_MAXIMISE_JS)))
         first = next(iter(chart.sources.values()))
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)
-        for fmt_, icon in (("csv", "arrow_down_to_bar"), ("json", "copy")):
-            fig.add_tools(CustomAction(icon=icon, description=f"Download the data as {fmt_.upper()}",
-                                       callback=CustomJS(args=dict(source=first, fmt=fmt_, name=safe), code=_CSV_JS)))
-        from bokeh.events import RangesUpdate
+        fig.add_tools(CustomAction(icon=_CSV_ICON, description="Download the drawn data as CSV",
+                                   callback=CustomJS(args=dict(source=first, fmt="csv", name=safe), code=_CSV_JS)))
+        from bokeh.events import DoubleTap, RangesUpdate, Reset
 
         fig.on_event(RangesUpdate, lambda ev, k=key: self._on_range(k, ev))
+        fig.on_event(Reset, lambda ev, k=key: self.reset_zoom(k))
+        fig.js_on_event(DoubleTap, CustomJS(args=dict(p=fig), code="p.reset.emit()"))
         chart.figure = fig
         self.charts[key] = chart
         return fig
@@ -404,6 +416,7 @@ class ChartGrid:
             building = not self.built.is_set()  # the builder makes the charts known at the start
             new_keys = [] if building else [k for k in self._keys() if k not in known]
             if new_keys:
+                self.status.value = ""  # "no metrics logged yet" no longer true
                 for key in new_keys:
                     self._make_figure(key)
                 self._load(new_keys)
@@ -478,11 +491,35 @@ class ChartGrid:
         src.stream({"x": x, "y": y, "ys": ys})
         return len(x)
 
+    def reset_zoom(self, key: str) -> None:
+        """Reset (the toolbar's, or a double click): the whole run again. The ranges the browser
+        then reports are those of the zoomed data it still holds: the next second's range updates
+        are taken as this reset's, not as a zoom."""
+        import time
+
+        chart = self.charts.get(key)
+        if chart is None:
+            return
+        chart.reset_at = time.monotonic()
+        with self.lock:
+            chart.zoomed = None
+            for run in self.runs:
+                try:
+                    got = _series.chart_series(run, [key], self.chart_width, self.x_axis, None, self.stream)[key]
+                except Exception as exc:  # noqa: BLE001 - a panel never raises into the user's loop
+                    self._error(exc)
+                    return
+                self._set_source(chart, run, got, chart.last_step.get(run.path, -1))
+
     def _on_range(self, key: str, event: Any) -> None:
-        """A zoom, pan or reset in the browser: reduce that window afresh from the store."""
+        """A zoom or pan in the browser: reduce that window afresh from the store."""
+        import time
+
         chart = self.charts.get(key)
         if chart is None or event.x0 is None or event.x1 is None:
             return
+        if time.monotonic() - chart.reset_at < 1.0:
+            return  # the ranges of a reset, reported before the whole run's data arrived
         x0, x1 = float(event.x0), float(event.x1)
         window = (x0 / self._x_units(), x1 / self._x_units())
         with self.lock:
