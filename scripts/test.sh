@@ -13,4 +13,5 @@ fi
 .venv/bin/ruff check tracker tests bench
 .venv/bin/mypy
 .venv/bin/lint-imports --no-cache
+(cd jupyter_extension && npm test)  # jest: the Runs sidebar's model
 .venv/bin/python -m pytest "$@"
