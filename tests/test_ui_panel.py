@@ -306,3 +306,30 @@ def test_a_page_that_cannot_show_warns_and_the_run_goes_on(tmp_path, monkeypatch
         assert lenient.display() is None
     lenient.log({"loss": 1.0})  # training goes on
     lenient.finish()
+
+
+def test_display_at_the_end_of_a_cell_draws_one_page(tmp_path, monkeypatch):
+    """``run.display()`` as a cell's last line: the returned panel is the cell's value too, and is
+    not drawn a second time (the same for a run table)."""
+    import IPython.display
+
+    import tracker.ui.panel as panel_mod
+
+    shown: list[object] = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
+    monkeypatch.setattr(panel_mod, "in_kernel", lambda: True)
+    run = tracker.init(project="p", dir=_store(tmp_path), settings=tracker.Settings(strict=True))
+    run.log({"loss": 1.0})
+    panel = run.display()
+    assert panel is not None and panel.wait_ready()
+    drawn = len(shown)
+    panel._ipython_display_()  # what IPython does with the cell's value
+    assert len(shown) == drawn
+    run.finish()
+    table = tracker.Api(_store(tmp_path)).runs("p").display()
+    drawn = len(shown)
+    table._ipython_display_()
+    assert len(shown) == drawn
+    fresh = RunPanel(tracker.Api(_store(tmp_path)).run(run.path))
+    fresh._ipython_display_()  # a page never shown: shown once
+    assert shown[-1] is fresh.widget

@@ -82,6 +82,7 @@ class RunPanel:
         self._logs_seen: tuple[str, ...] | None = None
         self._media_seen: tuple[str, ...] | None = None
         self._meta: dict[str, Any] | None = None
+        self.shown = False  # displayed in an output already
         self.closed = False
         box = w.Layout(max_height=f"{self.height}px", overflow="auto")
 
@@ -154,6 +155,16 @@ class RunPanel:
     # --- display ------------------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
+
+    def _ipython_display_(self) -> None:
+        """As a cell's last value: the page, unless ``display()`` showed it already (so
+        ``run.display()`` at the end of a cell draws one page, not two)."""
+        if self.shown:
+            return
+        from IPython.display import display
+
+        self.shown = True
+        display(self.widget)
 
     def _on_tab(self, change: dict[str, Any]) -> None:
         index = change["new"]
@@ -417,6 +428,7 @@ def display_run(run: Any, live: Any = None, height: int = 420, hidden: bool = Fa
     from IPython.display import display
 
     display(panel.widget)
+    panel.shown = True
     snap = snapshot.run_snapshot(run)
     handle = display(snap, raw=True, display_id=True)
     panel.snapshot_handle = handle

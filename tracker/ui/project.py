@@ -97,6 +97,7 @@ class RunTable:
         self.frame = run_frame(runs)
         self.view = self.frame
         self.height = int(height)
+        self.shown = False  # displayed in an output already
         extra = [c for c in self.frame.columns if c.startswith(("config.", "summary."))]
         self.columns = list(FIXED) + _default_columns(extra)
         self.filter_box = w.Text(placeholder='filter, e.g. config.lr > 1e-3 and state == "finished"',
@@ -330,6 +331,15 @@ class RunTable:
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
 
+    def _ipython_display_(self) -> None:
+        """As a cell's last value: the table, unless ``display()`` showed it already."""
+        if self.shown:
+            return
+        from IPython.display import display
+
+        self.shown = True
+        display(self.widget)
+
 
 def config_diff_html(runs: list[Any]) -> str:
     """The config keys whose values differ between the runs (a row per key, a column per run)."""
@@ -484,5 +494,6 @@ def display_runs(runs: Any, height: int = 360) -> RunTable:
 
     table = RunTable(runs, height=height)
     display(table.widget)
+    table.shown = True
     display(snapshot.runs_snapshot(runs), raw=True)
     return table
