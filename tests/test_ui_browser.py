@@ -70,6 +70,7 @@ def server(tmp_path_factory):
         nbformat.v4.new_code_cell(
             f"live = tracker.init(project='ui', dir={str(store)!r})\nlive.log({{'loss': 1.0}})\nlp = live.display()\n"
             "for i in range(1, 80):\n    live.log({'loss': 1.0 / (i + 1)}); time.sleep(0.1)\nlive.finish()"),
+        nbformat.v4.new_code_cell(f"table = tracker.Api({str(store)!r}).runs('ui').display()"),
     ]
     nbformat.write(nb, root / "ui.ipynb")
     port, token = _free_port(), secrets.token_hex(16)
@@ -228,6 +229,15 @@ def test_the_run_page_renders_and_updates_live(server, app):
                 counts.append(live_points())
             assert counts[-1] > counts[0] > 0, f"no new point on the live chart within 60 s; counts seen: {counts}"
             page.screenshot(path=str(ARTIFACTS / f"{app}-live.png"), full_page=True)
+            # the run table: states as badges, numbers to significant digits (never a nonzero as 0)
+            _run_cell(page, 2)
+            cell = page.locator(".slick-cell", has_text="finished").first
+            cell.wait_for(timeout=60_000)
+            texts = page.locator(".slick-cell").all_inner_texts()
+            assert "0.01" in texts, texts  # config.lr
+            table = page.locator(".tracker-panel").filter(has=page.locator(".slick-cell")).first
+            table.scroll_into_view_if_needed()
+            table.screenshot(path=str(ARTIFACTS / f"{app}-table.png"))
         finally:
             browser.close()
     assert not failed, failed

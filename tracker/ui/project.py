@@ -81,6 +81,20 @@ def parallel_lines(df: Any, columns: list[str]) -> tuple[list[list[float]], list
     return xs, ys, ranges
 
 
+#: Table cells (BokehJS underscore templates): numbers to 4 significant digits, in exponent form
+#: when very large or small, so a nonzero value never reads as 0; durations with units; states as
+#: badges in the colours of the run pages.
+_NUMBER_TEMPLATE = ('<%= (value === null || value === undefined || (typeof value === "number" && isNaN(value))) ? "" : '
+                    '(typeof value !== "number" ? value : (value !== 0 && (Math.abs(value) >= 1e6 || Math.abs(value) < 1e-3)'
+                    ' ? value.toExponential(2) : String(Number(value.toPrecision(4))))) %>')
+_DURATION_TEMPLATE = ('<%= (value === null || isNaN(value)) ? "" : (value < 60 ? value.toFixed(1) + " s" : '
+                      '(value < 3600 ? Math.floor(value / 60) + " min " + Math.round(value % 60) + " s" : '
+                      'Math.floor(value / 3600) + " h " + Math.floor(value % 3600 / 60) + " min")) %>')
+_STATE_TEMPLATE = ('<span style="background:<%= ({running: "#1f77b4", finished: "#2ca02c", failed: "#d62728", '
+                   'crashed: "#d62728", killed: "#ff7f0e", preempting: "#9467bd", preempted: "#9467bd"})[value] '
+                   '|| "#7f7f7f" %>;color:white;border-radius:8px;padding:0 6px"><%- value %></span>')
+
+
 class RunTable:
     """A project's runs: table, filter, grouping, column chooser, and a comparison of the selection.
 
@@ -155,7 +169,7 @@ class RunTable:
         return [c for c in chosen if c in self.view and self.view[c].notna().any()][:12]
 
     def _table_columns(self) -> list[Any]:
-        from bokeh.models import DateFormatter, HTMLTemplateFormatter, NumberFormatter, TableColumn
+        from bokeh.models import DateFormatter, HTMLTemplateFormatter, TableColumn
 
         cols = []
         for c in self.columns:
@@ -164,10 +178,11 @@ class RunTable:
             if c == "created":
                 fmt: Any = DateFormatter(format="%Y-%m-%d %H:%M")
             elif c == "state":
-                fmt = HTMLTemplateFormatter(template='<span style="color:<%= value == "finished" ? "#2ca02c" : '
-                                                     '(value == "running" ? "#1f77b4" : "#d62728") %>"><%- value %></span>')
+                fmt = HTMLTemplateFormatter(template=_STATE_TEMPLATE)
+            elif c == "duration":
+                fmt = HTMLTemplateFormatter(template=_DURATION_TEMPLATE)
             elif self.view[c].dtype.kind in "fiu":
-                fmt = NumberFormatter(format="0,0.[0000]")
+                fmt = HTMLTemplateFormatter(template=_NUMBER_TEMPLATE)
             else:
                 fmt = None
             cols.append(TableColumn(field=c, title=c, sortable=True, **({"formatter": fmt} if fmt else {})))
