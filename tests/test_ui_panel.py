@@ -333,3 +333,23 @@ def test_display_at_the_end_of_a_cell_draws_one_page(tmp_path, monkeypatch):
     fresh = RunPanel(tracker.Api(_store(tmp_path)).run(run.path))
     fresh._ipython_display_()  # a page never shown: shown once
     assert shown[-1] is fresh.widget
+
+
+def test_the_system_tab_names_metrics_with_units(tmp_path):
+    from tracker.ui.charts import system_label
+
+    assert system_label("disk.in") == ("Disk I/O read (MB)", "MB")
+    assert system_label("gpu.0.powerWatts") == ("GPU 0 power usage (W)", "W")
+    assert system_label("network.recv") == ("Network traffic received", "bytes")
+    assert system_label("custom.metric") == ("custom.metric", "")
+    run = tracker.init(project="p", dir=_store(tmp_path), settings=tracker.Settings(strict=True))
+    run.log({"loss": 1.0})
+    run.finish()
+    panel = RunPanel(tracker.Api(_store(tmp_path)).run(run.path))
+    assert panel.wait_ready()
+    panel.tabs.selected_index = 2  # System: built when first opened
+    titles = {c.figure.title.text for c in panel.system.charts.values()}
+    assert "Process CPU utilization (%)" in titles
+    net = panel.system.charts.get("network.sent")
+    if net is not None:  # bytes drawn humanised
+        assert type(net.figure.yaxis[0].formatter).__name__ == "NumeralTickFormatter"

@@ -60,6 +60,49 @@ else { fig.width = big_w; fig.height = big_h; }
 """
 
 
+#: System metrics as W&B's System tab names them: key -> (title, unit). Units: "%", "MB", "GB",
+#: "bytes" (drawn humanised: 1.4 MB), "W", "MHz", "°C", "" (a count).
+SYSTEM_LABELS: dict[str, tuple[str, str]] = {
+    "cpu": ("Process CPU utilization", "%"),
+    "proc.cpu.threads": ("Process CPU threads in use", ""),
+    "proc.memory.rssMB": ("Process memory in use (non-swap)", "MB"),
+    "proc.memory.percent": ("Process memory in use (non-swap)", "%"),
+    "proc.memory.availableMB": ("Process memory available (non-swap)", "MB"),
+    "memory_percent": ("System memory utilization", "%"),
+    "disk.in": ("Disk I/O read", "MB"),
+    "disk.out": ("Disk I/O written", "MB"),
+    "network.sent": ("Network traffic sent", "bytes"),
+    "network.recv": ("Network traffic received", "bytes"),
+}
+_GPU_LABELS: dict[str, tuple[str, str]] = {
+    "gpu": ("utilization", "%"), "memory": ("time spent accessing memory", "%"),
+    "memoryAllocated": ("memory allocated", "%"), "memoryAllocatedBytes": ("memory allocated", "bytes"),
+    "temp": ("temperature", "°C"), "powerWatts": ("power usage", "W"), "powerPercent": ("power usage", "%"),
+    "smClock": ("SM clock speed", "MHz"), "memoryClock": ("memory clock speed", "MHz"),
+    "graphicsClock": ("graphics clock speed", "MHz"), "correctedMemoryErrors": ("corrected memory errors", ""),
+    "unCorrectedMemoryErrors": ("uncorrected memory errors", ""), "encoderUtilization": ("encoder utilization", "%"),
+}
+
+
+def system_label(key: str) -> tuple[str, str]:
+    """A system metric's readable title (with its unit) and its unit, e.g. ``("Disk I/O read (MB)",
+    "MB")``; an unknown key is its own title."""
+    title, unit = SYSTEM_LABELS.get(key, ("", ""))
+    if not title and key.startswith("gpu."):
+        parts = key.split(".")
+        proc = parts[1] == "process"
+        index, name = (parts[2], ".".join(parts[3:])) if proc else (parts[1], ".".join(parts[2:]))
+        what, unit = _GPU_LABELS.get(name, (name, ""))
+        title = f"GPU {index} {what}" + (" (this process)" if proc else "")
+    elif not title and key.startswith("disk.") and key.endswith((".usagePercent", ".usageGB")):
+        path = key[len("disk."):key.rindex(".")]
+        unit = "%" if key.endswith("Percent") else "GB"
+        title = f"Disk utilization {path}"
+    if not title:
+        return key, ""
+    return (f"{title} ({unit})" if unit and unit != "bytes" else title), unit
+
+
 def system_group(key: str) -> str:
     """The System tab's section of a system metric: CPU, Memory, Disk, Network, GPU i, or Other."""
     if key.startswith("gpu.process."):
@@ -281,12 +324,21 @@ class ChartGrid:
         chart = _Chart(key)
         # the wheel scrolls the notebook; a drag zooms the x range (as in W&B); Reset or a double
         # click return to the whole run; the toolbar shows when the pointer is over the chart
-        fig = figure(width=self.chart_width, height=self.chart_height, title=key,
+        title, unit = system_label(key) if self.stream == "system" else (key, "")
+        fig = figure(width=self.chart_width, height=self.chart_height, title=title,
                      tools="xbox_zoom,xpan,wheel_zoom,reset,save", active_drag="xbox_zoom", active_scroll=None,
                      y_axis_type="log" if self.log_y else "linear",
                      x_axis_label=self.x_axis, name=key, toolbar_location="above")
         fig.toolbar.logo = None
         fig.toolbar.autohide = True
+        if unit == "bytes":
+            from bokeh.models import NumeralTickFormatter
+
+            fig.yaxis.formatter = NumeralTickFormatter(format="0.[0] b")  # 1.4 MB, not 1.400e+6
+        elif not self.log_y:
+            from bokeh.models import BasicTickFormatter
+
+            fig.yaxis.formatter = BasicTickFormatter(precision="auto", power_limit_low=-4, power_limit_high=6)
         fig.title.text_font_size = "12px"
         if self.x_axis == "_timestamp":
             fig.xaxis.formatter = DatetimeTickFormatter()
