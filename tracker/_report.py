@@ -8,12 +8,32 @@ strict, because an exception on a background thread reaches nobody.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import warnings
 from collections import Counter
 from collections.abc import Callable, Hashable
 
 from tracker.errors import TrackerWarning, TrackingFailure
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import FrameType
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _outside_stacklevel(fallback: int) -> int:
+    """The ``stacklevel`` (for a ``warnings.warn`` in :meth:`Reporter.problem`) of the first frame
+    outside this package: the user's line, however deep inside the tracker the problem was found.
+    ``fallback`` when every frame is the tracker's own."""
+    frame: FrameType | None = sys._getframe(2)  # the caller of Reporter.problem: stacklevel 2
+    level = 2
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+        level += 1
+    return fallback if frame is None else level
 
 
 class Reporter:
@@ -41,7 +61,8 @@ class Reporter:
         Args:
             kind: identifies the problem; the same kind is warned about once.
             message: says what was dropped or skipped, and why.
-            stacklevel: passed to :func:`warnings.warn` so the warning points at user code.
+            stacklevel: for :func:`warnings.warn` when no frame of the stack is outside the
+                tracker; otherwise the warning points at the first frame that is (user code).
 
         Raises:
             TrackingFailure: when strict.
@@ -54,7 +75,7 @@ class Reporter:
             if self._counts[kind] > 1:
                 return
             self._messages[kind] = message
-        warnings.warn(text, TrackerWarning, stacklevel=stacklevel)
+        warnings.warn(text, TrackerWarning, stacklevel=_outside_stacklevel(stacklevel))
 
     def background_problem(self, kind: Hashable, message: str) -> None:
         """Report a problem found on a background thread (the writer, a sampler).

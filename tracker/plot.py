@@ -4,19 +4,43 @@
 Each returns a :class:`Plot`: a :class:`~tracker.media.Table` of the data plus a small spec saying
 how panels draw it (``{"type": "line", "x": ..., "y": ...}``). Curves and matrices are computed
 with numpy (no scikit-learn needed). Log them like any media: ``run.log({"pr": plot.pr_curve(...)})``.
+
+The helpers compute when called, so input they cannot use is refused at once, always as
+:class:`~tracker.media.MediaError` (never a ``TypeError`` or ``ValueError`` from deep inside numpy).
 """
 
 from __future__ import annotations
 
-from tracker.convert import tensor_to_numpy
+import functools
+
+from tracker.convert import describe_exception, safe_repr, tensor_to_numpy, type_name
 from tracker.media.base import Media, MediaError, Prepared
 from tracker.media.types import Table
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from collections.abc import Callable
+    from typing import Any, TypeVar
+
+    F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_CURVE_POINTS = 500  # per class: curves are thinned to about this many points
+MAX_CLASSES = 1000  # a confusion matrix has at most this many classes (a million cells)
+
+
+def _refusing(fn: F) -> F:
+    """``fn`` raising :class:`MediaError` (and nothing else) for input it cannot use."""
+
+    @functools.wraps(fn)
+    def helper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except MediaError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - junk input may raise anything: refused as MediaError
+            raise MediaError(f"plot.{fn.__name__}: its input could not be used ({describe_exception(exc)})") from None
+
+    return helper  # type: ignore[return-value]
 
 
 class Plot(Media):
@@ -30,38 +54,54 @@ class Plot(Media):
         self.title = title
 
     def _prepare(self) -> Prepared:
+        if not isinstance(self.table, Table):
+            raise MediaError(f"a Plot needs a tracker.Table, not a {type_name(self.table)}")
+        if not isinstance(self.spec, dict):
+            raise MediaError(f"a Plot's spec is a dict, not a {type_name(self.spec)}")
+        if self.title is not None and not isinstance(self.title, str):
+            raise MediaError(f"a Plot's title is a string, not a {type_name(self.title)}")
         inner = self.table._prepare()
         meta = {**inner.meta, "spec": self.spec, "title": self.title}
         return Prepared("plot", meta, inner.encode, inner.nbytes)
 
 
 def _check_columns(table: Table, *names: str) -> None:
+    if not isinstance(table, Table):
+        raise MediaError(f"plot helpers take a tracker.Table, not a {type_name(table)}")
+    for n in names:
+        if not isinstance(n, str):
+            raise MediaError(f"a column is named by a string, not a {type_name(n)}")
     missing = [n for n in names if n not in table.columns]
     if missing:
-        raise MediaError(f"the table has no column {missing[0]!r} (columns: {table.columns})")
+        raise MediaError(f"the table has no column {safe_repr(missing[0])} (columns: {safe_repr(table.columns, 200)})")
 
 
+@_refusing
 def line(table: Table, x: str, y: str, stroke: str | None = None, title: str | None = None) -> Plot:
     """A line of ``y`` against ``x`` (one line per value of ``stroke``, when given)."""
     _check_columns(table, x, y, *([stroke] if stroke else []))
     return Plot(table, {"type": "line", "x": x, "y": y, "stroke": stroke}, title)
 
 
+@_refusing
 def scatter(table: Table, x: str, y: str, title: str | None = None) -> Plot:
     _check_columns(table, x, y)
     return Plot(table, {"type": "scatter", "x": x, "y": y}, title)
 
 
+@_refusing
 def bar(table: Table, label: str, value: str, title: str | None = None) -> Plot:
     _check_columns(table, label, value)
     return Plot(table, {"type": "bar", "label": label, "value": value}, title)
 
 
+@_refusing
 def histogram(table: Table, value: str, title: str | None = None) -> Plot:
     _check_columns(table, value)
     return Plot(table, {"type": "histogram", "value": value}, title)
 
 
+@_refusing
 def line_series(xs: Any, ys: list[Any], keys: list[str] | None = None, title: str | None = None,
                 xname: str = "x") -> Plot:
     """Several lines on one chart: ``xs`` shared (or one list per line), ``ys`` a list of lists."""
@@ -76,7 +116,7 @@ def line_series(xs: Any, ys: list[Any], keys: list[str] | None = None, title: st
     for i, (key, y) in enumerate(zip(keys, ys, strict=True)):
         x = list(xs) if shared else list(xs[i])
         if len(x) != len(y):
-            raise MediaError(f"line_series line {key!r} has {len(y)} y values for {len(x)} x values")
+            raise MediaError(f"line_series line {safe_repr(key)} has {len(y)} y values for {len(x)} x values")
         rows.extend([key, float(a), float(b)] for a, b in zip(x, y, strict=True))
     return Plot(Table(columns=["lineKey", xname, "y"], data=rows),
                 {"type": "line", "x": xname, "y": "y", "stroke": "lineKey"}, title)
@@ -125,6 +165,7 @@ def _ranked(truth: Any, scores: Any, positive: int) -> tuple[Any, Any, Any]:
     return tp, fp, s[last]
 
 
+@_refusing
 def pr_curve(y_true: Any, y_probas: Any, labels: list[str] | None = None, classes_to_plot: list[Any] | None = None,
              title: str | None = None) -> Plot:
     """Precision against recall, one curve per class (one-vs-rest)."""
@@ -149,6 +190,7 @@ def pr_curve(y_true: Any, y_probas: Any, labels: list[str] | None = None, classe
     return plot
 
 
+@_refusing
 def roc_curve(y_true: Any, y_probas: Any, labels: list[str] | None = None, classes_to_plot: list[Any] | None = None,
               title: str | None = None) -> Plot:
     """True-positive rate against false-positive rate, one curve per class, with its AUC."""
@@ -172,6 +214,7 @@ def roc_curve(y_true: Any, y_probas: Any, labels: list[str] | None = None, class
                 {"type": "line", "x": "fpr", "y": "tpr", "stroke": "class", "auc": auc}, title or "ROC curve")
 
 
+@_refusing
 def confusion_matrix(probs: Any = None, y_true: Any = None, preds: Any = None, class_names: list[str] | None = None,
                      title: str | None = None) -> Plot:
     """Counts of (actual, predicted) pairs; give ``preds`` (class indices) or ``probs``."""
@@ -184,8 +227,12 @@ def confusion_matrix(probs: Any = None, y_true: Any = None, preds: Any = None, c
                  else tensor_to_numpy(probs).argmax(axis=1))
     if predicted.shape != truth.shape:
         raise MediaError(f"{predicted.shape[0]} predictions for {truth.shape[0]} labels")
+    if truth.min(initial=0) < 0 or predicted.min(initial=0) < 0:
+        raise MediaError("confusion_matrix class ids must be non-negative integers")
     n = int(max(truth.max(initial=0), predicted.max(initial=0))) + 1
-    names = list(class_names) if class_names is not None else [str(i) for i in range(n)]
+    names = list(class_names) if class_names is not None else [str(i) for i in range(min(n, MAX_CLASSES + 1))]
+    if max(n, len(names)) > MAX_CLASSES:
+        raise MediaError(f"confusion_matrix has more than {MAX_CLASSES} classes")
     if len(names) < n:
         raise MediaError(f"{len(names)} class names for labels up to {n - 1}")
     counts = np.zeros((len(names), len(names)), dtype=np.int64)

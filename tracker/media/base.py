@@ -50,10 +50,24 @@ class Media:
 def prepare(media: Media) -> Prepared:
     """Check and copy a media object's input now (on the caller's thread), for encoding later.
 
+    Whatever the input does while it is read (a ``__array__``, ``__len__`` or ``__float__`` that
+    raises, an int too large for a float, a structure that contains itself), the failure is a
+    :class:`MediaError` naming the media type and what went wrong.
+
     Raises:
         MediaError: the input cannot be stored; the message names type and shape.
     """
-    return media._prepare()
+    from tracker.convert import describe_exception, type_name
+
+    try:
+        prepared = media._prepare()
+    except MediaError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - junk input may raise anything: it is this media's failure
+        raise MediaError(f"{type_name(media)}: its input could not be read ({describe_exception(exc)})") from None
+    if not isinstance(prepared, Prepared) or not isinstance(prepared.meta, dict):
+        raise MediaError(f"{type_name(media)}._prepare() returned a {type_name(prepared)}, not a Prepared")
+    return prepared
 
 
 def with_stored_cells(media: Any, store: Callable[[Any], Any]) -> Any:
@@ -125,9 +139,11 @@ class MediaEncoder:
 
             self.index((step, time_, {key: MediaText(dumps(record))}))
         except Exception as exc:  # noqa: BLE001 - an encoder bug or a full disk: said, training goes on
+            from tracker.convert import describe_exception
+
             self.problem(("media", key, type(exc).__name__),
                          f"could not store the {prepared.kind} logged as {key!r} at step {step}: "
-                         f"{type(exc).__name__}: {exc}")
+                         f"{describe_exception(exc)}")
 
     def _store(self, kind: str, data: bytes, ext: str) -> tuple[str, str, int]:
         """Write ``data`` once by content; returns (path relative to the run, sha256, size)."""

@@ -3,6 +3,8 @@
 Names and arguments follow W&B's, so ``wandb.Image(...)`` code ports by changing the import. Each
 checks and copies its input when logged (never when built, so a bad input costs one warning that
 names the key, not an exception in the training loop) and encodes on the run's media thread.
+The one exception is :class:`Table`, which holds its rows as lists from the start: input that is
+not rows of the right length is refused at once with :class:`MediaError` (and nothing else).
 """
 
 from __future__ import annotations
@@ -11,7 +13,15 @@ import io
 import math
 import os
 
-from tracker.convert import is_instance_without_import, is_media, tensor_to_numpy
+from tracker.convert import (
+    describe_exception,
+    is_instance_without_import,
+    is_media,
+    safe_repr,
+    safe_str,
+    tensor_to_numpy,
+    type_name,
+)
 from tracker.media.base import Media, MediaError, Prepared
 
 TYPE_CHECKING = False
@@ -31,9 +41,30 @@ def _describe(x: Any) -> str:
 
 
 
+def _option(value: Any, default: str) -> Any:
+    """A text option (``file_type``, ``format``) lower-cased, ``default`` when None or empty;
+    anything else is kept as it is, and refused (MediaError) when the media is logged."""
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return str.__str__(value).lower() or default
+    return value
+
+
+def _caption(value: Any, what: str) -> str | None:
+    """A caption as stored: text (a number becomes its text), or None."""
+    if value is None or type(value) is str:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    if type(value) in (int, float, bool):
+        return str(value)
+    raise MediaError(f"{what} caption must be a string, not a {type_name(value)}")
+
+
 def _read_file(path: str, what: str) -> bytes:
     if not os.path.isfile(path):
-        raise MediaError(f"{what}: {path} is not a file")
+        raise MediaError(f"{what}: {safe_str(path, 300)} is not a file")
     with open(path, "rb") as fh:
         return fh.read()
 
@@ -50,7 +81,7 @@ class Image(Media):
         self._data = data_or_path
         self._mode = mode
         self.caption = caption
-        self._file_type = (file_type or "png").lower()
+        self._file_type = _option(file_type, "png")
         self._normalize = normalize
         self.boxes = boxes
         self.masks = masks
@@ -58,8 +89,8 @@ class Image(Media):
 
     def _prepare(self) -> Prepared:
         data = self._data
-        if self._file_type not in ("png", "jpeg", "jpg"):
-            raise MediaError(f"Image file_type={self._file_type!r} is not png or jpeg")
+        if not isinstance(self._file_type, str) or self._file_type not in ("png", "jpeg", "jpg"):
+            raise MediaError(f"Image file_type={safe_repr(self._file_type)} is not png or jpeg")
         if isinstance(data, (str, os.PathLike)):
             raw = _read_file(os.fspath(data), "Image")
             from PIL import Image as PILImage
@@ -69,7 +100,7 @@ class Image(Media):
                     width, height, fmt = im.width, im.height, (im.format or "png").lower()
                     im.verify()
             except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for a corrupt file
-                raise MediaError(f"Image: {data} is not a readable image ({exc})") from None
+                raise MediaError(f"Image: {safe_str(data, 300)} is not a readable image ({safe_str(exc)})") from None
             ext = {"jpeg": "jpg"}.get(fmt, fmt)
             return Prepared("image", self._meta(width, height, None, ext), lambda: (raw, ext), len(raw))
         if is_instance_without_import(data, "matplotlib", "Figure"):
@@ -122,10 +153,10 @@ class Image(Media):
             raise MediaError(f"Image boxes must be a dict of groups, not {type(self.boxes).__name__}")
         for group, spec in self.boxes.items():
             if not isinstance(spec, dict) or not isinstance(spec.get("box_data"), list):
-                raise MediaError(f"Image boxes[{group!r}] needs a 'box_data' list")
+                raise MediaError(f"Image boxes[{safe_repr(group)}] needs a 'box_data' list")
             for i, box in enumerate(spec["box_data"]):
                 if not isinstance(box, dict) or "position" not in box:
-                    raise MediaError(f"Image boxes[{group!r}] box {i} has no 'position'")
+                    raise MediaError(f"Image boxes[{safe_repr(group)}] box {i} has no 'position'")
         out: dict[str, Any] = to_jsonable(self.boxes, "boxes", problem)
         return out
 
@@ -141,12 +172,12 @@ class Image(Media):
         for name, spec in self.masks.items():
             data = spec.get("mask_data") if isinstance(spec, dict) else None
             if data is None:
-                raise MediaError(f"Image masks[{name!r}] needs 'mask_data'")
+                raise MediaError(f"Image masks[{safe_repr(name)}] needs 'mask_data'")
             mask = tensor_to_numpy(data)
             if mask.shape != (height, width):
-                raise MediaError(f"Image masks[{name!r}] of shape {mask.shape} does not match the image's {(height, width)}")
+                raise MediaError(f"Image masks[{safe_repr(name)}] of shape {mask.shape} does not match the image's {(height, width)}")
             if mask.size and (mask.min() < 0 or mask.max() > 255):
-                raise MediaError(f"Image masks[{name!r}] holds class ids outside 0-255")
+                raise MediaError(f"Image masks[{safe_repr(name)}] holds class ids outside 0-255")
             labels = {str(k): str(v) for k, v in (spec.get("class_labels") or {}).items()}
             out[str(name)] = (np.ascontiguousarray(mask, dtype=np.uint8), labels)
         return out
@@ -182,7 +213,8 @@ class Image(Media):
         return np.clip(a + work(0.5), 0, 255).astype(np.uint8)
 
     def _meta(self, width: int, height: int, channels: int | None, fmt: str) -> dict[str, Any]:
-        return {"width": int(width), "height": int(height), "channels": channels, "format": fmt, "caption": self.caption}
+        return {"width": int(width), "height": int(height), "channels": channels, "format": fmt,
+                "caption": _caption(self.caption, "Image")}
 
 
 class Audio(Media):
@@ -200,10 +232,21 @@ class Audio(Media):
         import numpy as np
 
         data = self._data
+        caption = _caption(self.caption, "Audio")
+        rate = self.sample_rate
+        if rate is not None:
+            import operator
+
+            try:
+                rate = None if isinstance(rate, bool) else operator.index(rate)  # an int, a numpy int
+            except Exception:  # noqa: BLE001 - not an int: refused below
+                rate = None
+            if rate is None or not 0 < rate < 2**31:
+                raise MediaError(f"Audio sample_rate must be a positive int below 2**31, got {safe_repr(self.sample_rate)}")
         if isinstance(data, (str, os.PathLike)):
             raw = _read_file(os.fspath(data), "Audio")
             ext = os.path.splitext(os.fspath(data))[1].lstrip(".").lower() or "bin"
-            meta = {"caption": self.caption, "format": ext, "sample_rate": self.sample_rate, "duration": None}
+            meta = {"caption": caption, "format": ext, "sample_rate": rate, "duration": None}
             if ext == "wav":
                 import wave
 
@@ -211,15 +254,15 @@ class Audio(Media):
                     with wave.open(io.BytesIO(raw)) as w:
                         meta.update(sample_rate=w.getframerate(), duration=w.getnframes() / w.getframerate())
                 except (wave.Error, EOFError) as exc:
-                    raise MediaError(f"Audio: {data} is not a readable WAV file ({exc})") from None
+                    raise MediaError(f"Audio: {safe_str(data, 300)} is not a readable WAV file ({safe_str(exc)})") from None
             return Prepared("audio", meta, lambda: (raw, ext), len(raw))
-        if not isinstance(self.sample_rate, int) or self.sample_rate <= 0:
-            raise MediaError(f"Audio from an array needs sample_rate (a positive int), got {self.sample_rate!r}")
+        if rate is None:
+            raise MediaError("Audio from an array needs sample_rate (a positive int), got None")
         arr = tensor_to_numpy(data)
         what = f"Audio: a {_describe(arr)}"
-        if arr.ndim not in (1, 2) or arr.shape[0] == 0:
-            raise MediaError(f"{what} is not samples or samples x channels with at least one sample")
-        if arr.shape[0] / self.sample_rate > MAX_AUDIO_SECONDS:
+        if arr.ndim not in (1, 2) or arr.shape[0] == 0 or (arr.ndim == 2 and not 1 <= arr.shape[1] <= 1024):
+            raise MediaError(f"{what} is not samples or samples x channels (1 to 1024) with at least one sample")
+        if arr.shape[0] / rate > MAX_AUDIO_SECONDS:
             raise MediaError(f"{what} lasts over {MAX_AUDIO_SECONDS} s")
         if arr.dtype != np.int16:
             a = arr.astype(np.float64)
@@ -231,7 +274,7 @@ class Audio(Media):
             arr = (a * 32767).astype(np.int16)
         arr = np.ascontiguousarray(arr)
         channels = 1 if arr.ndim == 1 else arr.shape[1]
-        rate = self.sample_rate
+        rate = int(rate)
 
         def encode() -> tuple[bytes, str]:
             import wave
@@ -244,7 +287,7 @@ class Audio(Media):
                 w.writeframes(arr.tobytes())
             return out.getvalue(), "wav"
 
-        meta = {"caption": self.caption, "format": "wav", "sample_rate": rate, "channels": channels,
+        meta = {"caption": caption, "format": "wav", "sample_rate": rate, "channels": channels,
                 "duration": arr.shape[0] / rate}
         return Prepared("audio", meta, encode, arr.nbytes)
 
@@ -302,7 +345,7 @@ class Histogram(Media):
             if self._sequence is None:
                 raise MediaError("Histogram needs a sequence or np_histogram")
             if not isinstance(self.num_bins, int) or not 1 <= self.num_bins <= 512:
-                raise MediaError(f"Histogram num_bins={self.num_bins!r} must be an int in 1..512")
+                raise MediaError(f"Histogram num_bins={safe_repr(self.num_bins)} must be an int in 1..512")
             values = tensor_to_numpy(self._sequence).astype(np.float64).ravel()
             finite = np.isfinite(values)
             meta["nan_count"] = int(np.isnan(values).sum())
@@ -319,28 +362,38 @@ class Histogram(Media):
 
 class Table(Media):
     """Rows and columns: ``Table(columns=[...], data=[[...], ...])`` or ``Table(dataframe=df)``;
-    ``add_data(*row)``, ``add_column(name, values)``. Stored as Parquet."""
+    ``add_data(*row)``, ``add_column(name, values)``. Stored as Parquet.
+
+    Unlike the other media types, a table reads its input when built: rows that are not lists of
+    one value per column, columns that cannot be read or repeat a name, are refused at once with
+    :class:`MediaError` (and no other exception). Cells are checked when the table is logged.
+    """
 
     kind = "table"
 
     def __init__(self, columns: list[str] | None = None, data: list[list[Any]] | None = None,
                  dataframe: Any = None, rows: list[list[Any]] | None = None) -> None:
-        if dataframe is not None:
-            self.columns = [str(c) for c in dataframe.columns]
-            self.data = [list(r) for r in dataframe.itertuples(index=False, name=None)]
-        else:
-            data = data if data is not None else rows
-            self.data = [list(r) for r in (data or [])]
-            if columns is None:
-                width = len(self.data[0]) if self.data else 0
-                columns = [f"col{i}" for i in range(width)]
-            self.columns = [str(c) for c in columns]
-            for i, row in enumerate(self.data):
-                self._check_row(row, i)
+        source = dataframe if dataframe is not None else (data if data is not None else rows)
+        try:
+            if dataframe is not None:
+                columns = list(dataframe.columns)
+                self.data = [list(r) for r in dataframe.itertuples(index=False, name=None)]
+            else:
+                self.data = [list(r) for r in (source if source is not None else [])]
+        except Exception as exc:  # noqa: BLE001 - junk input may raise anything: refused as MediaError
+            raise MediaError(f"Table takes rows (a list of lists) or a pandas DataFrame; reading the "
+                             f"{type_name(source)} it was given raised {describe_exception(exc)}") from None
+        if columns is None:
+            width = len(self.data[0]) if self.data else 0
+            columns = [f"col{i}" for i in range(width)]
+        self.columns = _column_names(columns)
+        for i, row in enumerate(self.data):
+            self._check_row(row, i)
 
     def _check_row(self, row: list[Any], index: int) -> None:
         if len(row) != len(self.columns):
-            raise MediaError(f"Table row {index} has {len(row)} values for {len(self.columns)} columns {self.columns}")
+            raise MediaError(f"Table row {index} has {len(row)} values for {len(self.columns)} columns "
+                             f"{safe_repr(self.columns, 200)}")
 
     def add_data(self, *values: Any) -> None:
         """Append a row (one value per column).
@@ -352,11 +405,21 @@ class Table(Media):
         self.data.append(list(values))
 
     def add_column(self, name: str, data: list[Any]) -> None:
-        """Append a column (one value per row)."""
-        if len(data) != len(self.data):
-            raise MediaError(f"Table column {name!r} has {len(data)} values for {len(self.data)} rows")
-        self.columns.append(str(name))
-        for row, value in zip(self.data, data, strict=True):
+        """Append a column (one value per row).
+
+        Raises:
+            MediaError: the values cannot be read, their number differs from the number of rows,
+                or the name is taken.
+        """
+        try:
+            values = list(data)
+        except Exception as exc:  # noqa: BLE001 - junk input may raise anything: refused as MediaError
+            raise MediaError(f"Table column values: reading the {type_name(data)} raised {describe_exception(exc)}") from None
+        (column,) = _column_names([name], self.columns)
+        if len(values) != len(self.data):
+            raise MediaError(f"Table column {safe_repr(column)} has {len(values)} values for {len(self.data)} rows")
+        self.columns.append(column)
+        for row, value in zip(self.data, values, strict=True):
             row.append(value)
 
     def _with_media(self, store: Any) -> Table:
@@ -377,21 +440,61 @@ class Table(Media):
         def problem(kind: Any, msg: str) -> None:
             raise MediaError(f"Table cell: {msg}")
 
+        columns = _column_names(self.columns)
+        for i, row in enumerate(self.data):  # rows changed by hand since they were checked
+            self._check_row(row, i)
         rows = [[to_jsonable(v, f"row {i}", problem) for v in row] for i, row in enumerate(self.data)]
-        columns = list(self.columns)
 
         def encode() -> tuple[bytes, str]:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            table = pa.Table.from_pylist([dict(zip(columns, r, strict=True)) for r in rows]) if rows else pa.table(
-                {c: pa.array([], type=pa.null()) for c in columns})
-            out = io.BytesIO()
-            pq.write_table(table, out)
-            return out.getvalue(), "parquet"
+            return _parquet(columns, rows), "parquet"
 
         meta = {"columns": columns, "rows": len(rows)}
         return Prepared("table", meta, encode, sum(len(r) for r in rows) * 16)
+
+
+def _column_names(columns: Any, taken: list[str] | None = None) -> list[str]:
+    """Column names as text; refuses (MediaError) names that cannot be read or repeat."""
+    try:
+        names = [str.__str__(c if isinstance(c, str) else str(c)) for c in columns]
+    except Exception as exc:  # noqa: BLE001 - junk input may raise anything: refused as MediaError
+        raise MediaError(f"Table columns: reading the {type_name(columns)} raised {describe_exception(exc)}") from None
+    seen = set(taken or ())
+    for name in names:
+        if name in seen:
+            raise MediaError(f"Table column {safe_repr(name)} is named twice: column names must differ")
+        seen.add(name)
+    return names
+
+
+def _parquet(columns: list[str], rows: list[list[Any]]) -> bytes:
+    """The table as Parquet. A column whose cells Arrow cannot type together (numbers beside text,
+    ints beyond int64, empty dicts) is stored as the JSON text of each cell instead."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def write(table: Any) -> bytes:
+        out = io.BytesIO()
+        pq.write_table(table, out)
+        return out.getvalue()
+
+    if not rows:
+        return write(pa.table({c: pa.array([], type=pa.null()) for c in columns}))
+    cols = {c: [r[i] for r in rows] for i, c in enumerate(columns)}
+    try:
+        return write(pa.table({c: pa.array(values) for c, values in cols.items()}))
+    except Exception:  # noqa: BLE001 - Arrow refuses some mixes of cells: those columns go as JSON text
+        pass
+    arrays = {}
+    for c, values in cols.items():
+        try:
+            arrays[c] = pa.array(values)
+            write(pa.table({c: arrays[c]}))
+        except Exception:  # noqa: BLE001 - this column is one of them
+            arrays[c] = pa.array([None if v is None else json.dumps(v, allow_nan=True) for v in values],
+                                 type=pa.string())
+    return write(pa.table(arrays))
 
 
 class Object3D(Media):
@@ -413,6 +516,9 @@ class Object3D(Media):
             name = getattr(data, "name", "")
             raw = data.read()
             raw = raw.encode("utf-8") if isinstance(raw, str) else raw
+            if not isinstance(raw, (bytes, bytearray)):
+                raise MediaError(f"Object3D: reading the file gave a {type_name(raw)}, not text or bytes")
+            raw = bytes(raw)
             ext = os.path.splitext(name)[1].lstrip(".").lower() if name else "obj"
         elif isinstance(data, (str, os.PathLike)):
             ext = os.path.splitext(os.fspath(data))[1].lstrip(".").lower()
@@ -431,11 +537,13 @@ class Object3D(Media):
                 np.save(out, points, allow_pickle=False)
                 return out.getvalue(), "npy"
 
-            meta = {"points": int(points.shape[0]), "columns": int(points.shape[1]), "format": "npy", "caption": self.caption}
+            meta = {"points": int(points.shape[0]), "columns": int(points.shape[1]), "format": "npy",
+                    "caption": _caption(self.caption, "Object3D")}
             return Prepared("object3d", meta, encode, points.nbytes)
         if ext not in self.FILE_TYPES:
-            raise MediaError(f"Object3D files are {self.FILE_TYPES}, not {ext!r}")
-        return Prepared("object3d", {"format": ext, "caption": self.caption}, lambda: (raw, ext), len(raw))
+            raise MediaError(f"Object3D files are {self.FILE_TYPES}, not {safe_repr(ext)}")
+        meta = {"format": ext, "caption": _caption(self.caption, "Object3D")}
+        return Prepared("object3d", meta, lambda: (raw, ext), len(raw))
 
 
 class Figure(Media):
@@ -460,7 +568,7 @@ class Figure(Media):
             fig.savefig(svg, format="svg", bbox_inches="tight")
             files = [(png.getvalue(), "png"), (svg.getvalue(), "svg")]
             width, height = (int(v) for v in fig.get_size_inches() * fig.dpi)
-            meta = {"library": "matplotlib", "width": width, "height": height, "caption": self.caption}
+            meta = {"library": "matplotlib", "width": width, "height": height, "caption": _caption(self.caption, "Figure")}
             return Prepared("figure", meta, lambda: files, sum(len(b) for b, _ in files))
         if is_instance_without_import(fig, "bokeh", "Model"):
             import json
@@ -468,9 +576,9 @@ class Figure(Media):
             from bokeh.embed import json_item
 
             doc = json.dumps(json_item(fig)).encode("utf-8")
-            meta = {"library": "bokeh", "caption": self.caption}
+            meta = {"library": "bokeh", "caption": _caption(self.caption, "Figure")}
             return Prepared("figure", meta, lambda: (doc, "json"), len(doc))
-        raise MediaError(f"Figure takes a matplotlib or Bokeh figure, not a {type(fig).__name__}")
+        raise MediaError(f"Figure takes a matplotlib or Bokeh figure, not a {type_name(fig)}")
 
 
 def as_media(value: Any) -> Any:
@@ -493,20 +601,21 @@ class Video(Media):
         self._data = data_or_path
         self.caption = caption
         self.fps = fps
-        self.format = (format or "gif").lower()
+        self.format = _option(format, "gif")
 
     def _prepare(self) -> Prepared:
         import numpy as np
 
         data = self._data
+        caption = _caption(self.caption, "Video")
         if isinstance(data, (str, os.PathLike)):
             raw = _read_file(os.fspath(data), "Video")
             ext = os.path.splitext(os.fspath(data))[1].lstrip(".").lower() or "bin"
-            return Prepared("video", {"format": ext, "caption": self.caption, "fps": None}, lambda: (raw, ext), len(raw))
-        if self.format not in ("gif", "mp4", "webm"):
-            raise MediaError(f"Video format={self.format!r} is not gif, mp4 or webm")
-        if not isinstance(self.fps, (int, float)) or self.fps <= 0:
-            raise MediaError(f"Video fps={self.fps!r} must be a positive number")
+            return Prepared("video", {"format": ext, "caption": caption, "fps": None}, lambda: (raw, ext), len(raw))
+        if not isinstance(self.format, str) or self.format not in ("gif", "mp4", "webm"):
+            raise MediaError(f"Video format={safe_repr(self.format)} is not gif, mp4 or webm")
+        if isinstance(self.fps, bool) or not isinstance(self.fps, (int, float)) or not 0.01 <= self.fps <= 1000:
+            raise MediaError(f"Video fps={safe_repr(self.fps)} must be a number from 0.01 to 1000")
         arr = tensor_to_numpy(data)
         what = f"Video: a {_describe(arr)}"
         if arr.ndim != 4 or arr.shape[0] == 0:
@@ -533,7 +642,7 @@ class Video(Media):
             return _ffmpeg(frames, fps, fmt), fmt
 
         meta = {"format": fmt, "fps": fps, "frames": int(frames.shape[0]), "width": int(frames.shape[2]),
-                "height": int(frames.shape[1]), "caption": self.caption, "duration": frames.shape[0] / fps}
+                "height": int(frames.shape[1]), "caption": caption, "duration": frames.shape[0] / fps}
         return Prepared("video", meta, encode, frames.nbytes)
 
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tracker.convert import group_config, is_instance_without_import, to_jsonable
+from tracker.convert import (
+    DROPPED,
+    PASS_THROUGH,
+    check_key,
+    describe_exception,
+    group_config,
+    is_instance_without_import,
+    safe_repr,
+    to_jsonable,
+    type_name,
+)
 from tracker.errors import ConfigError
 
 TYPE_CHECKING = False
@@ -16,6 +26,12 @@ if TYPE_CHECKING:
 
 
 def _as_mapping(data: Any, what: str) -> Mapping[str, Any]:
+    """A dict, an ``argparse.Namespace`` or a dataclass instance as a mapping (``tracker.init``'s
+    ``config=``).
+
+    Raises:
+        ConfigError: ``data`` is none of these.
+    """
     if data is None:
         return {}
     if isinstance(data, Mapping):
@@ -28,8 +44,57 @@ def _as_mapping(data: Any, what: str) -> Mapping[str, Any]:
         return dataclasses.asdict(data)
     raise ConfigError(
         f"{what} takes a dict, an argparse.Namespace or a dataclass instance, "
-        f"not a {type(data).__name__}"
+        f"not a {type_name(data)}"
     )
+
+
+def _pairs(data: Any, what: str, problem: Problem) -> list[tuple[Any, Any]]:
+    """The ``(key, value)`` pairs of a dict, an ``argparse.Namespace`` or a dataclass instance
+    (its fields as they are: nested values are converted by ``to_jsonable``). One whose reading
+    raises gives none, after ``problem``.
+
+    Raises:
+        ConfigError: ``data`` is none of these.
+    """
+    if data is None:
+        return []
+    read: Callable[[], list[tuple[Any, Any]]]
+    if isinstance(data, Mapping):
+        read = lambda: list(data.items())  # noqa: E731
+    elif is_instance_without_import(data, "argparse", "Namespace"):
+        read = lambda: list(vars(data).items())  # noqa: E731
+    else:
+        import dataclasses
+
+        if not (dataclasses.is_dataclass(data) and not isinstance(data, type)):
+            raise ConfigError(
+                f"{what} takes a dict, an argparse.Namespace or a dataclass instance, "
+                f"not a {type_name(data)}"
+            )
+        fields = dataclasses.fields(data)
+        read = lambda: [(f.name, getattr(data, f.name)) for f in fields]  # noqa: E731
+    try:
+        return read()
+    except PASS_THROUGH:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever was passed, training goes on
+        problem(("config-read", what, type_name(data)),
+                f"{what}: reading the {type_name(data)} it was given raised {describe_exception(exc)}: "
+                "nothing was set from it")
+        return []
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality of JSON data, where NaN equals NaN (setting a key to NaN twice is no change)."""
+    if a is b:
+        return True
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (a != a and b != b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(v, b[k]) for k, v in a.items())
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(_same, a, b))
+    return bool(a == b)
 
 
 class Config:
@@ -61,7 +126,7 @@ class Config:
         return self._items[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self._set_many({key: value}, None)
+        self._set_many([(key, value)], None)
 
     def __delitem__(self, key: str) -> None:
         del self._items[key]
@@ -94,8 +159,8 @@ class Config:
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("_"):
-            raise AttributeError(f"config keys may not start with '_' ({name!r})")
-        self._set_many({name: value}, None)
+            raise AttributeError(f"config keys may not start with '_' ({name!r}): use config[{name!r}]")
+        self._set_many([(name, value)], None)
 
     def __delattr__(self, name: str) -> None:
         try:
@@ -134,40 +199,47 @@ class Config:
                 ``"Args"`` unless another group is named).
 
         Raises:
-            ConfigError: a key already holds a different value and changes are not allowed.
+            ConfigError: a key already holds a different value and changes are not allowed;
+                ``data`` is not one of the above; ``group`` is not a non-empty string.
+
+        A key that is not a string, and a value that cannot be stored, are left out with a warning
+        (see "Bad values" in docs/logging.md); the other keys are set.
         """
         if group is None and is_instance_without_import(data, "argparse", "Namespace"):
             group = "Args"
-        items = dict(_as_mapping(data, "config.update()"))
-        items.update(kwargs)
-        self._set_many(items, allow_val_change, group)
+        self._set_many([*_pairs(data, "config.update()", self._problem), *kwargs.items()], allow_val_change, group)
 
     def setdefaults(self, data: Any) -> None:
         """Set only the keys that are not set yet."""
-        items = _as_mapping(data, "config.setdefaults()")
-        self._set_many({k: v for k, v in items.items() if k not in self._items}, None)
+        self._set_many(_pairs(data, "config.setdefaults()", self._problem), None, only_new=True)
 
-    def _set_many(self, items: Mapping[str, Any], allow_val_change: bool | None, group: str | None = None) -> None:
+    def _set_many(self, pairs: list[tuple[Any, Any]], allow_val_change: bool | None, group: str | None = None,
+                  only_new: bool = False) -> None:
         allow = self._allow if allow_val_change is None else allow_val_change
+        if group is not None and (not isinstance(group, str) or not group):
+            raise ConfigError(f"a configuration group is a non-empty string, not {safe_repr(group)}")
+        named: dict[str, Any] = {}
+        for key, value in pairs:
+            name = check_key(key, "config", self._problem, escape=True)
+            if name is not None and not (only_new and name in self._items):
+                named[name] = value  # a later value for a key wins, as in dict.update
         new: dict[str, Any] = {}
-        for key, value in items.items():
-            if not isinstance(key, str):
-                raise ConfigError(f"config keys must be strings, got {key!r} ({type(key).__name__})")
-            plain = to_jsonable(value, f"config[{key!r}]", self._problem)
-            if key in self._items and self._items[key] != plain and not allow:
+        for name, value in named.items():
+            plain = to_jsonable(value, f"config[{safe_repr(name)}]", self._problem, dropped=DROPPED)
+            if plain is DROPPED:
+                continue
+            if name in self._items and not allow and not _same(self._items[name], plain):
                 raise ConfigError(
-                    f"config key {key!r} is already {self._items[key]!r}; setting it to {plain!r} "
-                    "needs allow_val_change=True (config.update({...}, allow_val_change=True) or "
-                    "tracker.init(..., allow_val_change=True))"
+                    f"config key {safe_repr(name)} is already {safe_repr(self._items[name], 200)}; setting it to "
+                    f"{safe_repr(plain, 200)} needs allow_val_change=True (config.update({{...}}, "
+                    "allow_val_change=True) or tracker.init(..., allow_val_change=True))"
                 )
-            new[key] = plain
+            new[name] = plain
         if not new:
             return
-        changed = any(self._items.get(k, _MISSING) != v for k, v in new.items())
+        changed = any(k not in self._items or not _same(self._items[k], v) for k, v in new.items())
         self._items.update(new)
         if group is not None:
-            if not isinstance(group, str) or not group:
-                raise ConfigError(f"a configuration group is a non-empty string, not {group!r}")
             for members in self.groups.values():
                 for key in new:
                     if key in members:
@@ -186,5 +258,3 @@ class Config:
         if self._on_change is not None:
             self._on_change(self._items)
 
-
-_MISSING = object()

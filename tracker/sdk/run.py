@@ -15,7 +15,15 @@ import time
 from collections.abc import Mapping
 
 from tracker._report import Reporter
-from tracker.convert import PLAIN_TYPES, check_tags, to_jsonable
+from tracker.convert import (
+    PASS_THROUGH,
+    PLAIN_TYPES,
+    check_tags,
+    describe_exception,
+    safe_repr,
+    to_jsonable,
+    type_name,
+)
 from tracker.errors import UsageError
 from tracker.sdk import state as _state
 from tracker.sdk.config import Config
@@ -43,6 +51,8 @@ _now = time.time
 #: Rows queued before the logging thread converts them itself: a loop that logs faster than the
 #: writer thread keeps up must not grow memory without bound.
 _QUEUE_LIMIT = 20_000
+#: Steps are int64 in the store: a step at or beyond this is refused (with a warning).
+_MAX_STEP = 2**62
 
 
 class Run:
@@ -267,108 +277,157 @@ class Run:
     def _log_general(self, data: Any, step: Any, commit: Any) -> None:
         with self._lock:
             self._reporter.raise_pending()
-            if not is_live(self._state):
-                keys = list(data)[:5] if isinstance(data, Mapping) else []
+            try:
+                self._log_checked(data, step, commit)
+            except PASS_THROUGH:
+                raise
+            except Exception as exc:  # noqa: BLE001 - not even a tracker bug may stop training
                 self._problem(
-                    ("log-after-finish",),
-                    f"log() called after the run ended ({self._state}): values for {keys} were "
-                    "dropped; start a new run with tracker.init()",
+                    ("log-internal", type_name(exc)),
+                    f"log() failed with an internal error ({describe_exception(exc)}): the values of "
+                    "this call were dropped; please report it",
                 )
-                return
-            if os.getpid() != self._owner_pid:
-                self._problem(
-                    ("forked",),
-                    f"log() called in process {os.getpid()}, a fork of the process that owns this "
-                    "run: values were dropped; call tracker.init() in the child process",
-                )
-                return
-            if not isinstance(data, Mapping):
-                self._problem(
-                    ("data-type", type(data).__name__),
-                    f"log() takes a dict of key -> value, got a {type(data).__name__}: "
-                    "nothing was logged",
-                )
-                return
-            if step is not None:
-                step = self._check_step(step)
-            target = self._step if step is None or step < self._step else step
-            row = flatten_row(data, self._settings.max_text_bytes, self._problem,
-                              lambda obj, key: self._store_media(obj, key, target))
-            if step is not None:
-                if step < self._step:
-                    self._problem(
-                        ("past-step",),
-                        f"step {step} is below the current step {self._step}: values for "
-                        f"{sorted(row)[:5]} were dropped (steps only increase; log without step= "
-                        "to use the current step)",
-                    )
-                    return
-                if step > self._step:
-                    self._commit_pending()
-                    self._step = step
-                self._merge(row)
-                if commit:
-                    self._commit_pending()
-            else:
-                self._merge(row)
-                if commit is None or commit:
-                    self._commit_pending()
-            self._fast = self._pending is None and not self._sync_pairs
 
-    def _store_media(self, obj: Any, key: str, step: int) -> str:
-        """Check and copy a media object (or a list of them) now; encode it on the media thread.
+    def _log_checked(self, data: Any, step: Any, commit: Any) -> None:
+        if not is_live(self._state):
+            self._problem(
+                ("log-after-finish",),
+                f"log() called after the run ended ({self._state}): values for {_first_keys(data)} "
+                "were dropped; start a new run with tracker.init()",
+            )
+            return
+        if os.getpid() != self._owner_pid:
+            self._problem(
+                ("forked",),
+                f"log() called in process {os.getpid()}, a fork of the process that owns this "
+                "run: values were dropped; call tracker.init() in the child process",
+            )
+            return
+        if not isinstance(data, Mapping):
+            self._problem(
+                ("data-type", type_name(data)),
+                f"log() takes a dict of key -> value, got a {type_name(data)}: nothing was logged",
+            )
+            return
+        if step is not None:
+            step = self._check_step(step)
+        if commit is not None and not isinstance(commit, bool):
+            commit = self._check_commit(commit)
+        target = self._step if step is None or step < self._step else step
+        media: list[tuple[Any, str, dict[str, Any]]] = []  # handed over once the row is kept
+        row = flatten_row(data, self._settings.max_text_bytes, self._problem,
+                          lambda obj, key: self._store_media(obj, key, target, media))
+        if step is not None and step < self._step:
+            self._problem(
+                ("past-step",),
+                f"step {step} is below the current step {self._step}: values for "
+                f"{sorted(row)[:5]} were dropped (steps only increase; log without step= "
+                "to use the current step)",
+            )
+            return
+        self._submit_media(media, target)
+        if step is not None:
+            if step > self._step:
+                self._commit_pending()
+                self._step = step
+            self._merge(row)
+            if commit:
+                self._commit_pending()
+        else:
+            self._merge(row)
+            if commit is None or commit:
+                self._commit_pending()
+        self._fast = self._pending is None and not self._sync_pairs
 
-        Returns the JSON reference kept in the history. Raises ``Unsupported`` (the key is then
-        left out, with a warning naming type and shape) for input that cannot be stored.
+    def _store_media(self, obj: Any, key: str, step: int, jobs: list[Any]) -> str:
+        """Check and copy a media object (or a list of them) now, for the media thread to encode.
+
+        Returns the JSON reference kept in the history, and adds the encoding jobs to ``jobs``
+        (:meth:`_submit_media` hands them over once the row is kept). Raises ``Unsupported`` (the
+        key is then left out, with a warning naming type and shape) for input that cannot be
+        stored; ``jobs`` is then as it was, so a bad gallery, or a table with a bad cell, leaves
+        nothing behind.
         """
-        from tracker.convert import Unsupported
-        from tracker.media.base import MediaEncoder, MediaError, prepare, with_stored_cells
+        from tracker.convert import Unsupported, is_text
+        from tracker.media.base import MediaError, prepare, with_stored_cells
+
+        queued: list[tuple[Any, str, dict[str, Any]]] = []
+        gallery = isinstance(obj, (list, tuple))
+        try:
+            items = list(obj) if gallery else [obj]
+            items = [  # media inside table cells are stored on their own, under key/cells
+                with_stored_cells(item, lambda m: _json_ref(self._store_media(m, f"{key}/cells", step, queued)))
+                for item in items
+            ]
+            prepared = [prepare(item) for item in items]
+        except MediaError as exc:
+            raise Unsupported(str(exc)) from None
+        refs = []
+        for index, prep in enumerate(prepared):
+            record = {"_type": prep.kind, "id": os.urandom(8).hex(), **prep.meta}
+            if len(items) > 1:
+                record["index"] = index
+            queued.append((prep, key, record))
+            refs.append(record)
+        try:
+            text = layout.dumps(refs if gallery else refs[0])
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise Unsupported(f"its facts have no JSON form ({describe_exception(exc)})") from None
+        if not is_text(text):
+            raise Unsupported("its facts (a caption, a column name, ...) hold lone surrogates, not valid Unicode text")
+        jobs.extend(queued)  # the cells' jobs come first: they were queued by the calls above
+        return text
+
+    def _submit_media(self, jobs: list[tuple[Any, str, dict[str, Any]]], step: int) -> None:
+        """Hand checked media (from :meth:`_store_media`) to the media thread for encoding."""
+        if not jobs:
+            return
+        from tracker.media.base import MediaEncoder
 
         if self._media is None:
             self._media = MediaEncoder(
                 self._paths.dir, self._writer.queue("media").append,
                 lambda kind, msg: self._reporter.background_problem(kind, msg),
             )
-        items = list(obj) if isinstance(obj, (list, tuple)) else [obj]
-        items = [  # media inside table cells are stored on their own, under key/cells
-            with_stored_cells(item, lambda m: _json_ref(self._store_media(m, f"{key}/cells", step)))
-            for item in items
-        ]
-        try:
-            prepared = [prepare(item) for item in items]
-        except MediaError as exc:
-            raise Unsupported(str(exc)) from None
-        refs = []
         now = _now()
-        for index, prep in enumerate(prepared):
-            record = {"_type": prep.kind, "id": os.urandom(8).hex(), **prep.meta}
-            if len(items) > 1:
-                record["index"] = index
+        for prep, key, record in jobs:
             self._media.submit(prep, key, step, now, record)
-            refs.append(record)
-        return layout.dumps(refs if isinstance(obj, (list, tuple)) else refs[0])
 
     def _leave_fast_path(self) -> None:
         self._fast = False
 
     def _check_step(self, step: Any) -> int | None:
-        if isinstance(step, bool):
-            ok = False
-        elif isinstance(step, int) or hasattr(type(step), "__index__"):
-            step = int(step.__index__()) if not isinstance(step, int) else step
-            ok = step >= 0
-        elif isinstance(step, float) and step.is_integer():
-            step, ok = int(step), step >= 0
-        else:
-            ok = False
-        if not ok:
+        value: int | None = None
+        try:
+            if isinstance(step, bool):
+                pass
+            elif isinstance(step, int) or hasattr(type(step), "__index__"):
+                import operator
+
+                value = int.__int__(operator.index(step))
+            elif isinstance(step, float) and step.is_integer():
+                value = int(step)
+        except Exception:  # noqa: BLE001 - a user's __index__ may raise anything: not a step then
+            value = None
+        if value is None or not 0 <= value < _MAX_STEP:
             self._problem(
-                ("step-type", type(step).__name__),
-                f"step={step!r} ({type(step).__name__}) is not a non-negative integer: "
+                ("step-type", type_name(step)),
+                f"step={safe_repr(step)} ({type_name(step)}) is not a non-negative integer (below 2**62): "
                 "the values were logged at the current step instead",
             )
             return None
-        return step
+        return value
+
+    def _check_commit(self, commit: Any) -> bool | None:
+        try:
+            return bool(commit)
+        except Exception as exc:  # noqa: BLE001 - a user's __bool__ may raise anything
+            self._problem(
+                ("commit-type", type_name(commit)),
+                f"commit={safe_repr(commit)} ({type_name(commit)}) has no truth value "
+                f"({describe_exception(exc)}): the default was used",
+            )
+            return None
 
     def _merge(self, row: dict[str, Any]) -> None:
         if self._pending is None:
@@ -419,6 +478,11 @@ class Run:
 
         Returns:
             The recorded :class:`~tracker.sdk.summary.Metric`.
+
+        Raises:
+            UsageError: an argument is not what is described above (a name that is not a
+                non-empty string, an unknown summary or goal, a flag that is not a bool, text that
+                is not valid Unicode); nothing is recorded then.
         """
         with self._lock:
             self._writer.drain()
@@ -427,9 +491,11 @@ class Run:
             self._fast = self._pending is None and not self._sync_pairs
             self._record["metrics"] = self._metrics.to_json()
             self._write_record()
-            self._summary.seed()
+            problems = self._summary.seed()
             self._summary.version += 1
-            return metric
+        for kind, message in problems:  # reported once the definition is in place (strict raises here)
+            self._problem(kind, message)
+        return metric
 
     # --- durability and ending ---------------------------------------------------------------
     def unwritten_rows(self) -> list[tuple[int, float, dict[str, Any]]]:
@@ -838,6 +904,17 @@ def make_record(
         "metrics": [],
         "resumes": 0,
     }
+
+
+def _first_keys(data: Any) -> str:
+    """The first keys of what log() was given, for a message; never raises."""
+    try:
+        import itertools
+
+        keys = list(itertools.islice(data, 5)) if isinstance(data, Mapping) else []
+    except Exception:  # noqa: BLE001 - a Mapping whose iteration raises: no keys to show
+        keys = []
+    return "[" + ", ".join(safe_repr(k, 40) for k in keys) + "]"
 
 
 def _json_ref(text: str) -> Any:

@@ -11,11 +11,21 @@ Aggregates are updated on the writer's drain with numpy, so they cost the traini
 from __future__ import annotations
 
 import threading
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 
-from tracker.convert import to_jsonable
+from tracker.convert import (
+    DROPPED,
+    PASS_THROUGH,
+    check_key,
+    class_module,
+    describe_exception,
+    is_text,
+    safe_repr,
+    to_jsonable,
+    type_name,
+)
 from tracker.errors import UsageError
-from tracker.store.codec import KIND_BOOL, JsonText, MediaText
+from tracker.store.codec import KIND_BOOL, KIND_INT, JsonText, MediaText
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -83,14 +93,40 @@ class Metric:
 
 
 def parse_summary(summary: str | None) -> tuple[str, ...] | None:
-    """``"min,max"`` -> ``("min", "max")``, checked against :data:`SUMMARY_KINDS`."""
+    """``"min,max"`` -> ``("min", "max")``, checked against :data:`SUMMARY_KINDS`.
+
+    Raises:
+        UsageError: not a string, or a kind that is not one of :data:`SUMMARY_KINDS`.
+    """
     if summary is None:
         return None
-    kinds = tuple(s.strip() for s in str(summary).split(",") if s.strip())
+    if not isinstance(summary, str):
+        raise UsageError(f"define_metric summary must be a string such as 'min' or 'min,max', "
+                         f"not a {type_name(summary)}")
+    kinds = tuple(s.strip() for s in str.__str__(summary).split(",") if s.strip())
     for kind in kinds:
         if kind not in SUMMARY_KINDS:
-            raise UsageError(f"define_metric summary={summary!r}: {kind!r} is not one of {SUMMARY_KINDS}")
+            raise UsageError(f"define_metric summary={safe_repr(summary)}: {safe_repr(kind)} is not one of {SUMMARY_KINDS}")
     return kinds
+
+
+def _name(value: Any, what: str) -> str:
+    """A metric name argument as a plain ``str``; raises UsageError for anything else."""
+    if not isinstance(value, str) or not value:
+        raise UsageError(f"define_metric {what} must be a non-empty string, got {safe_repr(value)} ({type_name(value)})")
+    text = str.__str__(value)
+    if not is_text(text):
+        raise UsageError(f"define_metric {what} {safe_repr(text)} holds lone surrogates: it is not valid Unicode text")
+    return text
+
+
+def _flag(value: Any, what: str) -> bool | None:
+    """``True``, ``False`` (a numpy bool too) or None; raises UsageError for anything else."""
+    if value is None or value is True or value is False:
+        return value
+    if class_module(value) == "numpy" and type_name(value) in ("bool_", "bool"):
+        return bool(value)
+    raise UsageError(f"define_metric {what} must be True, False or None, got {safe_repr(value)} ({type_name(value)})")
 
 
 def _glob_match(key: str, pattern: str) -> bool:
@@ -116,14 +152,21 @@ class MetricTable:
         goal: str | None,
         overwrite: bool | None,
     ) -> Metric:
-        if not isinstance(name, str) or not name:
-            raise UsageError(f"define_metric name must be a non-empty string, got {name!r}")
-        if goal is not None and goal not in GOALS:
-            raise UsageError(f"define_metric goal={goal!r} is not one of {GOALS}")
+        name = _name(name, "name")
+        if goal is not None and not (isinstance(goal, str) and str.__str__(goal) in GOALS):
+            raise UsageError(f"define_metric goal={safe_repr(goal)} is not one of {GOALS}")
+        goal = None if goal is None else str.__str__(goal)
         if step_metric is not None and not isinstance(step_metric, str):
-            step_metric = getattr(step_metric, "name", None)  # a Metric from define_metric
+            try:
+                step_metric = getattr(step_metric, "name", None)  # a Metric from define_metric
+            except Exception:  # noqa: BLE001 - a property that raises: not a Metric
+                step_metric = None
             if not isinstance(step_metric, str):
                 raise UsageError("define_metric step_metric must be a metric name or a Metric")
+        if step_metric is not None:
+            step_metric = _name(step_metric, "step_metric")
+        step_sync, hidden, overwrite = (_flag(step_sync, "step_sync"), _flag(hidden, "hidden"),
+                                        _flag(overwrite, "overwrite"))
         if step_metric is not None and step_sync is None:
             step_sync = True
         new = Metric(name, step_metric, step_sync, hidden, parse_summary(summary), goal)
@@ -208,6 +251,9 @@ class Summary(MutableMapping):  # type: ignore[type-arg]
         codes = cols["key"]
         present = np.unique(codes)
         numeric = cols["kind"] <= KIND_BOOL
+        huge = (cols["kind"] == KIND_INT) & np.isinf(cols["value"])
+        if huge.any():  # ints beyond float range (kept exactly in the history) have no float to aggregate
+            numeric = numeric & ~huge
         for code in present.tolist():
             key = keys.names[code]
             metric = self._metrics.resolve(key)
@@ -229,16 +275,31 @@ class Summary(MutableMapping):  # type: ignore[type-arg]
                 state[2] = min(state[2], float(v.min()))
                 state[3] = max(state[3], float(v.max()))
 
-    def seed(self) -> None:
-        """Start aggregates of keys logged before their ``define_metric`` from their last value."""
+    def seed(self) -> list[tuple[tuple[Any, ...], str]]:
+        """Start aggregates of keys logged before their ``define_metric`` from their last value.
+
+        Returns:
+            The problems found, ``(kind, message)``, for the caller to report once it is done: a
+            last value that is an int beyond float range starts no aggregate.
+        """
+        problems = []
         for key, value in list(self._last.items()):
             metric = self._metrics.resolve(key)
             if metric is None or key in self._agg or type(value) not in (int, float, bool):
                 continue
             if any(a in ("min", "max", "mean", "first") for a in metric.aggregations()):
-                v = float(value)
+                try:
+                    v = float(value)
+                except OverflowError:
+                    problems.append((
+                        ("aggregate-int", key),
+                        f"summary of {safe_repr(key)}: its last value, an int of {int.bit_length(value)} bits, is "
+                        "beyond float range: it was left out of min/max/mean/first (the history keeps it exactly)",
+                    ))
+                    continue
                 if v == v:  # not NaN
                     self._agg[key] = [1, v, v, v, v]
+        return problems
 
     # --- the mapping the user sees ---------------------------------------------------------
     def _computed(self) -> dict[str, Any]:
@@ -277,11 +338,35 @@ class Summary(MutableMapping):  # type: ignore[type-arg]
         return self._computed()[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
-        if not isinstance(key, str):
-            raise UsageError(f"summary keys must be strings, got {key!r} ({type(key).__name__})")
-        self._manual[key] = to_jsonable(value, f"summary[{key!r}]", self._problem)
-        self._removed.discard(key)
+        name = check_key(key, "summary", self._problem, escape=True)
+        if name is None:
+            return
+        plain = to_jsonable(value, f"summary[{safe_repr(name)}]", self._problem, dropped=DROPPED)
+        if plain is DROPPED:
+            return
+        self._manual[name] = plain
+        self._removed.discard(name)
         self.version += 1
+
+    def update(self, other: Any = (), /, **kwargs: Any) -> None:
+        """Set several keys: from a mapping, an object with ``keys()``, or ``(key, value)`` pairs,
+        and from keyword arguments. What cannot be read is reported, not raised."""
+        try:
+            if isinstance(other, Mapping):
+                pairs = list(other.items())
+            elif hasattr(other, "keys"):
+                pairs = [(k, other[k]) for k in other.keys()]
+            else:
+                pairs = [(k, v) for k, v in other]
+        except PASS_THROUGH:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever was passed, training goes on
+            self._problem(("summary-update", type_name(other)),
+                          f"summary.update(): reading the {type_name(other)} it was given raised "
+                          f"{describe_exception(exc)}: nothing was set from it")
+            pairs = []
+        for k, v in [*pairs, *kwargs.items()]:
+            self[k] = v
 
     def __delitem__(self, key: str) -> None:
         computed = self._computed()
