@@ -80,6 +80,7 @@ class Run:
         """Made by :func:`tracker.init`; ``problems`` (``(kind, message)``, found while making
         ``record``) are reported once the run exists."""
         self._settings = settings
+        self._max_text = settings.max_text_bytes
         self._paths = paths
         self._record = record
         self._resumed = resumed
@@ -262,9 +263,12 @@ class Run:
                 True without ``step`` and False with it.
         """
         if self._fast and step is None and commit is None and data.__class__ is dict:
+            limit = self._max_text
             for k, v in data.items():
-                if v.__class__ not in _PLAIN or k.__class__ is not str:
+                if v.__class__ not in _PLAIN or k.__class__ is not str or not k.isascii():
                     break
+                if v.__class__ is str and (len(v) > limit or not v.isascii()):
+                    break  # too long, or text the general path must check (lone surrogates): it says why
             else:
                 if "_step" not in data and "_runtime" not in data and "_timestamp" not in data:
                     self._append((self._step, _now(), data.copy()))
