@@ -3,29 +3,10 @@ panel shows it cannot reach the page around it."""
 
 from __future__ import annotations
 
-import os
-import shutil
-
-import pytest
-
+from tests.browser import ARGS, CHROMIUM, MARKS, sync_playwright  # skips without a browser
 from tracker.api.media import sandboxed_iframe
 
-# Skip, not fail, where the browser stack is missing: Playwright's Python package drives Debian's
-# Chromium (never a browser that Playwright downloads).
-sync_playwright = pytest.importorskip(
-    "playwright.sync_api",
-    reason="the browser tests need Playwright's Python package (pip install -e '.[test]') "
-           "and Debian's Chromium (apt-get install chromium)",
-).sync_playwright
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
-                       reason=f"no Chromium at {CHROMIUM}: the browser tests need apt-get install chromium"),
-]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+pytestmark = MARKS
 
 EVIL = """
 <h1 id="inside">logged report</h1>

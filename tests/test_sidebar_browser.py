@@ -14,7 +14,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -25,25 +24,18 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tests.browser import (  # skips without a browser
+    ARGS,
+    ARTIFACTS,
+    CHROMIUM,
+    MARKS,
+    PlaywrightTimeout,
+    sync_playwright,
+)
 from tests.conftest import wait_until
 
-_playwright = pytest.importorskip(
-    "playwright.sync_api",
-    reason="the browser tests need Playwright's Python package (pip install -e '.[test]') "
-           "and Debian's Chromium (apt-get install chromium)",
-)
-sync_playwright = _playwright.sync_playwright
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
-                       reason=f"no Chromium at {CHROMIUM}: the browser tests need apt-get install chromium"),
-]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+pytestmark = MARKS
 ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "test-artifacts"
 BUILT = ROOT / "tracker" / "labextension"
 LIVE = "live-from-notebook"
 
@@ -134,7 +126,7 @@ def _run_cell(page, index):
         try:
             started.first.wait_for(timeout=10_000)
             return
-        except _playwright.TimeoutError:
+        except PlaywrightTimeout:
             if time.monotonic() >= deadline:
                 pytest.fail(f"cell {index} did not start within 60 s")
 

@@ -9,38 +9,27 @@ import json
 import os
 import re
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import nbformat
 import pytest
 
 import tracker
+from tests.browser import (  # skips without a browser
+    ARGS,
+    ARTIFACTS,
+    CHROMIUM,
+    MARKS,
+    PlaywrightTimeout,
+    sync_playwright,
+)
 from tests.conftest import wait_until
 
-# Skip, not fail, where the browser stack is missing: Playwright's Python package drives Debian's
-# Chromium (never a browser that Playwright downloads).
-_playwright = pytest.importorskip(
-    "playwright.sync_api",
-    reason="the browser tests need Playwright's Python package (pip install -e '.[test]') "
-           "and Debian's Chromium (apt-get install chromium)",
-)
-sync_playwright = _playwright.sync_playwright
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
-                       reason=f"no Chromium at {CHROMIUM}: the browser tests need apt-get install chromium"),
-]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+pytestmark = MARKS
 TABS = ("Overview", "Charts", "System", "Logs", "Files", "Artifacts", "Execution", "Media")
 
 
@@ -150,7 +139,7 @@ def _run_cell(page, index):
         try:
             started.first.wait_for(timeout=10_000)
             return
-        except _playwright.TimeoutError:
+        except PlaywrightTimeout:
             if time.monotonic() >= deadline:
                 pytest.fail(f"cell {index} did not start within 60 s; its prompt: "
                             f"{cell.locator('.jp-InputPrompt').first.inner_text()!r}")
