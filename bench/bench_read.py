@@ -52,6 +52,22 @@ def make_runs(root: str, n: int, project: str = "sweep") -> None:
         })
 
 
+def log_long_series(root: str, n: int):
+    """Log an ``n``-point series ``loss`` (a noisy sine with one spike of 50.0 at n // 3) as training
+    code does, one fresh dict a step; returns the finished run."""
+    import numpy as np
+
+    run = tracker.init(project="long", dir=root, settings={"quiet": True, "disable_stats": True,
+                                                           "console": "off", "disable_meta": True})
+    values = np.sin(np.linspace(0, 200, n)) + np.random.default_rng(0).normal(0, 0.1, n)
+    values[n // 3] = 50.0
+    log = run.log
+    for v in values.tolist():
+        log({"loss": v})
+    run.finish()
+    return run
+
+
 def timed(fn, repeat: int = 5) -> float:
     times = []
     for _ in range(repeat):
@@ -151,7 +167,6 @@ def main() -> None:
     args = ap.parse_args()
     root = tempfile.mkdtemp(prefix="bench-read-")
     try:
-        import numpy as np
         import pandas  # noqa: F401  (not timed)
 
         t0 = time.perf_counter()
@@ -179,16 +194,9 @@ def main() -> None:
         row("tracker.sql over the runs view", timed(lambda: api.sql("select count(*) from runs where state = 'finished'"), 3))
 
         print(f"\nA {args.points:,}-point series downsampled to ~2,000 points (M4)")
-        run = tracker.init(project="long", dir=root, settings={"quiet": True, "disable_stats": True,
-                                                               "console": "off", "disable_meta": True})
         n = args.points
-        values = np.sin(np.linspace(0, 200, n)) + np.random.default_rng(0).normal(0, 0.1, n)
-        values[n // 3] = 50.0
         t0 = time.perf_counter()
-        log = run.log
-        for v in values.tolist():
-            log({"loss": v})
-        run.finish()
+        run = log_long_series(root, n)
         print(f"  (logged in {time.perf_counter() - t0:.1f} s; files: "
               f"{sorted(os.listdir(os.path.join(run.dir, 'scalars')))})")
         read = api.run(run.path)

@@ -33,9 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_read import make_runs  # noqa: E402
+from bench_read import log_long_series, make_runs  # noqa: E402
 
-import tracker  # noqa: E402
 from tracker.store import layout  # noqa: E402
 
 
@@ -113,21 +112,13 @@ def main() -> None:
     store = os.path.join(work, "store")
     server = None
     try:
-        import numpy as np
 
         t0 = time.perf_counter()
         make_runs(store, args.runs)
         print(f"wrote {args.runs:,} runs in {time.perf_counter() - t0:.1f} s")
-        run = tracker.init(project="long", dir=store, settings={"quiet": True, "disable_stats": True,
-                                                                "console": "off", "disable_meta": True})
         n = args.points
-        values = np.sin(np.linspace(0, 200, n)) + np.random.default_rng(0).normal(0, 0.1, n)
-        values[n // 3] = 50.0
         t0 = time.perf_counter()
-        log = run.log
-        for v in values.tolist():
-            log({"loss": v})
-        run.finish()
+        run = log_long_series(store, n)
         print(f"logged a {n:,}-point series in {time.perf_counter() - t0:.1f} s")
         time.sleep(2.1)  # past the index's "changed too recently to trust a coarse clock" window
 

@@ -11,12 +11,7 @@ JupyterLab loads the lab extension built in this checkout (``tracker/labextensio
 from __future__ import annotations
 
 import json
-import os
 import re
-import secrets
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -30,6 +25,7 @@ from tests.browser import (  # skips without a browser
     CHROMIUM,
     MARKS,
     PlaywrightTimeout,
+    running_lab,
     sync_playwright,
 )
 from tests.conftest import wait_until
@@ -39,11 +35,6 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILT = ROOT / "tracker" / "labextension"
 LIVE = "live-from-notebook"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -73,30 +64,10 @@ def lab(tmp_path_factory):
         (root / "labextensions").mkdir()
         (root / "labextensions" / "tracker-jupyter").symlink_to(BUILT, target_is_directory=True)
         extra = [f"--LabApp.extra_labextensions_path={root / 'labextensions'}"]
-    port, token = _free_port(), secrets.token_hex(16)
-    env = dict(os.environ, JUPYTER_PLATFORM_DIRS="1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--allow-root",
-         f"--TrackerExtension.store_dir={store}", f"--LabApp.workspaces_dir={root / 'workspaces'}",
+    with running_lab(root, f"--TrackerExtension.store_dir={store}", f"--LabApp.workspaces_dir={root / 'workspaces'}",
          f"--LabApp.user_settings_dir={root / 'settings'}",
-         "--LabApp.expose_app_in_browser=True", *extra],
-        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=open(root / "server.log", "w"))
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        raise AssertionError((root / "server.log").read_text())
-    yield {"base": base, "token": token, "root": root, "store": store}
-    proc.terminate()
-    proc.wait(timeout=20)
+         "--LabApp.expose_app_in_browser=True", *extra) as (base, token):
+        yield {"base": base, "token": token, "root": root, "store": store}
 
 
 def _get(lab, path: str) -> dict:

@@ -6,12 +6,7 @@ points arrive during a running cell, controls change the drawn data. Screenshots
 from __future__ import annotations
 
 import json
-import os
 import re
-import secrets
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 
@@ -25,6 +20,7 @@ from tests.browser import (  # skips without a browser
     CHROMIUM,
     MARKS,
     PlaywrightTimeout,
+    running_lab,
     sync_playwright,
 )
 from tests.conftest import wait_until
@@ -32,11 +28,6 @@ from tests.conftest import wait_until
 pytestmark = MARKS
 TABS = ("Overview", "Charts", "System", "Logs", "Files", "Artifacts", "Execution", "Media")
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -62,27 +53,8 @@ def server(tmp_path_factory):
         nbformat.v4.new_code_cell(f"table = tracker.Api({str(store)!r}).runs('ui').display()"),
     ]
     nbformat.write(nb, root / "ui.ipynb")
-    port, token = _free_port(), secrets.token_hex(16)
-    env = dict(os.environ, JUPYTER_PLATFORM_DIRS="1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--allow-root"],
-        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=open(root / "server.log", "w"))
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        raise AssertionError((root / "server.log").read_text())
-    yield {"base": base, "token": token, "run": run.path, "root": root}
-    proc.terminate()
-    proc.wait(timeout=20)
+    with running_lab(root) as (base, token):
+        yield {"base": base, "token": token, "run": run.path, "root": root}
 
 
 # What our pages' front end runs from: our server routes (BokehJS), our lab extension, BokehJS and
