@@ -5,6 +5,7 @@ stack is missing. A test module imports from here; the import itself skips the m
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -35,6 +36,9 @@ MARKS = [
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+#: This checkout's build of the lab extension (``pip install -e .`` builds it), loaded ahead of an
+#: installed copy, which may be older.
+BUILT = Path(__file__).resolve().parents[1] / "tracker" / "labextension"
 #: What Playwright raises when a wait runs out.
 PlaywrightTimeout = _playwright.TimeoutError
 
@@ -42,16 +46,32 @@ PlaywrightTimeout = _playwright.TimeoutError
 @contextlib.contextmanager
 def running_lab(root: Path, *args: str) -> Iterator[tuple[str, str]]:
     """A real JupyterLab serving ``root`` on a free loopback port with a token of its own (extra
-    ``args`` appended); yields ``(base URL, token)`` once it answers, and stops it after."""
+    ``args`` appended); yields ``(base URL, token)`` once it answers, and stops it after.
+
+    Its user settings and workspaces live under ``root`` (the tests switch the theme), with no news
+    prompt over the screenshots; the application is exposed as ``window.jupyterapp`` (to run
+    commands such as a theme switch); this checkout's lab extension build comes first."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     token = secrets.token_hex(16)
     env = dict(os.environ, JUPYTER_PLATFORM_DIRS="1")
+    settings = root / "settings"
+    notification = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notification.parent.mkdir(parents=True, exist_ok=True)
+    notification.write_text(json.dumps({"fetchNews": "false"}))
+    own = [f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={root / 'workspaces'}",
+           "--LabApp.expose_app_in_browser=True", "--JupyterNotebookApp.expose_app_in_browser=True"]
+    if (BUILT / "package.json").exists():
+        (root / "labextensions").mkdir(exist_ok=True)
+        link = root / "labextensions" / "tracker-jupyter"
+        if not link.exists():
+            link.symlink_to(BUILT, target_is_directory=True)
+        own.append(f"--LabApp.extra_labextensions_path={root / 'labextensions'}")
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--allow-root", *args],
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--allow-root", *own, *args],
         cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=open(root / "server.log", "w"))
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

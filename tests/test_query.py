@@ -748,6 +748,10 @@ def mark(root: str, project: str, probe: str) -> float:
     the file system's clock (file times come from a coarse clock) is past every folder time."""
     folder = os.path.join(root, project)
     newest = max(os.stat(p).st_mtime_ns for p in [folder, *(os.path.join(folder, n) for n in os.listdir(folder))])
+    # change markers are named by the fine clock, which runs ahead of the coarse one of file times
+    changes = os.path.join(folder, ".changed")
+    names = os.listdir(changes) if os.path.isdir(changes) else []
+    newest = max([newest, *(int(n[:20]) for n in names if n[:20].isdigit())])
 
     def later() -> bool:
         with open(probe, "w"):

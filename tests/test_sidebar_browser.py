@@ -14,7 +14,6 @@ import json
 import re
 import time
 import urllib.request
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -31,8 +30,6 @@ from tests.browser import (  # skips without a browser
 from tests.conftest import wait_until
 
 pytestmark = MARKS
-ROOT = Path(__file__).resolve().parents[1]
-BUILT = ROOT / "tracker" / "labextension"
 LIVE = "live-from-notebook"
 
 
@@ -55,18 +52,7 @@ def lab(tmp_path_factory):
             "for i in range(5, 30):\n    run.log({'loss': 1.0 / (i + 1)})\nrun.finish()"),
     ]
     nbformat.write(nb, root / "sidebar.ipynb")
-    # user settings of this server only (the theme is switched below); no news prompt over the screenshots
-    notification = root / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    notification.parent.mkdir(parents=True)
-    notification.write_text(json.dumps({"fetchNews": "false"}))
-    extra = []
-    if (BUILT / "package.json").exists():  # this checkout's build first (an installed copy may be older)
-        (root / "labextensions").mkdir()
-        (root / "labextensions" / "tracker-jupyter").symlink_to(BUILT, target_is_directory=True)
-        extra = [f"--LabApp.extra_labextensions_path={root / 'labextensions'}"]
-    with running_lab(root, f"--TrackerExtension.store_dir={store}", f"--LabApp.workspaces_dir={root / 'workspaces'}",
-         f"--LabApp.user_settings_dir={root / 'settings'}",
-         "--LabApp.expose_app_in_browser=True", *extra) as (base, token):
+    with running_lab(root, f"--TrackerExtension.store_dir={store}") as (base, token):
         yield {"base": base, "token": token, "root": root, "store": store}
 
 

@@ -30,31 +30,74 @@ TABS = ("Overview", "Charts", "System", "Logs", "Files", "Artifacts", "Execution
 
 
 
+FAILING = """
+import tracker
+run = tracker.init(project="ui", name="failing-run", dir={store!r}, config={{"lr": 0.5}})
+print("epoch 1: loss 0.9")
+run.log({{"loss": 0.9}})
+print("epoch 2: loss nan")
+raise ValueError("loss is nan at epoch 2")
+"""
+#: Counts warnings and errors logged in the kernel (ipykernel's "No such comm" among them).
+KERNEL_LOG = """
+import logging
+class _Count(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.records = []
+    def emit(self, record):
+        self.records.append(f"{record.name}: {record.getMessage()}")
+_kernel_log = _Count()
+logging.getLogger().addHandler(_kernel_log)
+"""
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("lab")
-    store = root / "store"
-    run = tracker.init(project="ui", dir=str(store), config={"lr": 0.01}, settings=tracker.Settings(strict=True))
-    for i in range(2000):
-        run.log({"train/loss": 1.0 / (i + 1), "val/acc": i / 2000})
+    import subprocess
+    import sys
+
     import numpy as np
 
+    root = tmp_path_factory.mktemp("lab")
+    store = root / "store"
+    run = tracker.init(project="ui", name="long-run", dir=str(store), config={"lr": 0.01, "model": {"depth": 4}},
+                       tags=["baseline", "resnet"], notes="the reference run",
+                       settings=tracker.Settings(strict=True))
+    for i in range(2000):
+        run.log({"train/loss": 1.0 / (i + 1), "val/acc": i / 2000, "train/lr": 0.003})
     run.log({"sample": tracker.Image(np.arange(48, dtype=np.uint8).reshape(4, 4, 3) * 5)})
-    run.log({"sample": tracker.Image(np.full((4, 4, 3), 250, dtype=np.uint8))})
+    run.log({"sample": [tracker.Image(np.full((8, 8, 3), 40 * k, dtype=np.uint8), caption=f"digit {k}")
+                        for k in range(4)]})
     print("epoch 1 done")
     run.finish()
+    for k in range(8):  # a sweep: the table, its comparison and the parallel coordinates
+        r = tracker.init(project="ui", dir=str(store), settings=tracker.Settings(strict=True),
+                         config={"lr": 10.0 ** -(k % 4 + 2), "model": {"depth": 2 + k % 3, "width": 64 * (1 + k % 2)},
+                                 "optimizer": "adam" if k % 2 else "sgd"})
+        for i in range(60):
+            r.log({"train/loss": (1 + k) / (i + 1), "val/acc": 1 - 1 / (i + 2 + k)})
+        r.summary["best_accuracy_on_the_validation_set"] = 0.9 + k / 100
+        r.finish()
+    script = root / "failing.py"
+    script.write_text(FAILING.format(store=str(store)))
+    subprocess.run([sys.executable, str(script)], cwd=root, capture_output=True, timeout=120)
+    failed = next(r.path for r in tracker.Api(str(store)).runs("ui") if r.name == "failing-run")
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [
-        nbformat.v4.new_code_cell(f"import tracker, time\npanel = tracker.Api({str(store)!r}).run({run.path!r}).display()"),
+        nbformat.v4.new_code_cell(KERNEL_LOG + "import tracker, time\n"
+                                  f"panel = tracker.Api({str(store)!r}).run({run.path!r}).display()"),
         nbformat.v4.new_code_cell(
             f"live = tracker.init(project='ui', dir={str(store)!r})\nlive.log({{'loss': 1.0}})\nlp = live.display()\n"
             "for i in range(1, 80):\n    live.log({'loss': 1.0 / (i + 1)}); time.sleep(0.1)\nlive.finish()"),
         nbformat.v4.new_code_cell(f"table = tracker.Api({str(store)!r}).runs('ui').display()"),
+        nbformat.v4.new_code_cell(f"tracker.Api({str(store)!r}).run({failed!r}).display()"),
+        nbformat.v4.new_code_cell("print('KERNEL-LOG', len(_kernel_log.records), _kernel_log.records[:5])"),
     ]
     nbformat.write(nb, root / "ui.ipynb")
     with running_lab(root) as (base, token):
-        yield {"base": base, "token": token, "run": run.path, "root": root}
+        yield {"base": base, "token": token, "run": run.path, "failed": failed, "root": root}
 
 
 # What our pages' front end runs from: our server routes (BokehJS), our lab extension, BokehJS and
@@ -123,6 +166,46 @@ def _points(page, name):
                const m = d.get_model_by_name(name); if (m) return m.data.x.length; } return -1; }""", name)
 
 
+# The plot drawing a data source (found by the source's name), and its x range.
+_X_RANGE = """(name) => { for (const d of Bokeh.documents) { const src = d.get_model_by_name(name); if (!src) continue;
+    for (const m of d._all_models.values()) if (m.renderers && m.x_range && m.renderers.some(r => r.data_source === src))
+        return [m.x_range.start, m.x_range.end]; } return null; }"""
+# The scrolling element around an element (through shadow roots) and its scrollTop.
+_SCROLLER = """(el) => { let e = el; while (e) { const st = getComputedStyle(e);
+    if (e.scrollHeight > e.clientHeight + 2 && /(auto|scroll)/.test(st.overflowY)) return e;
+    e = e.parentElement || (e.getRootNode && e.getRootNode().host) || null; } return document.scrollingElement; }"""
+# Text colour and the colour behind it (the first opaque background up the tree, through shadow roots).
+_COLOURS = """(el) => { const fg = getComputedStyle(el).color; let e = el, bg = null;
+    while (e) { const c = getComputedStyle(e).backgroundColor;
+        if (c && c !== 'transparent' && !/rgba\\(.*,\\s*0\\)$/.test(c)) { bg = c; break; }
+        e = e.parentElement || (e.getRootNode && e.getRootNode().host) || null; }
+    return [fg, bg || getComputedStyle(document.body).backgroundColor]; }"""
+# Text that overflows its box with no tooltip on it or inside it: "text cut with no way to read it".
+_CUT = """(sel) => Array.from(document.querySelectorAll('.tracker-panel')).flatMap(p => {
+    const found = []; const walk = (root) => { root.querySelectorAll(sel).forEach(e => found.push(e));
+        root.querySelectorAll('*').forEach(e => { if (e.shadowRoot) walk(e.shadowRoot); }); };
+    walk(p); return found; }).filter(e => e.scrollWidth > e.clientWidth + 1 && !e.title && !e.querySelector('[title]')
+        && e.textContent.trim()).map(e => e.textContent.trim())"""
+
+
+def _luminance(css: str) -> float:
+    nums = [float(v) for v in re.findall(r"[\d.]+", css)[:3]]
+    lin = [(c / 255 / 12.92) if c / 255 <= 0.03928 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in nums]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast(fg: str, bg: str) -> float:
+    """WCAG contrast ratio of two CSS rgb() colours."""
+    hi, lo = sorted((_luminance(fg), _luminance(bg)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def _output_text(page, index) -> str:
+    out = page.locator(".jp-Cell").nth(index).locator(".jp-OutputArea-output")
+    out.first.wait_for(timeout=60_000)
+    return "\n".join(out.all_inner_texts())
+
+
 @pytest.mark.parametrize("app", ["lab", "notebooks"])
 def test_the_run_page_renders_and_updates_live(server, app):
     ARTIFACTS.mkdir(exist_ok=True)
@@ -145,17 +228,51 @@ def test_the_run_page_renders_and_updates_live(server, app):
             for tab in TABS:
                 panel.locator(".lm-TabBar-tab", has_text=tab).first.click()
                 page.wait_for_timeout(800)
-                panel.screenshot(path=str(ARTIFACTS / f"{app}-{tab.lower()}.png"))
-                if tab in ("Charts", "Media"):  # drawn on a canvas (the System tab may have one sample)
+                if tab == "Charts":  # drawn on a canvas
                     panel.locator("canvas").filter(visible=True).first.wait_for(timeout=30_000)
+                if tab == "Media":  # the step's images, each with its caption
+                    panel.get_by_text("digit 3").filter(visible=True).first.wait_for(timeout=30_000)
                 page.wait_for_timeout(800)
                 panel.screenshot(path=str(ARTIFACTS / f"{app}-{tab.lower()}.png"))
             loss = f"train/loss@{server['run']}"
             wait_until(lambda: _points(page, loss) > 0, timeout=60, interval=0.1,
                        message=f"points of {loss} in the page")
             assert 0 < _points(page, loss) <= 2000
-            # the smoothing control changes the data drawn (the smoothed column)
             panel.locator(".lm-TabBar-tab", has_text="Charts").first.click()
+            full = page.evaluate(_X_RANGE, loss)
+            assert full[0] <= 1 and full[1] >= 1998, full
+            # the wheel over a chart scrolls the notebook and leaves the chart's range alone
+            canvas = panel.locator("canvas").filter(visible=True).first
+            box = canvas.bounding_box()
+            scroller = canvas.evaluate_handle(_SCROLLER)
+            top = scroller.evaluate("e => e.scrollTop")
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.mouse.wheel(0, 240)
+            wait_until(lambda: scroller.evaluate("e => e.scrollTop") > top, timeout=10, interval=0.1,
+                       message="the notebook to scroll under the wheel over a chart")
+            assert page.evaluate(_X_RANGE, loss) == full
+            canvas.scroll_into_view_if_needed()
+            # drag a range on x zooms; Reset, and a double-click, return to the whole run
+            for how in ("reset", "double-click"):
+                box = canvas.bounding_box()
+                y = box["y"] + box["height"] * 0.45
+                page.mouse.move(box["x"] + box["width"] * 0.35, y)
+                page.mouse.down()
+                page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=8)
+                page.mouse.move(box["x"] + box["width"] * 0.6, y, steps=8)
+                page.mouse.up()
+                wait_until(lambda: (page.evaluate(_X_RANGE, loss) or full)[1] - (page.evaluate(_X_RANGE, loss) or full)[0]
+                           < 0.6 * (full[1] - full[0]), timeout=20, interval=0.2, message="a drag on x to zoom")
+                if how == "reset":
+                    page.mouse.move(box["x"] + box["width"] / 2, y)
+                    reset = panel.locator(".bk-tool-icon-reset").filter(visible=True).first
+                    reset.click()
+                else:
+                    page.mouse.dblclick(box["x"] + box["width"] / 2, y)
+                wait_until(lambda: page.evaluate(_X_RANGE, loss)[0] <= full[0] + 1
+                           and page.evaluate(_X_RANGE, loss)[1] >= full[1] - 1, timeout=20, interval=0.2,
+                           message=f"{how} to restore the whole run")
+            # the smoothing control changes the data drawn (the smoothed column)
             def drawn():
                 return page.evaluate("""(n) => { for (const d of Bokeh.documents) { const m = d.get_model_by_name(n);
                                          if (m) return Array.from(m.data.ys).slice(0, 50); } }""", loss)
@@ -171,8 +288,6 @@ def test_the_run_page_renders_and_updates_live(server, app):
 
             wait_until(changed, timeout=60, interval=0.1,
                        message=f"the data drawn for {loss} to change after choosing ema")
-            after = seen[-1]
-            assert before != after
             # a live run: points arrive while its cell is still running
             _run_cell(page, 1)
             page.wait_for_function("""() => { for (const d of (window.Bokeh ? Bokeh.documents : [])) {
@@ -190,15 +305,67 @@ def test_the_run_page_renders_and_updates_live(server, app):
                 counts.append(live_points())
             assert counts[-1] > counts[0] > 0, f"no new point on the live chart within 60 s; counts seen: {counts}"
             page.screenshot(path=str(ARTIFACTS / f"{app}-live.png"), full_page=True)
-            # the run table: states as badges, numbers to significant digits (never a nonzero as 0)
+            # the run table: states as badges, numbers to significant digits, no text cut without a tooltip
             _run_cell(page, 2)
-            cell = page.locator(".slick-cell", has_text="finished").first
-            cell.wait_for(timeout=60_000)
-            texts = page.locator(".slick-cell").all_inner_texts()
-            assert "0.01" in texts, texts  # config.lr
+            page.locator(".slick-cell", has_text="finished").first.wait_for(timeout=60_000)
             table = page.locator(".tracker-panel").filter(has=page.locator(".slick-cell")).first
             table.scroll_into_view_if_needed()
+            page.wait_for_timeout(1000)
+            texts = page.locator(".slick-cell").all_inner_texts()
+            assert "0.01" in texts, texts  # config.lr
+            cut = page.evaluate(_CUT, ".slick-column-name, .slick-cell")
+            assert not cut, f"text cut with no tooltip: {cut[:10]}"
             table.screenshot(path=str(ARTIFACTS / f"{app}-table.png"))
+            # ticking runs compares them; 20 ticks and unticks leave no error in the kernel's log
+            boxes = table.locator(".slick-row input[type=checkbox]")
+            for i in range(20):
+                boxes.nth(i % 3).click()
+                page.wait_for_timeout(150)
+            for i in range(3):  # three runs ticked for the comparison's screenshot
+                if not boxes.nth(i).is_checked():
+                    boxes.nth(i).click()
+            table.locator("canvas").filter(visible=True).nth(1).wait_for(timeout=60_000)
+            page.wait_for_timeout(2500)
+            table.screenshot(path=str(ARTIFACTS / f"{app}-compare.png"))
+            # a failed run: one output for display(), the exception and its traceback on the overview
+            _run_cell(page, 3)
+            cell = page.locator(".jp-Cell").nth(3)
+            cell.locator(".tracker-panel").first.wait_for(timeout=60_000)
+            cell.get_by_text("loss is nan at epoch 2").first.wait_for(timeout=30_000)
+            page.wait_for_timeout(1500)
+            assert cell.locator(".jp-OutputArea-output").count() == 1
+            overview = cell.locator(".tracker-panel").first.inner_text()
+            assert "ValueError" in overview and "Traceback" in overview and "exit code" in overview.lower(), overview
+            cell.locator(".tracker-panel").first.screenshot(path=str(ARTIFACTS / f"{app}-failed.png"))
+            if app == "lab":  # the dark theme: the table and the charts take its colours, live
+                page.evaluate("window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+                page.wait_for_function("document.body.dataset.jpThemeLight === 'false'", timeout=30_000)
+                page.wait_for_timeout(2000)
+                fg, bg = page.locator(".slick-cell", has_text="finished").first.evaluate(
+                    "e => (" + _COLOURS + ")(e.closest('.slick-row').querySelector('.slick-cell:not(:first-child)') || e)")
+                assert contrast(fg, bg) >= 4.5, (fg, bg)
+                assert _luminance(bg) < 0.2, bg  # a dark table, not white on white
+                label = page.evaluate("""(name) => { for (const d of Bokeh.documents) { const src = d.get_model_by_name(name);
+                    if (!src) continue; for (const m of d._all_models.values())
+                        if (m.major_label_text_color !== undefined) return m.major_label_text_color; } }""", loss)
+                assert label and label.lower() not in ("#444444", "black"), label
+                table.scroll_into_view_if_needed()
+                table.screenshot(path=str(ARTIFACTS / "lab-dark-table.png"))
+                panel.scroll_into_view_if_needed()
+                panel.locator(".lm-TabBar-tab", has_text="Charts").first.click()
+                page.wait_for_timeout(1500)
+                panel.screenshot(path=str(ARTIFACTS / "lab-dark-charts.png"))
+                panel.locator(".lm-TabBar-tab", has_text="Overview").first.click()
+                page.wait_for_timeout(800)
+                panel.screenshot(path=str(ARTIFACTS / "lab-dark-overview.png"))
+                page.evaluate("window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+                page.wait_for_function("document.body.dataset.jpThemeLight === 'true'", timeout=30_000)
+                page.wait_for_timeout(1500)
+            # the kernel logged no error and no "No such comm" through all of the above
+            page.wait_for_timeout(2000)
+            _run_cell(page, 4)
+            log = _output_text(page, 4)
+            assert log.startswith("KERNEL-LOG 0 "), log
         finally:
             browser.close()
     assert not failed, failed

@@ -3,7 +3,7 @@
 ::
 
     tracker ls [PROJECT]                 projects, or the runs of a project
-    tracker show PROJECT/RUN_ID          one run: metadata, config, summary
+    tracker show PROJECT/RUN_ID          one run: metadata, config, summary; a failed run's exit code and exception
     tracker export PROJECT --format parquet|csv [--out DIR]
     tracker sql "select ... from runs"   DuckDB SQL over the store's views
     tracker demo                         write a few demo runs
@@ -74,6 +74,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         "created_at": run.created_at,
         "duration": round(run.duration, 3),
         "last_step": run.last_step,
+        "exit_code": run.exit_code,
+        "exception": _exception_line(run.exception),
         "tags": run.tags,
         "notes": run.notes,
         "group": run.group,
@@ -85,7 +87,18 @@ def cmd_show(args: argparse.Namespace) -> int:
         "summary": run.summary,
     }
     print(json.dumps(doc, indent=2, default=str))
+    if run.state in ("failed", "killed", "crashed"):  # the end of a failed run, readable at a glance
+        ending = f"{run.state}, exit code {run.exit_code if run.exit_code is not None else 'unknown'}"
+        exc = run.exception
+        print(f"tracker: {run.path} {ending}" + (f": {exc['type']}: {exc['message']}" if exc else ""),
+              file=sys.stderr)
     return 0
+
+
+def _exception_line(exc: dict[str, str] | None) -> dict[str, str] | None:
+    """What ``show`` prints of a failure: the exception's type and message (the traceback is
+    ``Api().run(path).exception["traceback"]``)."""
+    return None if exc is None else {"type": exc["type"], "message": exc["message"]}
 
 
 #: What ``tracker export`` (and ``%tracker export``) writes.

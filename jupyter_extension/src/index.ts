@@ -7,11 +7,14 @@
  * tracker server extension, which serves the files of the installed `bokeh` package (so the
  * JavaScript and Python versions always match; see bokeh.ts).
  *
+ * The same plugin makes those pages follow JupyterLab's light or dark theme (nbtheme.ts).
+ *
  * The second plugin is the Runs sidebar (sidebar.ts): runs browsed live, opened and compared.
  */
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { loadBokeh } from './bokeh';
+import { followTheme } from './nbtheme';
 import sidebar from './sidebar';
 
 export { bokehGlobal, loadBokeh } from './bokeh';
@@ -26,6 +29,7 @@ const bokehjs: JupyterFrontEndPlugin<void> = {
     try {
       const version = await loadBokeh();
       document.body.dataset.trackerBokeh = version;
+      followTheme(); // run pages drawn in the kernel take the theme's colours (nbtheme.ts)
     } catch (error) {
       console.warn(String(error));
     }

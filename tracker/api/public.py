@@ -507,6 +507,26 @@ class Run:
         return step if isinstance(step, int) and step >= 0 else None
 
     @property
+    def exit_code(self) -> int | None:
+        """The exit code the run ended with (``status.json``): 0 finished, 1 an uncaught exception
+        or an exception leaving the ``with`` block, N from ``run.finish(exit_code=N)`` or
+        ``sys.exit(N)``, 255 ``KeyboardInterrupt``, 128+signal SIGTERM; None while it runs, or
+        when it crashed."""
+        code = self.status.get("exit_code")
+        return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+    @property
+    def exception(self) -> dict[str, str] | None:
+        """What a failed run failed with: ``{"type", "message", "traceback"}`` (the exception's
+        type name, its message, and the formatted traceback: the last 200 lines, at most 64 KB),
+        recorded for an uncaught exception and for one leaving the ``with`` block; None otherwise
+        (``run.finish(exit_code=N)`` records the exit code alone)."""
+        record = self.status.get("exception")
+        if not isinstance(record, dict):
+            return None
+        return {k: str(record.get(k) or "") for k in ("type", "message", "traceback")}
+
+    @property
     def duration(self) -> float:
         """Seconds from creation to the end (or the last heartbeat; or now while running)."""
         st = self.status

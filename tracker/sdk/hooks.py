@@ -1,7 +1,9 @@
 """Process hooks that give every run a final state, however the process ends.
 
 - normal exit (``atexit``): ``finished``, or ``failed`` when ``sys.exit`` got a non-zero code;
-- an uncaught exception (``sys.excepthook``): ``failed``; ``KeyboardInterrupt``: ``killed``;
+- an uncaught exception (``sys.excepthook``): ``failed``, with the exception (type, message,
+  traceback) recorded in ``status.json`` after the traceback is printed (so the run's console has
+  it too); ``KeyboardInterrupt``: ``killed``;
 - SIGTERM (when nobody else handles it): ``killed``, then the default action;
 - kill -9 or a power cut: nothing runs; readers derive ``crashed`` from the dead pid or an old
   heartbeat.
@@ -41,9 +43,11 @@ def install() -> None:
     previous_hook = sys.excepthook
 
     def excepthook(exc_type: Any, exc: Any, tb: Any) -> None:
-        previous_hook(exc_type, exc, tb)
-        killed = issubclass(exc_type, KeyboardInterrupt)
-        _end_all("killed" if killed else "failed", 255 if killed else 1)
+        try:
+            previous_hook(exc_type, exc, tb)  # printed first: the run's console capture still sees it
+        finally:
+            killed = isinstance(exc_type, type) and issubclass(exc_type, KeyboardInterrupt)
+            _end_all("killed" if killed else "failed", 255 if killed else 1, None if killed else (exc, tb))
 
     sys.excepthook = excepthook
     _wrap_sys_exit()
@@ -69,8 +73,11 @@ def _wrap_sys_exit() -> None:
     sys.exit = exit  # type: ignore[assignment]
 
 
-def _end_all(run_state: str, code: Any) -> None:
+def _end_all(run_state: str, code: Any, failure: tuple[Any, Any] | None = None) -> None:
+    """End every active run; ``failure`` is ``(exception, traceback)`` to record first."""
     for run in list(state.active):
+        if failure is not None and isinstance(failure[0], BaseException):
+            run.record_exception(failure[0], failure[1])  # never raises (a disabled run ignores it)
         run.finish_as(run_state, code)
 
 

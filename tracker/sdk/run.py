@@ -89,6 +89,7 @@ class Run:
         self._start_time = _now()
         self._state = "running"
         self._exit_code: int | None = None
+        self._exception: dict[str, str] | None = None  # what the run failed with (record_exception)
         self._finished_at: float | None = None
         self._owner_pid = os.getpid()
         self._lock = threading.RLock()
@@ -559,6 +560,24 @@ class Run:
         state = "finished" if not exit_code else "failed"
         self.finish_as(state, exit_code if exit_code is not None else 0, quiet)
 
+    def record_exception(self, exc: BaseException, tb: Any = None) -> None:
+        """Record the exception this run fails with: its type, message and formatted traceback
+        (the last 200 lines, at most 64 KB) go into ``status.json`` when the run ends ``failed``
+        or ``killed`` (read back as ``Api().run(path).exception``). The ``with`` block and the
+        uncaught-exception hook call it before ending the run. Never raises; a run that already
+        ended keeps what it has.
+
+        Args:
+            exc: the exception.
+            tb: its traceback (default ``exc.__traceback__``).
+        """
+        try:
+            if not is_live(self._state) or os.getpid() != self._owner_pid:
+                return
+            self._exception = failure_record(exc, tb)
+        except Exception:  # noqa: BLE001 - tracking never stops the program it tracks
+            pass
+
     def finish_as(self, state: str, exit_code: int | None, quiet: bool | None = None) -> None:
         """End the run in a given final state: what ``finish`` and the process's exit hooks
         (normal exit, an uncaught exception, SIGTERM) call. A run that already ended, or one
@@ -566,7 +585,8 @@ class Run:
 
         Args:
             state: ``finished``, ``failed`` or ``killed``.
-            exit_code: the process's exit code, kept in ``status.json``.
+            exit_code: the process's exit code, kept in ``status.json`` (with the exception given
+                to :meth:`record_exception`, unless the state is ``finished``).
             quiet: no closing message (default: the ``quiet`` setting).
         """
         with self._lock:
@@ -577,6 +597,8 @@ class Run:
             self._commit_pending()
             self._state = state
             self._exit_code = exit_code
+            if state == "finished":
+                self._exception = None
             self._finished_at = _now()
             self._fast = False
         self._files.sync_saved()  # "end" and "live" files, as they are now
@@ -608,8 +630,22 @@ class Run:
         elif issubclass(exc_type, SystemExit):
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
             self.finish(code)
-        else:
+        else:  # the exception is recorded, and it leaves the block: never swallowed
+            self.record_exception(exc, tb)
+            self._console_failure()
             self.finish_as("failed", 1)
+
+    def _console_failure(self) -> None:
+        """Put the recorded traceback into the run's console (not on the terminal): an exception
+        leaving the ``with`` block is printed, if at all, only after the capture stopped."""
+        try:
+            console = getattr(self._context, "console", None)
+            record = self._exception
+            if console is None or record is None or not is_live(self._state):
+                return
+            console.sink.feed("stderr", f"tracker: run {self.name} failed:\n{record['traceback'].rstrip(chr(10))}\n")
+        except Exception:  # noqa: BLE001 - tracking never stops the program it tracks
+            pass
 
     def status(self) -> dict[str, Any]:
         """The run's current status record (state, step, heartbeat, ...)."""
@@ -822,6 +858,7 @@ class Run:
             "heartbeat_at": _now(),
             "finished_at": self._finished_at,
             "exit_code": self._exit_code,
+            "exception": self._exception,
             "last_step": self._step - 1,
             "writer": self._writer.writer_id,
             "heartbeat_interval": self._settings.heartbeat_interval,
@@ -908,6 +945,47 @@ def make_record(
         "metrics": [],
         "resumes": 0,
     }
+
+
+#: What is kept of a failure's traceback: its last lines, and at most this many characters of them.
+TRACEBACK_LINES = 200
+TRACEBACK_CHARS = 64 * 1024
+#: Characters kept of an exception's message.
+MESSAGE_CHARS = 4000
+
+
+def failure_record(exc: BaseException, tb: Any = None) -> dict[str, str]:
+    """``{"type", "message", "traceback"}`` of an exception, as ``status.json`` keeps it: the
+    type's name, ``str(exc)`` (at most 4,000 characters) and the formatted traceback (its last
+    200 lines, at most 64 KB). Never raises, whatever the exception's ``__str__`` does."""
+    from tracker.convert import escape_surrogates, is_text, safe_str
+
+    def text(value: str) -> str:
+        return value if is_text(value) else escape_surrogates(value)
+
+    kind = type_name(exc)
+    message = safe_str(exc, MESSAGE_CHARS)
+    try:
+        import traceback
+
+        lines = traceback.format_exception(type(exc), exc, tb if tb is not None else exc.__traceback__)
+        body = "".join(lines)
+    except Exception:  # noqa: BLE001 - a traceback that cannot be formatted: the type and message stay
+        body = f"{kind}: {message}\n(tracker: the traceback could not be formatted)\n"
+    try:
+        body = text(str(body))
+        rows = body.splitlines(keepends=True)
+        note = ""
+        if len(rows) > TRACEBACK_LINES:
+            note = f"[tracker: the first {len(rows) - TRACEBACK_LINES} lines of the traceback were cut]\n"
+            body = "".join(rows[-TRACEBACK_LINES:])
+        if len(body) > TRACEBACK_CHARS:
+            note = f"[tracker: the traceback was cut to its last {TRACEBACK_CHARS} characters]\n"
+            body = body[-TRACEBACK_CHARS:]
+        body = note + body
+    except Exception:  # noqa: BLE001
+        body = ""
+    return {"type": text(kind), "message": text(message), "traceback": body}
 
 
 def _first_keys(data: Any) -> str:

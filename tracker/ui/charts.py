@@ -27,6 +27,12 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#bcbd22", "#17becf")
 #: A series is reduced again from the store once it holds this many points (two per pixel at most).
 MAX_POINTS = 2_000
+#: The grid's status line while it has no chart, and once every chart is filtered out.
+#: Line widths (a highlighted run's are doubled) and the alpha of the other runs' lines then.
+RAW_WIDTH, SMOOTH_WIDTH, FADED = 1.5, 2.0, 0.2
+NO_METRICS = "<i style='color:var(--jp-ui-font-color2, #888)'>no metrics logged yet</i>"
+DRAWING = "<i style='color:var(--jp-ui-font-color2, #888)'>drawing the charts...</i>"
+NO_MATCH = "<i style='color:var(--jp-ui-font-color2, #888)'>no chart matches the filter</i>"
 
 #: The CSV download's icon (the toolbar's own save is the PNG): "CSV" on a page.
 _CSV_ICON = ("data:image/svg+xml;base64,"
@@ -54,10 +60,148 @@ a.download = name + '.' + fmt;
 document.body.appendChild(a); a.click(); a.remove();
 """
 
+#: Maximise / restore: as wide as the charts' row allows (never past the panel's edge).
 _MAXIMISE_JS = """
-if (fig.width === big_w) { fig.width = small_w; fig.height = small_h; }
-else { fig.width = big_w; fig.height = big_h; }
+if (fig.width !== small_w) { fig.width = small_w; fig.height = small_h; return; }
+let avail = big_w;
+try {
+  const view = Bokeh.index.get(fig);
+  const box = view && view.el.parentElement && view.el.parentElement.closest('.widget-box, .jp-OutputArea-output');
+  if (box && box.clientWidth > 0) avail = box.clientWidth - 12;
+} catch (e) {}
+fig.width = Math.max(small_w, Math.min(big_w, avail)); fig.height = big_h;
 """
+
+#: Tick labels with as few digits as tell the ticks apart: 0.003 (not 3.000e-3), 0.0029 / 0.003 /
+#: 0.0031, 1.5e-5 only below 1e-4 (1e-3 on a log axis), 12k / 1.2M from 10,000 up. A log axis formats
+#: each tick alone (1e-4, 0.001, 0.01, 0.1, 1). ``this`` is one formatting pass's cache (Bokeh's).
+TICK_FORMAT_JS = """
+if (this.f === undefined) {
+  const trim = (s) => {
+    let [m, e] = s.split('e');
+    if (m.includes('.')) m = m.replace(/0+$/, '').replace(/[.]$/, '');
+    if (m === '-0') m = '0';
+    return e === undefined ? m : m + 'e' + e.replace('+', '');
+  };
+  const exact = (s, v, tol) => Math.abs(parseFloat(s) - v) <= tol;
+  const sci = (v, tol) => {
+    for (let p = 0; p < 12; p++) { const s = v.toExponential(p); if (exact(s, v, tol)) return trim(s); }
+    return trim(v.toExponential(12));
+  };
+  const UNITS = [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
+  const unit = (a) => { for (const [u, s] of UNITS) if (a >= u) return [u, s]; return [1, '']; };
+  const vals = Array.from(ticks).filter((t) => Number.isFinite(t));
+  const amax = vals.reduce((a, t) => Math.max(a, Math.abs(t)), 0);
+  if (log) {
+    this.f = (v) => {
+      const a = Math.abs(v);
+      if (!(a > 0)) return '0';
+      const tol = a * 1e-6;
+      if (a < 1e-3 || a >= 1e15) return sci(v, tol);
+      const [u, s] = a >= 1e4 ? unit(a) : [1, ''];
+      for (let d = 0; d < 13; d++) { const t = (v / u).toFixed(d); if (exact(t, v / u, tol / u)) return trim(t) + s; }
+      return trim((v / u).toFixed(13)) + s;
+    };
+  } else {
+    let step = Infinity;
+    for (let i = 1; i < vals.length; i++) { const d = Math.abs(vals[i] - vals[i - 1]); if (d > 0) step = Math.min(step, d); }
+    if (!Number.isFinite(step)) step = amax > 0 ? amax : 1;
+    const tol = step * 1e-3;
+    if (!(amax > 0)) {
+      this.f = (v) => '0';
+    } else if (amax < 1e-4 || amax >= 1e15) {
+      this.f = (v) => (v === 0 ? '0' : sci(v, tol));
+    } else {
+      const [u, s] = amax >= 1e4 ? unit(amax) : [1, ''];
+      let d = Math.max(0, -Math.floor(Math.log10(step / u)));
+      while (d < 15 && !vals.every((v) => exact((v / u).toFixed(d), v / u, tol / u))) d++;
+      this.f = (v) => { const t = trim((v / u).toFixed(d)); return t === '0' ? '0' : t + s; };
+    }
+  }
+}
+return this.f(tick);
+"""
+
+#: Ticks of a log axis: every decade (every k-th past 8), else 1-2-5 of each decade, else 1..9,
+#: else plain linear ticks: a narrow range (0.05-1, a constant 0.003) still gets labels.
+LOG_TICKS_JS = """
+const a = Math.min(cb_data.start, cb_data.end), hi = Math.max(cb_data.start, cb_data.end);
+if (!(hi > 0) || !Number.isFinite(hi)) return [];
+const lo = a > 0 ? a : hi / 1e6;
+const inside = (v) => v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9);
+const e0 = Math.floor(Math.log10(lo)), e1 = Math.ceil(Math.log10(hi));
+const at = (m, e) => Number(m + 'e' + e);
+const decades = [];
+for (let e = e0; e <= e1; e++) if (inside(at(1, e))) decades.push(e);
+if (decades.length >= 3) {
+  const k = Math.ceil(decades.length / 8);
+  return decades.filter((e) => e % k === 0).map((e) => at(1, e));
+}
+for (const ms of [[1, 2, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9]]) {
+  const t = [];
+  for (let e = e0 - 1; e <= e1; e++) for (const m of ms) { const v = at(m, e); if (inside(v)) t.push(v); }
+  if (t.length >= 3) return t;
+}
+const span = hi - lo;
+const mag = Math.pow(10, Math.floor(Math.log10(span / 4)));
+const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => span / s <= 6) || 10 * mag;
+const out = [];
+for (let v = Math.ceil(lo / step) * step; v <= hi * (1 + 1e-12); v += step) out.push(Number(v.toPrecision(12)));
+return out;
+"""
+
+#: Minor ticks of a log axis: 2..9 of each decade when the major ticks are decades.
+LOG_MINOR_TICKS_JS = """
+const majors = cb_data.major_ticks;
+const a = Math.min(cb_data.start, cb_data.end), hi = Math.max(cb_data.start, cb_data.end);
+if (!majors.length || !(hi > 0) || !majors.every((v) => Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-9)) return [];
+const lo = a > 0 ? a : hi / 1e6;
+const e0 = Math.floor(Math.log10(lo)), e1 = Math.ceil(Math.log10(hi));
+const dense = e1 - e0 <= 8, out = [];
+for (let e = e0; e <= e1; e++) for (let m = 1; m <= 9; m++) {
+  if (m > 1 && !dense) break;
+  const v = Number(m + 'e' + e);
+  if (v >= lo && v <= hi && !majors.includes(v)) out.push(v);
+}
+return out;
+"""
+
+
+def tick_formatter(log: bool = False) -> Any:
+    """A new axis tick formatter (a Bokeh model belongs to one document: one per axis) that labels
+    ticks with as few digits as tell them apart (see :data:`TICK_FORMAT_JS`)."""
+    from bokeh.models import CustomJSTickFormatter
+
+    return CustomJSTickFormatter(code=TICK_FORMAT_JS, args={"log": bool(log)})
+
+
+def log_ticker() -> Any:
+    """A new log-axis ticker that labels every decade, and a narrow range too (see :data:`LOG_TICKS_JS`)."""
+    from bokeh.models import CustomJSTicker
+
+    return CustomJSTicker(major_code=LOG_TICKS_JS, minor_code=LOG_MINOR_TICKS_JS)
+
+
+def y_limits(lo: float, hi: float, log: bool = False) -> tuple[float, float]:
+    """The y range drawn for data from ``lo`` to ``hi``: 5 % more each side; a constant series
+    centred on its value with 10 % of it each side (0.003: 0.0027 to 0.0033; 0: -1 to 1), never
+    Bokeh's ±1 around it, where 0.003 reads as 0. On a log axis (positive ``lo``), the same in
+    decades."""
+    import math
+
+    if log:
+        if hi / lo <= 1 + 1e-9:
+            return lo / 1.1, hi * 1.1
+        pad = (hi / lo) ** 0.05
+        return lo / pad, hi * pad
+    span = hi - lo
+    scale = max(abs(lo), abs(hi))
+    if span <= scale * 1e-12:
+        mid = (lo + hi) / 2
+        half = abs(mid) * 0.1 if mid else 1.0
+        half = max(half, 1e-300) if math.isfinite(half) else 1.0
+        return mid - half, mid + half
+    return lo - span * 0.05, hi + span * 0.05
 
 
 #: System metrics as W&B's System tab names them: key -> (title, unit). Units: "%", "MB", "GB",
@@ -144,6 +288,7 @@ class _Chart:
         self.extent: dict[str, tuple[float, float]] = {}  # run path -> first and last x of the whole series
         self.zoomed: tuple[float, float] | None = None
         self.reset_at = 0.0  # monotonic time of the last reset
+        self.model: Any = None  # its widget (one Bokeh document a chart: they wrap as the panel's width allows)
 
 
 class ChartGrid:
@@ -213,20 +358,73 @@ class ChartGrid:
         self.group_select.observe(lambda ch: self.set_grouping(ch["new"]), "value")
         self.filter_text.observe(lambda ch: self.set_filter(ch["new"]), "value")
         self.hide_select.observe(lambda ch: self.set_hidden(ch["new"]), "value")
+        def wrap() -> Any:  # a row of controls that wraps at the panel's edge
+            return w.Layout(display="flex", flex_flow="row wrap", align_items="center", width="100%")
+
         self.controls = w.VBox([
-            w.HBox([self.x_select, self.smooth_select, self.weight_slider, self.log_box]),
-            w.HBox([self.hover_select, self.group_select, self.filter_text, self.hide_select]),
-        ])
-        self.sections: dict[str, tuple[Any, Any]] = {}   # name -> (Bokeh column, BokehModel)
+            w.Box([self.x_select, self.smooth_select, self.weight_slider, self.log_box], layout=wrap()),
+            w.Box([self.hover_select, self.group_select, self.filter_text, self.hide_select], layout=wrap()),
+        ], layout=w.Layout(width="100%"))
+        #: The run highlighted in every chart (its path; None: none), and the runs the legend's
+        #: search leaves out (their lines are hidden).
+        self.highlighted: str | None = None
+        self.run_query = ""
+        self.filtered_runs: set[str] = set()
+        self.legend: Any = None
+        self.legend_entries: dict[str, Any] = {}   # run path -> its entry (a colour swatch and a toggle)
+        self.legend_buttons: dict[str, Any] = {}   # run path -> its ToggleButton
+        if len(self.runs) > 1:
+            self._make_legend()
+        self.sections: dict[str, tuple[Any, Any]] = {}   # name -> (the charts' wrapping Box, the section's widget)
+        self._section_heads: dict[str, Any] = {}
         self.status = w.HTML("")
-        self.section_box = w.VBox([])
-        self.widget = w.VBox([self.controls, self.status, self.section_box])
+        self.section_box = w.VBox([], layout=w.Layout(width="100%"))
+        parts = [self.controls] + ([self.legend] if self.legend is not None else []) + [self.status, self.section_box]
+        self.widget = w.VBox(parts, layout=w.Layout(width="100%"))
         self._pending = keys
+        self._unfitted: set[str] = set()  # charts whose y range is to fit their data again
         #: Set once every chart known at construction is built (see :meth:`build_async`).
         self.built = threading.Event()
         self.first_row_seconds: float | None = None  # time to the first row of every section
         if build:
             self.build()
+
+    def _make_legend(self) -> None:
+        """One legend for every chart of a comparison, above them: a search box (narrows the list
+        and the lines drawn) and an entry a run (its colour and name); a click highlights that run
+        in every chart, a second click clears it."""
+        import ipywidgets as w
+
+        self.legend_search = w.Text(placeholder="search runs", continuous_update=True,
+                                    layout=w.Layout(width="220px"))
+        self.legend_search.observe(lambda ch: self.search_runs(ch["new"]), "value")
+        self.legend_count = w.HTML(self._legend_count_html())
+        for run in self.runs:
+            colour = _e(self.colours.get(run.path, PALETTE[0]))
+            swatch = w.HTML(f"<span style='display:inline-block;width:16px;height:4px;border-radius:2px;"
+                            f"background:{colour};vertical-align:middle'></span>",
+                            layout=w.Layout(width="auto", margin="0 2px 0 0"))
+            button = w.ToggleButton(value=False, description=run.name, tooltip=f"{run.name} ({run.path}): "
+                                    "click to highlight in every chart", layout=w.Layout(width="auto", height="26px"))
+            button.observe(lambda ch, p=run.path: self._on_legend_click(p, ch["new"]), "value")
+            self.legend_buttons[run.path] = button
+            self.legend_entries[run.path] = w.HBox([swatch, button], layout=w.Layout(
+                align_items="center", margin="0 10px 4px 0", width="auto", flex="0 0 auto"))
+        self.legend_list = w.Box(list(self.legend_entries.values()), layout=w.Layout(
+            display="flex", flex_flow="row wrap", align_items="center", width="100%", max_height="140px",
+            overflow="auto"))
+        self.legend = w.VBox([
+            w.Box([self.legend_count, self.legend_search], layout=w.Layout(
+                display="flex", flex_flow="row wrap", align_items="center", width="100%")),
+            self.legend_list,
+        ], layout=w.Layout(width="100%", margin="4px 0"))
+        self.legend.add_class("tracker-legend")
+
+    def _legend_count_html(self) -> str:
+        shown = len(self.runs) - len(self.filtered_runs)
+        count = f"{shown} of {len(self.runs)}" if self.filtered_runs else f"{len(self.runs)}"
+        return (f"<span style='color:var(--jp-ui-font-color1, inherit);font-size:13px;margin-right:8px'>"
+                f"<b>runs</b> <span style='color:var(--jp-ui-font-color2, #888)'>({count})</span></span>")
 
     def build(self) -> None:
         """Make the charts of every metric known now: first the first row of every section (what
@@ -239,8 +437,8 @@ class ChartGrid:
             with self.lock:
                 keys, self._pending = self._pending, []
             groups = self._groups(keys)
-            if not groups or not keys:
-                self.status.value = "<i>no metrics logged yet</i>"
+            if not keys and not self.charts:
+                self.status.value = NO_METRICS
             heads = [skeys[: self.columns] for skeys in groups.values()]
             tails = [skeys[self.columns:] for skeys in groups.values()]
             for part in (heads, tails):
@@ -256,8 +454,7 @@ class ChartGrid:
                             self._relayout()
                 if self.first_row_seconds is None:
                     self.first_row_seconds = time.perf_counter() - t0
-            if keys:
-                self.status.value = ""
+            self._set_status()
         finally:
             self.built.set()
 
@@ -271,7 +468,7 @@ class ChartGrid:
             except Exception as exc:  # noqa: BLE001 - a panel never raises into the user's loop
                 self._error(exc)
 
-        self.status.value = "<i>drawing the charts...</i>"
+        self.status.value = DRAWING
         thread = threading.Thread(target=run, name="tracker-charts", daemon=True)
         thread.start()
         return thread
@@ -318,46 +515,56 @@ class ChartGrid:
         return 1000.0 if self.x_axis == "_timestamp" else 1.0  # Bokeh's datetime axis is in ms
 
     def _make_figure(self, key: str) -> Any:
-        from bokeh.models import ColumnDataSource, CustomAction, CustomJS, DatetimeTickFormatter, HoverTool
+        from bokeh.models import (
+            ColumnDataSource,
+            CustomAction,
+            CustomJS,
+            DatetimeTickFormatter,
+            HoverTool,
+            Range1d,
+        )
         from bokeh.plotting import figure
 
         chart = _Chart(key)
         # the wheel scrolls the notebook; a drag zooms the x range (as in W&B); Reset or a double
-        # click return to the whole run; the toolbar shows when the pointer is over the chart
-        title, unit = system_label(key) if self.stream == "system" else (key, "")
+        # click return to the whole run; the toolbar shows when the pointer is over the chart. The
+        # y range is the kernel's: it fits the drawn data (all runs', the zoomed window's) each time
+        # they change (see _fit_y), so the wheel zoom, when chosen, zooms x only.
+        title = system_label(key)[0] if self.stream == "system" else key
         fig = figure(width=self.chart_width, height=self.chart_height, title=title,
-                     tools="xbox_zoom,xpan,wheel_zoom,reset,save", active_drag="xbox_zoom", active_scroll=None,
+                     tools="xbox_zoom,xpan,xwheel_zoom,reset,save", active_drag="xbox_zoom", active_scroll=None,
                      y_axis_type="log" if self.log_y else "linear",
+                     y_range=Range1d(0.1, 1.0) if self.log_y else Range1d(0.0, 1.0),
                      x_axis_label=self.x_axis, name=key, toolbar_location="above")
         fig.toolbar.logo = None
         fig.toolbar.autohide = True
-        if unit == "bytes":
-            from bokeh.models import NumeralTickFormatter
-
-            fig.yaxis.formatter = NumeralTickFormatter(format="0.[0] b")  # 1.4 MB, not 1.400e+6
-        elif not self.log_y:
-            from bokeh.models import BasicTickFormatter
-
-            fig.yaxis.formatter = BasicTickFormatter(precision="auto", power_limit_low=-4, power_limit_high=6)
+        # transparent: the notebook's theme shows through (no white box on a dark theme)
+        fig.background_fill_color = None
+        fig.border_fill_color = None
+        if self.log_y:
+            fig.yaxis.ticker = log_ticker()
+        fig.yaxis.formatter = self._y_formatter(key)
         fig.title.text_font_size = "12px"
-        if self.x_axis == "_timestamp":
-            fig.xaxis.formatter = DatetimeTickFormatter()
-        multi = len(self.runs) > 1  # one run: no legend (a model less per chart)
+        fig.xaxis.formatter = DatetimeTickFormatter() if self.x_axis == "_timestamp" else tick_formatter()
+        multi = len(self.runs) > 1  # the grid's one legend names the runs (see _make_legend)
+        y_tip = "@y{%.6g}"
+        raws = []
         for run in self.runs:
             src = ColumnDataSource({"x": [], "y": [], "ys": []}, name=f"{key}@{run.path}")
             colour = self.colours.get(run.path, PALETTE[0])
-            extra = {"legend_label": run.name} if multi else {}
-            raw = fig.line("x", "y", source=src, color=colour, line_alpha=1.0, line_width=1.5, name="raw", **extra)
+            raw = fig.line("x", "y", source=src, color=colour, line_alpha=1.0, line_width=RAW_WIDTH, name="raw")
             raw.tags = [run.path]
+            raws.append(raw)
             chart.sources[run.path] = src
+            if multi:  # a tooltip a run, titled with its name
+                fig.add_tools(HoverTool(renderers=[raw], tooltips=[(run.name, y_tip), (self.x_axis, "@x{0,0.[000]}")],
+                                        formatters={"@y": "printf"}, mode=self.hover_mode))
+        if not multi:
+            fig.add_tools(HoverTool(renderers=raws, tooltips=[(self.x_axis, "@x{0,0.[000]}"), (key, y_tip)],
+                                    formatters={"@y": "printf"}, mode=self.hover_mode))
+        chart.figure = fig
         if self.smoothing != "none":
             self._add_smooth(chart)
-        if multi:
-            fig.legend.click_policy = "hide"
-            fig.legend.label_text_font_size = "10px"
-        fig.add_tools(HoverTool(renderers=[r for r in fig.renderers if r.name == "raw"],
-                                tooltips=[(self.x_axis, "@x{0,0.[000]}"), (key, "@y{0.[0000]}")],
-                                mode=self.hover_mode))
         big_w, big_h = self.chart_width * self.columns, self.chart_height * 2
         fig.add_tools(CustomAction(icon="maximize", description="Maximise / restore",
                                    callback=CustomJS(args=dict(fig=fig, big_w=big_w, big_h=big_h,
@@ -372,9 +579,18 @@ class ChartGrid:
         fig.on_event(RangesUpdate, lambda ev, k=key: self._on_range(k, ev))
         fig.on_event(Reset, lambda ev, k=key: self.reset_zoom(k))
         fig.js_on_event(DoubleTap, CustomJS(args=dict(p=fig), code="p.reset.emit()"))
-        chart.figure = fig
         self.charts[key] = chart
+        self._style_runs([chart])  # the highlight, the search and the smoothing of the charts there
         return fig
+
+    def _y_formatter(self, key: str) -> Any:
+        if self.log_y:
+            return tick_formatter(log=True)
+        if self.stream == "system" and system_label(key)[1] == "bytes":
+            from bokeh.models import NumeralTickFormatter
+
+            return NumeralTickFormatter(format="0.[0] b")  # 1.4 MB, not 1.400e+6
+        return tick_formatter()
 
     def _add_smooth(self, chart: _Chart) -> None:
         """The smoothed line of each run, made the first time smoothing is turned on (a chart
@@ -382,41 +598,135 @@ class ChartGrid:
         fig = chart.figure
         if any(r.name == "smooth" for r in fig.renderers):
             return
-        multi = len(self.runs) > 1
         for run in self.runs:
-            extra = {"legend_label": run.name} if multi else {}
-            fig.line("x", "ys", source=chart.sources[run.path], color=self.colours.get(run.path, PALETTE[0]),
-                     line_width=2, visible=self.smoothing != "none", name="smooth", **extra)
+            line = fig.line("x", "ys", source=chart.sources[run.path], color=self.colours.get(run.path, PALETTE[0]),
+                            line_width=SMOOTH_WIDTH, visible=self.smoothing != "none", name="smooth")
+            line.tags = [run.path]
 
-    def _relayout(self) -> None:
-        """Put the visible charts in their sections (a section is one Bokeh document, one widget)."""
+    # --- runs: highlight and search -----------------------------------------------------------
+    def _line_style(self, path: str, kind: str) -> tuple[bool, float, float]:
+        """(visible, line width, line alpha) of a run's raw or smoothed line now."""
+        smoothing = self.smoothing != "none"
+        visible = path not in self.filtered_runs and (kind == "raw" or smoothing)
+        width = RAW_WIDTH if kind == "raw" else SMOOTH_WIDTH
+        alpha = 0.25 if kind == "raw" and smoothing else 1.0
+        if self.highlighted is not None:
+            if path == self.highlighted:
+                width *= 2
+                alpha = 0.4 if kind == "raw" and smoothing else 1.0
+            else:
+                width, alpha = 1.0, alpha * FADED
+        return visible, width, alpha
+
+    def _style_runs(self, charts: Any = None) -> None:
+        """Apply the highlight, the search and the smoothing to the lines of ``charts`` (all)."""
+        with self.lock:
+            for chart in (self.charts.values() if charts is None else charts):
+                for r in chart.figure.renderers:
+                    if r.name not in ("raw", "smooth") or not r.tags:
+                        continue
+                    visible, width, alpha = self._line_style(r.tags[0], r.name)
+                    if r.visible != visible:
+                        r.visible = visible
+                    if r.glyph.line_width != width:
+                        r.glyph.line_width = width
+                    if r.glyph.line_alpha != alpha:
+                        r.glyph.line_alpha = alpha
+
+    def highlight(self, path: str | None) -> None:
+        """Highlight one run (its path) in every chart: its lines thicker, the others faded; None
+        clears it. The legend's click does this."""
+        if path is not None and all(r.path != path for r in self.runs):
+            raise ValueError(f"no run {path!r} in these charts")
+        with self.lock:
+            self.highlighted = path
+            for p, button in self.legend_buttons.items():
+                if button.value != (p == path):
+                    button.value = p == path  # its observer sees the same highlight: nothing more
+            self._style_runs()
+
+    def _on_legend_click(self, path: str, on: bool) -> None:
+        if on and self.highlighted != path:
+            self.highlight(path)
+        elif not on and self.highlighted == path:
+            self.highlight(None)
+
+    def search_runs(self, query: str) -> None:
+        """Narrow the legend to the runs whose name or path holds ``query`` (any case); the other
+        runs' lines are hidden until the search is cleared."""
+        query = query.strip()
+        with self.lock:
+            self.run_query = query
+            q = query.lower()
+            self.filtered_runs = {r.path for r in self.runs
+                                  if q and q not in r.name.lower() and q not in r.path.lower()}
+            for path, entry in self.legend_entries.items():
+                entry.layout.display = "none" if path in self.filtered_runs else ""
+            if self.legend is not None:
+                self.legend_count.value = self._legend_count_html()
+            if self.highlighted in self.filtered_runs:
+                self.highlight(None)
+            self._style_runs()
+            self._unfitted.update(self.charts)
+            self._fit_pending()
+
+    def legend_names(self, shown_only: bool = True) -> list[str]:
+        """The run names the legend lists (those the search leaves, unless ``shown_only`` is False)."""
+        return [r.name for r in self.runs if r.path in self.legend_entries
+                and not (shown_only and r.path in self.filtered_runs)]
+
+    # --- layout -------------------------------------------------------------------------------
+    def _chart_widget(self, chart: _Chart) -> Any:
         import ipywidgets as w
-        from bokeh.layouts import column, row
-        from bokeh.models import Div
 
         from tracker.ui.bokeh import bokeh_widget
+
+        if chart.model is None:
+            chart.model = bokeh_widget(chart.figure, layout=w.Layout(margin="0 8px 8px 0", flex="0 0 auto",
+                                                                     max_width="100%"))
+        return chart.model
+
+    def _relayout(self) -> None:
+        """Put the visible charts in their sections: a section is a heading and a row of charts
+        that wraps at the panel's edge (each chart its own widget, in a flex-wrap Box)."""
+        import ipywidgets as w
 
         with self.lock:
             visible = set(self.visible_keys())
             shown = []
             for section, keys in self._groups(list(self.charts)).items():
-                figs = [self.charts[k].figure for k in keys if k in visible]
-                children: list[Any] = []
-                if section:
-                    children.append(Div(text=f"<b>{_e(section)}</b> <span style='color:#888'>({len(figs)})</span>",
-                                        styles={"font-size": "13px", "margin-top": "6px"}))
-                children += [row(*figs[i:i + self.columns]) for i in range(0, len(figs), self.columns)]
+                models = [self._chart_widget(self.charts[k]) for k in keys if k in visible]
+                display = "" if models else "none"
                 if section not in self.sections:
-                    root = column(*children, name=f"section-{section}")
-                    model = bokeh_widget(root, layout=w.Layout(display="" if figs else "none"))
-                    self.sections[section] = (root, model)
+                    box = w.Box(models, layout=w.Layout(display="flex", flex_flow="row wrap",
+                                                        align_items="flex-start", width="100%"))
+                    box.add_class("tracker-chart-row")
+                    parts = [box]
+                    if section:
+                        self._section_heads[section] = w.HTML(layout=w.Layout(margin="6px 0 2px 0"))
+                        parts.insert(0, self._section_heads[section])
+                    outer = w.VBox(parts, layout=w.Layout(display=display, width="100%"))
+                    outer.add_class("tracker-section")
+                    self.sections[section] = (box, outer)
                 else:
-                    root, model = self.sections[section]
-                    root.children = children
-                    model.layout.display = "" if figs else "none"
-                shown.append(model)
+                    box, outer = self.sections[section]
+                    if [m.model_id for m in models] != [m.model_id for m in box.children]:
+                        box.children = models
+                    outer.layout.display = display
+                if section:
+                    self._section_heads[section].value = (
+                        f"<span style='font-size:13px;color:var(--jp-ui-font-color1, inherit)'><b>{_e(section)}</b> "
+                        f"<span style='color:var(--jp-ui-font-color2, #888)'>({len(models)})</span></span>")
+                shown.append(outer)
             if [m.model_id for m in shown] != [m.model_id for m in self.section_box.children]:
                 self.section_box.children = shown
+            if self.status.value != DRAWING or self.built.is_set():
+                self._set_status()
+
+    def _set_status(self) -> None:
+        value = NO_METRICS if not self.charts else NO_MATCH if not self.visible_keys() else ""
+        if self.status.value != value:
+            self.status.value = value
 
     # --- data ---------------------------------------------------------------------------------
     def _smoothed(self, x: Any, y: Any) -> Any:
@@ -437,6 +747,30 @@ class ChartGrid:
         if chart.zoomed is None and len(x):
             chart.extent[run.path] = (float(x[0]), float(x[-1]))
         self.sent_points += len(x)
+        self._unfitted.add(chart.key)
+
+    def _fit_y(self, chart: _Chart) -> None:
+        """Fit the y range to the drawn data of every run shown (see :func:`y_limits`); the range's
+        reset values too, so the toolbar's Reset keeps it."""
+        import numpy as np
+
+        parts = [np.asarray(src.data["y"], dtype=float) for path, src in chart.sources.items()
+                 if path not in self.filtered_runs]
+        y = np.concatenate(parts) if parts else np.empty(0)
+        y = y[np.isfinite(y) & (y > 0)] if self.log_y else y[np.isfinite(y)]
+        if not y.size:
+            return
+        start, end = y_limits(float(y.min()), float(y.max()), self.log_y)
+        rng = chart.figure.y_range
+        if (rng.start, rng.end, rng.reset_start, rng.reset_end) != (start, end, start, end):
+            rng.update(start=start, end=end, reset_start=start, reset_end=end)
+
+    def _fit_pending(self) -> None:
+        with self.lock:
+            keys, self._unfitted = self._unfitted, set()
+            for key in keys:
+                if key in self.charts:
+                    self._fit_y(self.charts[key])
 
     def _load(self, keys: list[str], x_range: tuple[float, float] | None = None) -> None:
         """(Re)load whole series of ``keys`` for every run, reduced to the chart's width."""
@@ -452,6 +786,7 @@ class ChartGrid:
                 if data is None or key not in self.charts:
                     continue
                 self._set_source(self.charts[key], run, data, last.get(key, -1))
+        self._fit_pending()
 
     def refresh(self, unwritten: list[tuple[int, float, dict[str, Any]]] | None = None) -> int:
         """Append what the runs logged since the last call (new metrics get a chart); returns the
@@ -486,6 +821,7 @@ class ChartGrid:
                     sent += self._append(self.charts[key], run, tails[key])
             if unwritten and len(self.runs) == 1 and self.x_axis in _series.X_AXES:
                 sent += self._append_unwritten(self.runs[0], keys, unwritten)
+            self._fit_pending()
         self.sent_points += sent
         return sent
 
@@ -541,6 +877,7 @@ class ChartGrid:
             old_y = np.asarray(src.data["y"], dtype=float)
             ys = self._smoothed(np.r_[old_x, x], np.r_[old_y, y])[have:]
         src.stream({"x": x, "y": y, "ys": ys})
+        self._unfitted.add(chart.key)
         return len(x)
 
     def reset_zoom(self, key: str) -> None:
@@ -562,6 +899,7 @@ class ChartGrid:
                     self._error(exc)
                     return
                 self._set_source(chart, run, got, chart.last_step.get(run.path, -1))
+            self._fit_pending()
 
     def _on_range(self, key: str, event: Any) -> None:
         """A zoom or pan in the browser: reduce that window afresh from the store."""
@@ -586,6 +924,7 @@ class ChartGrid:
                     self._error(exc)
                     return
                 self._set_source(chart, run, got, chart.last_step.get(run.path, -1))
+            self._fit_pending()
 
     def zoom(self, key: str, x0: float, x1: float) -> None:
         """What a zoom in the browser does, from Python (tests, scripted views)."""
@@ -596,13 +935,15 @@ class ChartGrid:
 
     # --- controls -----------------------------------------------------------------------------
     def set_x_axis(self, x_axis: str) -> None:
-        from bokeh.models import BasicTickFormatter, DatetimeTickFormatter
+        from bokeh.models import DatetimeTickFormatter
 
         with self.lock:
+            was_time = self.x_axis == "_timestamp"
             self.x_axis = x_axis
             for chart in self.charts.values():
                 chart.figure.xaxis.axis_label = x_axis
-                chart.figure.xaxis.formatter = DatetimeTickFormatter() if x_axis == "_timestamp" else BasicTickFormatter()
+                if was_time != (x_axis == "_timestamp"):
+                    chart.figure.xaxis.formatter = DatetimeTickFormatter() if x_axis == "_timestamp" else tick_formatter()
                 chart.zoomed = None
             self._load(list(self.charts))
 
@@ -615,33 +956,25 @@ class ChartGrid:
             for chart in self.charts.values():
                 if on:
                     self._add_smooth(chart)
-                for r in chart.figure.renderers:
-                    if r.name == "raw":
-                        r.glyph.line_alpha = 0.25 if on else 1.0
-                    elif r.name == "smooth":
-                        r.visible = on
+                self._style_runs([chart])
                 for src in chart.sources.values():
                     x = _as_float(src.data["x"])
                     y = _as_float(src.data["y"])
                     src.data = {"x": x, "y": y, "ys": self._smoothed(x, y)}
 
     def set_log(self, on: bool) -> None:
-        from bokeh.models import (
-            BasicTicker,
-            BasicTickFormatter,
-            LinearScale,
-            LogScale,
-            LogTicker,
-            LogTickFormatter,
-        )
+        """Log y (every decade labelled, and a narrow range too: see :func:`log_ticker`) or linear."""
+        from bokeh.models import BasicTicker, LinearScale, LogScale
 
         with self.lock:
             self.log_y = bool(on)
-            for chart in self.charts.values():
+            for key, chart in self.charts.items():
                 fig = chart.figure
                 fig.y_scale = LogScale() if on else LinearScale()
-                fig.yaxis.ticker = LogTicker() if on else BasicTicker()
-                fig.yaxis.formatter = LogTickFormatter() if on else BasicTickFormatter()
+                fig.yaxis.ticker = log_ticker() if on else BasicTicker()
+                fig.yaxis.formatter = self._y_formatter(key)
+                if on and not (fig.y_range.start or 0) > 0:
+                    fig.y_range.update(start=0.1, end=1.0, reset_start=0.1, reset_end=1.0)
             self._load(list(self.charts))
 
     def set_hover(self, mode: str) -> None:
@@ -673,8 +1006,14 @@ class ChartGrid:
 
     def close(self) -> None:
         self.closed = True
-        for _, model in self.sections.values():
-            model.close()
+        for chart in self.charts.values():
+            if chart.model is not None:
+                chart.model.close()
+        for box, outer in self.sections.values():
+            box.close()
+            outer.close()
+        if self.legend is not None:
+            self.legend.close()
         self.widget.close()
 
 

@@ -1,7 +1,8 @@
 """The Media tab (W&B's media panels, ClearML's debug samples): per key, newest step first, a slider
-over the logged items with previous / next, and a viewer for each kind.
+over the logged steps with previous / next, and a viewer for each kind. A list logged under one key
+at one step shows whole: images as a grid, each with its caption below it, other kinds side by side.
 
-Images are drawn in a Bokeh figure (wheel zoom, pan, and the pixel's coordinates and value on
+An image alone is drawn in a Bokeh figure (wheel zoom, pan, and the pixel's coordinates and value on
 hover); audio and video get players; tables a sortable grid; histograms the selected step's bars and a
 heat map over steps; logged HTML a sandboxed iframe; matplotlib figures their PNG; Bokeh figures
 themselves (unless they carry JavaScript callbacks, which are never run outside a sandbox).
@@ -20,7 +21,31 @@ if TYPE_CHECKING:
 
 #: Rows of a logged table shown in the grid.
 TABLE_ROWS = 10_000
+#: Items of one step shown side by side (a list logged under one key); the rest are counted.
+GRID_ITEMS = 64
+#: A grid's images are drawn at their own width, small ones scaled up to at least TILE_MIN pixels
+#: (whole multiples, pixels kept sharp), large ones down to TILE_MAX; never wider than the panel.
+TILE_MIN, TILE_MAX = 96, 320
+#: Image formats a browser shows as they are stored (others are sent as PNG).
+_WEB_IMAGES = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "gif": "gif", "webp": "webp", "bmp": "bmp"}
+_MUTED = "color:var(--jp-ui-font-color2, #888)"
 
+
+def tile_width(width: int, height: int, count: int = 2) -> int:
+    """The width an image of ``width`` x ``height`` pixels is drawn at in a grid of ``count``."""
+    if width <= 0:
+        return TILE_MIN
+    if width < TILE_MIN:
+        return width * -(-TILE_MIN // width)  # whole multiples: every pixel the same size
+    return width if count == 1 else min(width, TILE_MAX)
+
+
+def natural_layout(width: Any = None) -> Any:
+    """A media widget's layout: its own width (when known) up to the panel's, never stretched."""
+    import ipywidgets as w
+
+    px = f"{int(width)}px" if isinstance(width, (int, float)) and width > 0 else "auto"
+    return w.Layout(width=px, max_width="100%", height="auto", align_self="flex-start")
 
 
 class MediaView:
@@ -31,14 +56,16 @@ class MediaView:
         self._on_error = on_error
         self.lock = threading.RLock()
         self.items: dict[str, list[Any]] = {}   # key -> items, newest step first
+        #: key -> the items of each step (a list logged at one step: in its order), newest step first
+        self.steps: dict[str, list[list[Any]]] = {}
         self._count = -1
         self.key = w.Dropdown(description="key", layout=w.Layout(width="300px"))
         self.slider = w.IntSlider(value=0, min=0, max=0, description="newest →", continuous_update=False,
-                                  layout=w.Layout(width="420px"))
+                                  layout=w.Layout(width="420px", max_width="100%"))
         self.prev = w.Button(description="previous", icon="chevron-left", layout=w.Layout(width="110px"))
         self.next = w.Button(description="next", icon="chevron-right", layout=w.Layout(width="110px"))
         self.caption = w.HTML()
-        self.area = w.VBox([])
+        self.area = w.VBox([], layout=w.Layout(width="100%"))
         self.prev.on_click(lambda _b: self.step(+1))
         self.next.on_click(lambda _b: self.step(-1))
         self.key.observe(lambda _c: self._on_key(), "value")
@@ -46,7 +73,9 @@ class MediaView:
         self._image_fig: Any = None
         self.image_source: Any = None  # the shown image's Bokeh data source (None until one shows)
         self._image_model: Any = None
-        self.widget = w.VBox([w.HBox([self.key, self.prev, self.slider, self.next]), self.caption, self.area])
+        controls = w.Box([self.key, self.prev, self.slider, self.next],
+                         layout=w.Layout(display="flex", flex_flow="row wrap", align_items="center", width="100%"))
+        self.widget = w.VBox([controls, self.caption, self.area], layout=w.Layout(width="100%"))
         self.refresh()
 
     def refresh(self, only_if_new: bool = False) -> None:
@@ -60,44 +89,70 @@ class MediaView:
             for item in items:
                 by_key.setdefault(item.key, []).append(item)
             self.items = {k: v[::-1] for k, v in sorted(by_key.items())}
+            self.steps = {}
+            for k, v in sorted(by_key.items()):
+                groups: list[list[Any]] = []
+                for item in v:  # in step order, a step's list in its order
+                    if groups and groups[-1][0].step == item.step:
+                        groups[-1].append(item)
+                    else:
+                        groups.append([item])
+                self.steps[k] = [sorted(g, key=lambda i: i.index) for g in groups[::-1]]
             current = self.key.value
             self.key.options = list(self.items)
             self.key.value = current if current in self.items else next(iter(self.items), None)
             self._on_key(keep_position=current == self.key.value)
 
     def _on_key(self, keep_position: bool = False) -> None:
-        items = self.items.get(self.key.value) or []
-        self.slider.max = max(0, len(items) - 1)
+        steps = self.steps.get(self.key.value) or []
+        self.slider.max = max(0, len(steps) - 1)
         if not keep_position:
             self.slider.value = 0
         self.show()
 
     def step(self, delta: int) -> None:
-        """Move to an older (+1) or newer (-1) item."""
+        """Move to an older (+1) or newer (-1) step."""
         self.slider.value = min(self.slider.max, max(0, self.slider.value + delta))
 
+    def current_items(self) -> list[Any]:
+        """The items of the step shown (one, or the list logged under the key at that step)."""
+        steps = self.steps.get(self.key.value) or []
+        return steps[min(self.slider.value, len(steps) - 1)] if steps else []
+
     def current(self) -> Any:
-        items = self.items.get(self.key.value) or []
-        return items[self.slider.value] if items else None
+        """The (first) item of the step shown; None when the key has none."""
+        items = self.current_items()
+        return items[0] if items else None
 
     def show(self) -> None:
         import ipywidgets as w
 
-        item = self.current()
-        if item is None:
-            self.caption.value = "<i>no media logged</i>"
+        items = self.current_items()
+        if not items:
+            self.caption.value = f"<i style='{_MUTED}'>no media logged</i>"
             self.area.children = []
             return
+        item = items[0]
         rec = item.record
-        facts = ", ".join(f"{k} {v}" for k, v in rec.items()
-                          if k in ("width", "height", "channels", "format", "sample_rate", "duration", "rows", "fps",
-                                   "frames", "points", "library") and v is not None)
-        self.caption.value = (f"<b>{_e(item.key)}</b> step {item.step}"
-                              + (f" #{rec['index']}" if "index" in rec else "")
-                              + (f": {_e(rec['caption'])}" if rec.get("caption") else "")
-                              + f" <span style='color:#888'>{_e(facts)}</span>")
+        if len(items) == 1:
+            facts = ", ".join(f"{k} {v}" for k, v in rec.items()
+                              if k in ("width", "height", "channels", "format", "sample_rate", "duration", "rows",
+                                       "fps", "frames", "points", "library") and v is not None)
+            what = ((f" #{rec['index']}" if "index" in rec else "")
+                    + (f": {_e(rec['caption'])}" if rec.get("caption") else ""))
+        else:
+            facts = f"{len(items)} items"
+            what = ""
+        self.caption.value = (f"<span style='color:var(--jp-ui-font-color1, inherit)'><b>{_e(item.key)}</b> "
+                              f"step {item.step}{what} <span style='{_MUTED}'>{_e(facts)}</span></span>")
         try:
-            self.area.children = [self._view(item)]
+            if len(items) == 1:
+                view = self._view(item)
+            elif all(i.kind == "image" for i in items):
+                view = self._image_grid(items)
+            else:
+                view = self._gallery(items)
+            self.area.children = [view]
         except Exception as exc:  # noqa: BLE001 - an unreadable file shows why, the tab stays usable
             self.area.children = [w.HTML(f"<i>cannot show this item: {_e(exc)}</i>")]
             if self._on_error is not None:
@@ -112,10 +167,7 @@ class MediaView:
         if kind == "audio":
             return w.Audio(value=item.read_bytes(), format=item.record.get("format", "wav"), autoplay=False)
         if kind == "video":
-            fmt = item.record.get("format", "mp4")
-            if fmt == "gif":
-                return w.Image(value=item.read_bytes(), format="gif")
-            return w.Video(value=item.read_bytes(), format=fmt, autoplay=False, loop=False)
+            return self._video(item)
         if kind == "html":
             from tracker.api.media import sandboxed_iframe
 
@@ -131,6 +183,73 @@ class MediaView:
         return w.HTML(f"<pre>{_e(item.record)}</pre>")
 
     # --- viewers ------------------------------------------------------------------------------
+    def _video(self, item: Any) -> Any:
+        """A player at the video's own size, never wider than the panel (a GIF as an image)."""
+        import ipywidgets as w
+
+        fmt = item.record.get("format", "mp4")
+        layout = natural_layout(item.record.get("width"))
+        if fmt == "gif":
+            return w.Image(value=item.read_bytes(), format="gif", layout=layout)
+        return w.Video(value=item.read_bytes(), format=fmt, autoplay=False, loop=False, layout=layout)
+
+    def _image_grid(self, items: list[Any]) -> Any:
+        """A step's images side by side, each with its caption below it, in rows that wrap."""
+        import base64
+
+        import ipywidgets as w
+
+        tiles = []
+        for item in items[:GRID_ITEMS]:
+            rec = item.record
+            data, mime = self._web_image(item)
+            wid, hei = int(rec.get("width") or 0), int(rec.get("height") or 0)
+            shown = tile_width(wid, hei, len(items))
+            sharp = ";image-rendering:pixelated" if wid and shown > wid else ""
+            caption = rec.get("caption")
+            label = _e(caption) if caption else f"<span style='{_MUTED}'>#{item.index}</span>"
+            size = f" width='{wid}' height='{hei}'" if wid and hei else ""
+            tiles.append(
+                "<figure class='tracker-media-tile' style='margin:0 12px 12px 0;display:flex;flex-direction:column;"
+                f"align-items:center;max-width:100%'><img src='data:image/{mime};base64,"
+                f"{base64.b64encode(data).decode('ascii')}'{size} alt='{_e(caption or f'#{item.index}')}' "
+                f"style='width:{shown}px;max-width:100%;height:auto{sharp}'>"
+                f"<figcaption style='font-size:12px;color:var(--jp-ui-font-color1, inherit);margin-top:3px;"
+                f"max-width:{max(shown, 120)}px;text-align:center;word-break:break-word'>{label}</figcaption></figure>")
+        more = (f"<div style='{_MUTED};font-size:12px'>{len(items) - GRID_ITEMS} more at this step, not shown</div>"
+                if len(items) > GRID_ITEMS else "")
+        return w.HTML("<div class='tracker-media-grid' style='display:flex;flex-flow:row wrap;"
+                      f"align-items:flex-start'>{''.join(tiles)}</div>{more}", layout=w.Layout(width="100%"))
+
+    @staticmethod
+    def _web_image(item: Any) -> tuple[bytes, str]:
+        """An image's bytes as a browser shows them, and their MIME subtype."""
+        fmt = str(item.record.get("format") or "").lower()
+        if fmt in _WEB_IMAGES:
+            return item.read_bytes(), _WEB_IMAGES[fmt]
+        import io
+
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.fromarray(item.load()).save(buf, format="PNG")
+        return buf.getvalue(), "png"
+
+    def _gallery(self, items: list[Any]) -> Any:
+        """A step's items of other kinds (audio, video, ...) side by side, each with its caption."""
+        import ipywidgets as w
+
+        cells = []
+        for item in items[:GRID_ITEMS]:
+            caption = item.record.get("caption")
+            label = _e(caption) if caption else f"<span style='{_MUTED}'>#{item.index}</span>"
+            view = self._video(item) if item.kind == "video" else self._view(item)
+            cells.append(w.VBox([view, w.HTML(f"<span style='font-size:12px;color:var(--jp-ui-font-color1, "
+                                              f"inherit)'>{label}</span>")],
+                                layout=w.Layout(margin="0 12px 12px 0", max_width="100%", width="auto")))
+        return w.Box(cells, layout=w.Layout(display="flex", flex_flow="row wrap", align_items="flex-start",
+                                            width="100%"))
+
     def _image(self, arr: Any) -> Any:
         import numpy as np
         from bokeh.models import ColumnDataSource, HoverTool
@@ -152,6 +271,8 @@ class MediaView:
             fig = figure(width=min(720, max(240, wid * 2)), height=min(520, max(200, h * 2)),
                          match_aspect=True, tools="pan,wheel_zoom,box_zoom,reset,save", active_scroll="wheel_zoom",
                          x_range=(0, wid), y_range=(0, h))
+            fig.background_fill_color = fig.border_fill_color = None  # the notebook's theme shows through
+            fig.toolbar.logo = None
             fig.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh", source=self.image_source)
             fig.add_tools(HoverTool(tooltips=[("x", "$x{0}"), ("y", "$y{0}")]))
             fig.xaxis.visible = fig.yaxis.visible = False
@@ -188,7 +309,7 @@ class MediaView:
         bins = np.asarray(rec["bins"], dtype=float)
         counts = np.asarray(rec["counts"], dtype=float)
         bars = figure(width=380, height=260, title=f"{item.key} at step {item.step}", tools="pan,wheel_zoom,reset,save")
-        bars.quad(top=counts, bottom=0, left=bins[:-1], right=bins[1:], fill_alpha=0.7, line_color="white")
+        bars.quad(top=counts, bottom=0, left=bins[:-1], right=bins[1:], fill_alpha=0.7, line_color=None)
         # over steps: each step's counts on a common grid of bins
         hist = list(self.items.get(item.key, []))[::-1]
         lo = min(float(i.record["bins"][0]) for i in hist)
@@ -205,6 +326,9 @@ class MediaView:
                       tools="pan,wheel_zoom,reset,save")
         heat.image(image=[mat], x=lo, y=min(steps), dw=hi - lo, dh=max(1, max(steps) - min(steps)),
                    color_mapper=LinearColorMapper(palette="Viridis256", low=0, high=float(mat.max() or 1)))
+        for fig in (bars, heat):
+            fig.background_fill_color = fig.border_fill_color = None
+            fig.toolbar.logo = None
         return bokeh_widget(row(bars, heat))
 
     def _points(self, item: Any) -> Any:
@@ -227,6 +351,7 @@ class MediaView:
                      tools="pan,wheel_zoom,box_zoom,reset,save")
         hi = float(z.max()) if z.max() > z.min() else float(z.min()) + 1.0
         fig.scatter("x", "y", source=src, size=3, color=linear_cmap("z", "Viridis256", float(z.min()), hi))
+        fig.background_fill_color = fig.border_fill_color = None
         return bokeh_widget(fig)
 
     def _figure(self, item: Any) -> Any:
@@ -234,7 +359,7 @@ class MediaView:
 
         lib = item.record.get("library")
         if lib == "matplotlib":
-            return w.Image(value=item.read_bytes(), format="png")
+            return w.Image(value=item.read_bytes(), format="png", layout=natural_layout())  # its PNG's own size
         text = item.read_bytes().decode("utf-8")
         if "CustomJS" in text or '"code"' in text:
             return w.HTML("<i>this Bokeh figure carries JavaScript callbacks, which tracker does not run in the "

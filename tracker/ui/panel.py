@@ -39,6 +39,136 @@ def _kv_table(rows: list[tuple[str, Any]], empty: str = "nothing recorded") -> s
     return f"<table style='border-collapse:collapse;font-size:13px'>{cells}</table>"
 
 
+#: Muted text and thin borders that follow JupyterLab's light and dark themes (fallbacks outside it).
+MUTED = "color:var(--jp-ui-font-color2, #666)"
+BORDER = "var(--jp-border-color2, #ddd)"
+ERROR = "var(--jp-error-color1, #d32f2f)"
+#: Characters of a value shown in an Overview table cell (the whole value is its tooltip, up to
+#: TITLE_CHARS), rows drawn per table (a search narrows them), rows before a table scrolls.
+CELL_CHARS = 120
+TITLE_CHARS = 4000
+TABLE_ROWS = 500
+TABLE_HEIGHT = 640  # px: about 30 rows
+
+
+def header_html(doc: dict[str, Any], path: str) -> str:
+    """A run page's header: name, state badge (and "live"), path, duration and step; the run's
+    tags as coloured chips and the first line of its notes (all escaped)."""
+    state = doc["state"]
+    live = f" <span style='{MUTED}'>(live)</span>" if is_live(state) else ""
+    chips = "".join(static.tag_chip(t) for t in doc.get("tags") or [])
+    notes = doc.get("notes") or ""
+    line = static.first_line(notes)
+    title = _e(static.clip(notes, TITLE_CHARS))
+    return (
+        "<div class='tracker-header' style='font-family:sans-serif;font-size:15px;"
+        "color:var(--jp-ui-font-color1, inherit)'>"
+        "<div style='display:flex;flex-wrap:wrap;align-items:center;gap:4px 8px'>"
+        f"<b>{_e(doc['name'])}</b> {static.badge(state)}{live}"
+        f"<span style='{MUTED};font-size:13px'>{_e(path)} · {_e(static.duration(doc['duration']))} · "
+        f"step {_e(static.fmt(doc['last_step']))}</span>"
+        + (f"<span class='tracker-tags'>{chips}</span>" if chips else "")
+        + "</div>"
+        + (f"<div class='tracker-notes' title='{title}' style='{MUTED};font-size:13px;margin-top:2px;"
+           f"white-space:nowrap;overflow:hidden;text-overflow:ellipsis'>{_e(line)}</div>" if line else "")
+        + "</div>"
+    )
+
+
+def search_table(title: str, items: list[tuple[str, Any]], query: str = "", empty: str = "nothing recorded") -> str:
+    """A titled key/value table of flattened ``items``, the rows whose key or value holds
+    ``query`` (any case); long values cut, each whole in its cell's tooltip; all escaped."""
+    needle = query.casefold()
+    rows = []
+    for key, value in items:
+        text = static.fmt(value)
+        if needle and needle not in key.casefold() and needle not in text.casefold():
+            continue
+        rows.append((key, text))
+    count = f"{len(rows)} of {len(items)}" if needle else f"{len(items)}"
+    head = (f"<h4 style='margin:4px 0'>{_e(title)} <span style='{MUTED};font-weight:normal;"
+            f"font-size:12px'>{_e(count)}</span></h4>")
+    if not items:
+        body = f"<i style='{MUTED}'>{_e(empty)}</i>"
+    elif not rows:
+        body = f"<i style='{MUTED}'>no key or value holds {_e(query)}</i>"
+    else:
+        cell = f"padding:2px 10px 2px 0;border-bottom:1px solid {BORDER};vertical-align:top;text-align:left"
+        lines = []
+        for key, text in rows[:TABLE_ROWS]:
+            shown = static.clip(text, CELL_CHARS)
+            tip = f" title='{_e(static.clip(text, TITLE_CHARS))}'" if shown != text else ""
+            lines.append(f"<tr><th style='{cell};{MUTED};font-weight:normal;white-space:nowrap'>{_e(key)}</th>"
+                         f"<td style='{cell};word-break:break-word'{tip}>{_e(shown)}</td></tr>")
+        more = (f"<div style='{MUTED};font-size:12px'>{len(rows) - TABLE_ROWS} more rows: narrow the search</div>"
+                if len(rows) > TABLE_ROWS else "")
+        body = (f"<div style='max-height:{TABLE_HEIGHT}px;overflow:auto'><table class='tracker-kv' "
+                f"style='border-collapse:collapse;font-size:13px;width:100%'>{''.join(lines)}</table></div>{more}")
+    return f"<div class='tracker-kv-{_e(title.lower())}' style='flex:1 1 340px;min-width:0'>{head}{body}</div>"
+
+
+def _detail_table(rows: list[tuple[str, Any]]) -> str:
+    cell = f"padding:2px 10px 2px 0;border-bottom:1px solid {BORDER};vertical-align:top;text-align:left"
+    return ("<table style='border-collapse:collapse;font-size:13px'>"
+            + "".join(f"<tr><th style='{cell};{MUTED};font-weight:normal;white-space:nowrap'>{_e(k)}</th>"
+                      f"<td style='{cell}'>{_e(static.fmt(v))}</td></tr>" for k, v in rows)
+            + "</table>")
+
+
+def failure_html(state: str, exit_code: int | None, exception: dict[str, str] | None) -> str:
+    """The Overview's box for a run that did not finish well: a failed run's exception (type,
+    message, traceback) and exit code; a killed or crashed run's ending. Empty otherwise."""
+    if state not in ("failed", "killed", "crashed") and exception is None:
+        return ""
+    colour = ERROR if state in ("failed", "crashed") else static.STATE_COLOURS.get(state, "#ff7f0e")
+    code = f" · exit code {_e(exit_code)}" if exit_code is not None else ""
+    why = {"crashed": " · the process ended without finishing the run (killed, out of memory, power loss)",
+           "killed": " · interrupted (Ctrl-C) or terminated (SIGTERM)"}.get(state, "")
+    parts = [f"<div style='font-size:13px'><b style='color:{colour}'>{_e(state)}</b>{code}{why}</div>"]
+    if exception is not None:
+        parts.append(
+            "<div style='font-family:var(--jp-code-font-family, monospace);font-size:13px;margin-top:4px;"
+            f"word-break:break-word'><b>{_e(exception.get('type') or 'exception')}</b>"
+            + (f": {_e(exception['message'])}" if exception.get("message") else "") + "</div>")
+        if exception.get("traceback"):
+            parts.append(
+                "<pre class='tracker-traceback' style='max-height:320px;overflow:auto;font-size:12px;margin:6px 0 0;"
+                f"padding:6px;background:var(--jp-layout-color2, transparent);border:1px solid {BORDER};"
+                f"white-space:pre'>{_e(exception['traceback'])}</pre>")
+    elif state == "failed":
+        parts.append(f"<div style='{MUTED};font-size:12px'>no exception was recorded (the run was ended "
+                     "with an exit code: run.finish(exit_code=N) or sys.exit(N))</div>")
+    return (f"<div class='tracker-failure' style='font-family:sans-serif;border:1px solid {colour};"
+            f"border-left-width:4px;border-radius:4px;padding:6px 10px;margin:2px 0 8px'>{''.join(parts)}</div>")
+
+
+def _exit_code(run: Any) -> int | None:
+    try:
+        code = run.exit_code
+    except Exception:  # noqa: BLE001 - a run object without it (an older reader): nothing to show
+        return None
+    return code if isinstance(code, int) else None
+
+
+def _exception(run: Any) -> dict[str, str] | None:
+    try:
+        exc = run.exception
+    except Exception:  # noqa: BLE001 - as above
+        return None
+    return exc if isinstance(exc, dict) else None
+
+
+def _no_output_html(run: Any) -> str:
+    """What the Logs tab says when the run printed nothing (and what a failed run failed with)."""
+    text = "<i>no console output</i>"
+    exc = _exception(run)
+    if exc is not None:
+        text += (f"<div style='font-size:13px;margin-top:4px'>the run failed with <b>{_e(exc.get('type'))}</b>"
+                 + (f": {_e(static.clip(exc.get('message') or '', 300))}" if exc.get("message") else "")
+                 + f" <span style='{MUTED}'>(its traceback is on the Overview tab)</span></div>")
+    return text
+
+
 def diff_html(text: str) -> str:
     """A unified diff with added lines green and removed lines red (escaped)."""
     lines = []
@@ -58,7 +188,8 @@ class RunPanel:
         run: a read-side run.
         live: the live :class:`tracker.sdk.run.Run` when the panel shows this kernel's own run
             (edits of notes, tags and properties go through it while it runs).
-        height: the height of each tab's scrolling area, in pixels.
+        height: the height of each tab's scrolling area, in pixels (the Overview grows with its
+            content instead: only its long tables scroll).
         build: start drawing the charts on a background thread now (False: call
             ``panel.charts.build()`` yourself).
     """
@@ -86,16 +217,35 @@ class RunPanel:
         self.closed = False
         box = w.Layout(max_height=f"{self.height}px", overflow="auto")
 
-        # header: name, live state badge, duration
-        self.header = w.HTML()
-        # overview
-        self.notes = w.Textarea(description="notes", layout=w.Layout(width="95%", height="60px"))
-        self.tags = w.TagsInput(allow_duplicates=False)
-        self.save_button = w.Button(description="save notes and tags", icon="save")
+        # header: name, live state badge, path, duration, step, tags as chips, the notes' first line
+        self.header = w.HTML(layout=w.Layout(width="100%"))
+        # overview: the failure (if any), the editable notes and tags, a search over config and
+        # summary, then their tables, the run's details and its artifacts. It grows with its content
+        # (no scrolling box of its own): only a long table scrolls, inside its own area.
+        self.failure = w.HTML(layout=w.Layout(width="100%"))
+        grow = {"width": "auto", "flex": "1 1 auto", "min_width": "240px"}  # explicit: never collapsed
+        self.notes = w.Textarea(placeholder="notes (the first line shows in the header)",
+                                layout=w.Layout(height="64px", **grow))
+        self.tags = w.TagsInput(allow_duplicates=False, placeholder="add a tag",
+                                layout=w.Layout(**grow))
+        self.save_button = w.Button(description="save notes and tags", icon="save",
+                                    layout=w.Layout(width="190px", min_width="190px", flex="0 0 auto"))
         self.save_button.on_click(lambda _b: self.save_edits())
-        self.overview_html = w.HTML()
-        self.overview = w.VBox([self.notes, w.HBox([w.Label("tags"), self.tags, self.save_button]),
-                                self.overview_html], layout=box)
+        label = {"width": "48px", "min_width": "48px", "flex": "0 0 auto"}
+        row = {"width": "100%", "align_items": "center", "flex_flow": "row wrap"}
+        self.edit_box = w.VBox([
+            w.HBox([w.Label("tags", layout=w.Layout(**label)), self.tags, self.save_button], layout=w.Layout(**row)),
+            w.HBox([w.Label("notes", layout=w.Layout(**label)), self.notes], layout=w.Layout(**row)),
+        ], layout=w.Layout(width="100%"))
+        self.search = w.Text(placeholder="search config and summary (key or value)", continuous_update=True,
+                             layout=w.Layout(width="auto", flex="0 1 420px", min_width="240px"))
+        self.search.observe(lambda _c: self.render_overview(), "value")
+        self.overview_html = w.HTML(layout=w.Layout(width="100%"))
+        self._overview_doc: dict[str, Any] | None = None
+        self._overview_rows: list[tuple[str, Any]] = []
+        self._overview_arts: dict[str, Any] = {}
+        self.overview = w.VBox([self.failure, self.edit_box, w.HBox([self.search], layout=w.Layout(width="100%")),
+                                self.overview_html], layout=w.Layout(width="100%", overflow="visible"))
         # charts and system
         self.charts = ChartGrid([run], "default", "prefix", on_error=self.report_error, build=False)
         self.system = ChartGrid([run], "system", "system", x_axis="_runtime", on_error=self.report_error, build=False)
@@ -202,20 +352,17 @@ class RunPanel:
             return running
 
     def refresh_overview(self, edit_fields: bool = False, header_only: bool = False) -> None:
-        """The header (state, duration, step) and, unless ``header_only``, the Overview tab."""
+        """The header (state, duration, step, tags, notes) and, unless ``header_only``, the
+        Overview tab (``edit_fields``: put the run's notes and tags into the edit fields too)."""
         run = self.run
         doc = run.fields()
-        state = doc["state"]
-        live = " <span style='color:#888'>(live)</span>" if is_live(state) else ""
-        self.header.value = (f"<div style='font-size:15px;font-family:sans-serif'><b>{_e(doc['name'])}</b> "
-                             f"{static.badge(state)}{live} <span style='color:#666'>{_e(run.path)} · "
-                             f"{_e(static.duration(doc['duration']))} · step {_e(static.fmt(doc['last_step']))}"
-                             f"</span></div>")
+        self.header.value = header_html(doc, run.path)
         if header_only:
             return
         if self._meta is None or "os" not in self._meta:  # captured once, shortly after the start
             self._meta = run.metadata
         meta = self._meta
+        state = doc["state"]
         git = meta.get("git") or {}
         hw = meta.get("cpu") or {}
         gpu = meta.get("gpu") or {}
@@ -235,19 +382,39 @@ class RunPanel:
                 f"{gpu.get('count')} x {gpu.get('type')}" if gpu.get("count") else "") if x)),
             ("tracker version", meta.get("tracker_version")),
         ]
-        rows = [(k, v) for k, v in rows if v not in (None, "")]
-        arts = run.artifact_refs()
-        self.overview_html.value = (
-            "<div style='font-family:sans-serif'>" + _kv_table(rows)
-            + "<h4>Config</h4>" + _kv_table(static.flat_items(doc["config"]), "no config")
-            + "<h4>Summary</h4>" + _kv_table(static.flat_items(doc["summary"]), "no summary yet")
-            + "<h4>Artifacts</h4>" + _kv_table([("inputs", ", ".join(arts.get("used") or []) or "none"),
-                                                ("outputs", ", ".join(arts.get("logged") or []) or "none")])
-            + "</div>")
+        if not is_live(state):
+            rows.insert(2, ("exit code", _exit_code(run)))
+        self._overview_doc = doc
+        self._overview_rows = [(k, v) for k, v in rows if v not in (None, "")]
+        self._overview_arts = arts = run.artifact_refs()
+        self.failure.value = failure_html(state, _exit_code(run), _exception(run))
+        self.render_overview()
         if edit_fields:
             self.notes.value = doc["notes"] or ""
             self.tags.value = list(doc["tags"] or [])
         self._refresh_artifacts(arts)
+
+    def render_overview(self) -> None:
+        """Draw the Overview's tables again from what :meth:`refresh_overview` read, through the
+        search box (kernel-side: a key or value holding the text, any case)."""
+        doc = self._overview_doc
+        if doc is None:
+            return
+        query = self.search.value.strip()
+        arts = self._overview_arts
+        tables = (
+            "<div style='display:flex;flex-wrap:wrap;gap:8px 24px;align-items:flex-start'>"
+            + search_table("Config", static.flat_items(doc["config"]), query, "no config")
+            + search_table("Summary", static.flat_items(doc["summary"]), query, "no summary yet")
+            + "</div>"
+        )
+        self.overview_html.value = (
+            f"<div style='font-family:sans-serif;font-size:13px;color:var(--jp-ui-font-color1, inherit)'>{tables}"
+            + f"<h4 style='margin:12px 0 4px'>Run</h4>{_detail_table(self._overview_rows)}"
+            + "<h4 style='margin:12px 0 4px'>Artifacts</h4>"
+            + _detail_table([("inputs", ", ".join(arts.get("used") or []) or "none"),
+                             ("outputs", ", ".join(arts.get("logged") or []) or "none")])
+            + "</div>")
 
     def refresh_logs(self, rebuild: bool = False) -> None:
         """Append new console lines (the last chunk alone is resent); ``rebuild`` re-reads the last
@@ -289,7 +456,7 @@ class RunPanel:
             for i in range(first, len(self._log_chunks)):
                 children[i].value = pre.format("\n".join(self._log_chunks[i]))
         if not self._log_chunks:
-            children = [w.HTML("<i>no console output</i>")]
+            children = [w.HTML(_no_output_html(self.run))]
         self.log_box.children = children
 
     def refresh_files(self) -> None:

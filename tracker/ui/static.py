@@ -23,6 +23,57 @@ _CELL = "padding:2px 8px;border-bottom:1px solid #eee;text-align:left;vertical-a
 
 
 
+#: Tag chip colours (matplotlib's ten): a tag's colour is picked by a hash of its text.
+TAG_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+               "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+
+def _luminance(colour: str) -> float:
+    """WCAG relative luminance of ``#rrggbb``."""
+    def channel(c: int) -> float:
+        v = c / 255
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def tag_colours(tag: str) -> tuple[str, str]:
+    """``(background, text colour)`` of a tag's chip: the background from a stable hash of the
+    tag's text (the same tag has the same colour in every run, process and session), the text
+    white or near-black, whichever contrasts more with it."""
+    import hashlib
+
+    digest = hashlib.sha1(str(tag).encode("utf-8", "backslashreplace"), usedforsecurity=False).digest()
+    background = TAG_PALETTE[int.from_bytes(digest[:8], "big") % len(TAG_PALETTE)]
+    lum = _luminance(background)
+    # contrast ratios against white (1.0) and near-black (#111: ~0.0056)
+    on_white = 1.05 / (lum + 0.05)
+    on_dark = (lum + 0.05) / (0.0056 + 0.05)
+    return background, ("#ffffff" if on_white >= on_dark else "#111111")
+
+
+def tag_chip(tag: str) -> str:
+    """A tag as a coloured chip (escaped)."""
+    background, colour = tag_colours(tag)
+    return (f'<span class="tracker-tag" style="background:{background};color:{colour};border-radius:10px;'
+            f'padding:1px 8px;margin:0 3px 0 0;font-size:12px;white-space:nowrap;display:inline-block">'
+            f'{_e(tag)}</span>')
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis."""
+    return text if len(text) <= limit else text[: max(limit - 1, 1)] + "\u2026"
+
+
+def first_line(text: str | None, limit: int = 160) -> str:
+    """The first non-empty line of ``text`` (notes), cut to ``limit`` characters."""
+    for line in (text or "").splitlines():
+        if line.strip():
+            return clip(line.strip(), limit)
+    return ""
+
+
 def badge(state: str) -> str:
     colour = STATE_COLOURS.get(state, "#7f7f7f")
     return (f'<span style="background:{colour};color:white;border-radius:8px;padding:0 6px;'

@@ -1,0 +1,105 @@
+"""The Media tab without a browser: a step's list of images as a captioned grid, videos at their own
+size (never stretched to the panel), colours from the notebook's theme."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+import tracker
+from tracker.ui.media_view import TILE_MAX, TILE_MIN, MediaView, tile_width
+
+
+def _store(tmp_path):
+    return str(tmp_path / "store")
+
+
+def _view(tmp_path, log):
+    run = tracker.init(project="p", dir=_store(tmp_path), settings=tracker.Settings(strict=True, quiet=True))
+    log(run)
+    run.finish()
+    return MediaView(tracker.Api(_store(tmp_path)).run(run.path))
+
+
+def _images(prefix, n=4, shape=(8, 6, 3)):
+    return [tracker.Image(np.full(shape, 40 * i, dtype=np.uint8), caption=f"{prefix} {i}") for i in range(n)]
+
+
+def test_a_steps_images_show_as_a_grid_with_captions(tmp_path):
+    def log(run):
+        run.log({"samples": _images("first")})
+        run.log({"samples": _images("second")})
+        run.log({"one": tracker.Image(np.zeros((4, 5, 3), dtype=np.uint8))})
+
+    view = _view(tmp_path, log)
+    view.key.value = "samples"
+    assert view.slider.max == 1  # two steps, not eight items
+    assert [i.caption for i in view.current_items()] == [f"second {i}" for i in range(4)]  # newest step first
+    assert view.current().step == 1
+    grid = view.area.children[0]
+    assert type(grid).__name__ == "HTML"
+    markup = grid.value
+    assert markup.count("<img ") == 4 and markup.count("data:image/png;base64,") == 4
+    assert re.findall(r"<figcaption[^>]*>([^<]*)</figcaption>", markup) == [f"second {i}" for i in range(4)]
+    assert "flex-flow:row wrap" in markup and "max-width:100%" in markup
+    assert "var(--jp-ui-font-color1" in markup and "4 items" in view.caption.value
+    # each image under its caption: an image, then its caption, four times
+    assert re.findall(r"<img |<figcaption", markup) == ["<img ", "<figcaption"] * 4
+    # 6 pixels wide: drawn at whole multiples, sharp
+    assert f"width:{tile_width(6, 8)}px" in markup and "image-rendering:pixelated" in markup
+    view.step(+1)
+    assert re.findall(r"<figcaption[^>]*>([^<]*)</figcaption>", view.area.children[0].value) == [
+        f"first {i}" for i in range(4)]
+    # a single image keeps the zoomable Bokeh view
+    view.key.value = "one"
+    assert type(view.area.children[0]).__name__ == "TrackerBokehModel" and view.image_source is not None
+    assert view._image_fig.background_fill_color is None
+
+
+def test_tile_widths():
+    assert tile_width(6, 8) == 96 and tile_width(32, 32) == 96 and tile_width(50, 50) == 100
+    assert tile_width(200, 100) == 200 and tile_width(1000, 500) == TILE_MAX and tile_width(1000, 500, 1) == 1000
+    assert tile_width(0, 0) == TILE_MIN
+
+
+def test_a_video_shows_at_its_own_size_up_to_the_panels_width(tmp_path):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\x00\x00\x00\x18ftypmp42 not really a video")
+
+    def log(run):
+        frames = np.random.default_rng(0).integers(0, 255, size=(5, 3, 32, 32), dtype=np.uint8)
+        run.log({"gif": tracker.Video(frames, fps=4, format="gif")})
+        run.log({"mp4": tracker.Video(str(clip))})
+
+    view = _view(tmp_path, log)
+    view.key.value = "gif"
+    player = view.area.children[0]
+    assert type(player).__name__ == "Image" and player.format == "gif"
+    assert player.layout.width == "32px" and player.layout.max_width == "100%"
+    assert player.layout.align_self == "flex-start"  # not stretched across the column
+    view.key.value = "mp4"
+    player = view.area.children[0]
+    assert type(player).__name__ == "Video" and player.format == "mp4"
+    assert player.layout.width == "auto" and player.layout.max_width == "100%"
+    assert player.layout.align_self == "flex-start" and player.layout.width != "100%"
+
+
+def test_a_steps_list_of_other_media_shows_side_by_side(tmp_path):
+    def log(run):
+        run.log({"sounds": [tracker.Audio(np.zeros(800), sample_rate=8000, caption=f"take {i}") for i in range(3)]})
+
+    view = _view(tmp_path, log)
+    box = view.area.children[0]
+    assert type(box).__name__ == "Box" and box.layout.flex_flow == "row wrap"
+    assert [type(c.children[0]).__name__ for c in box.children] == ["Audio"] * 3
+    assert ["take 0" in c.children[1].value for c in box.children] == [True, False, False]
+
+
+def test_the_controls_wrap_and_text_follows_the_theme(tmp_path):
+    view = _view(tmp_path, lambda run: run.log({"img": tracker.Image(np.zeros((4, 4, 3), dtype=np.uint8))}))
+    controls = view.widget.children[0]
+    assert controls.layout.flex_flow == "row wrap"
+    assert "#888" not in view.caption.value.replace("var(--jp-ui-font-color2, #888)", "")
+    empty = _view(tmp_path / "b", lambda run: run.log({"x": 1.0}))
+    assert "no media logged" in empty.caption.value and "var(--jp-" in empty.caption.value
