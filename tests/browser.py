@@ -67,7 +67,8 @@ def running_lab(root: Path, *args: str) -> Iterator[tuple[str, str]]:
         link = root / "labextensions" / "tracker-jupyter"
         if not link.exists():
             link.symlink_to(BUILT, target_is_directory=True)
-        own.append(f"--LabApp.extra_labextensions_path={root / 'labextensions'}")
+        own += [f"--LabApp.extra_labextensions_path={root / 'labextensions'}",  # JupyterLab's pages
+                f"--JupyterNotebookApp.extra_labextensions_path={root / 'labextensions'}"]  # Notebook 7's
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=",

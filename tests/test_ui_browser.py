@@ -180,6 +180,12 @@ _COLOURS = """(el) => { const fg = getComputedStyle(el).color; let e = el, bg = 
         if (c && c !== 'transparent' && !/rgba\\(.*,\\s*0\\)$/.test(c)) { bg = c; break; }
         e = e.parentElement || (e.getRootNode && e.getRootNode().host) || null; }
     return [fg, bg || getComputedStyle(document.body).backgroundColor]; }"""
+# The run names of the run table's rows, and the names of the ticked runs.
+_TABLE_NAMES = """() => { for (const d of Bokeh.documents) for (const m of d._all_models.values())
+    if (m.selected && m.data && m.data.path && m.data.name) return Array.from(m.data.name); return []; }"""
+_TICKED = """() => { for (const d of Bokeh.documents) for (const m of d._all_models.values())
+    if (m.selected && m.data && m.data.path && m.data.name) return m.selected.indices.map(i => m.data.name[i]);
+    return []; }"""
 # Text that overflows its box with no tooltip on it or inside it: "text cut with no way to read it".
 _CUT = """(sel) => Array.from(document.querySelectorAll('.tracker-panel')).flatMap(p => {
     const found = []; const walk = (root) => { root.querySelectorAll(sel).forEach(e => found.push(e));
@@ -225,6 +231,7 @@ def test_the_run_page_renders_and_updates_live(server, app):
             _run_cell(page, 0)
             panel = page.locator(".tracker-panel").first
             panel.wait_for(timeout=60_000)
+            page.set_viewport_size({"width": 1400, "height": 2600})  # each tab whole in its screenshot
             for tab in TABS:
                 panel.locator(".lm-TabBar-tab", has_text=tab).first.click()
                 page.wait_for_timeout(800)
@@ -234,6 +241,7 @@ def test_the_run_page_renders_and_updates_live(server, app):
                     panel.get_by_text("digit 3").filter(visible=True).first.wait_for(timeout=30_000)
                 page.wait_for_timeout(800)
                 panel.screenshot(path=str(ARTIFACTS / f"{app}-{tab.lower()}.png"))
+            page.set_viewport_size({"width": 1400, "height": 1000})
             loss = f"train/loss@{server['run']}"
             wait_until(lambda: _points(page, loss) > 0, timeout=60, interval=0.1,
                        message=f"points of {loss} in the page")
@@ -316,16 +324,41 @@ def test_the_run_page_renders_and_updates_live(server, app):
             cut = page.evaluate(_CUT, ".slick-column-name, .slick-cell")
             assert not cut, f"text cut with no tooltip: {cut[:10]}"
             table.screenshot(path=str(ARTIFACTS / f"{app}-table.png"))
+            # a header dragged onto another moves its column (SlickGrid with jQuery UI's sortable)
+            headers = table.locator(".slick-header-column")
+            before_order = [t.strip() for t in headers.all_inner_texts()]
+            src = table.locator(".slick-header-column", has_text="duration").first.bounding_box()
+            dst = table.locator(".slick-header-column", has_text="state").first.bounding_box()
+            page.mouse.move(src["x"] + 20, src["y"] + 10)
+            page.mouse.down()
+            page.mouse.move(src["x"] - 20, src["y"] + 10, steps=5)
+            page.mouse.move(dst["x"] + 5, dst["y"] + 10, steps=15)
+            page.mouse.up()
+            wait_until(lambda: [t.strip() for t in headers.all_inner_texts()] != before_order, timeout=10,
+                       interval=0.2, message="the dragged header to move its column")
+            order = [t.strip() for t in headers.all_inner_texts()]
+            assert order.index("duration") < order.index("state"), order
             # ticking runs compares them; 20 ticks and unticks leave no error in the kernel's log
-            boxes = table.locator(".slick-row input[type=checkbox]")
+            names = page.evaluate(_TABLE_NAMES)[:3]
+
+            def tick(name):  # rows sit in the page in no particular order: find a run's by its name
+                table.locator(".slick-row", has_text=name).locator("input[type=checkbox]").first.click()
+
             for i in range(20):
-                boxes.nth(i % 3).click()
+                tick(names[i % 3])
                 page.wait_for_timeout(150)
-            for i in range(3):  # three runs ticked for the comparison's screenshot
-                if not boxes.nth(i).is_checked():
-                    boxes.nth(i).click()
-            table.locator("canvas").filter(visible=True).nth(1).wait_for(timeout=60_000)
-            page.wait_for_timeout(2500)
+            for name in names:  # three runs ticked for the comparison
+                if len(page.evaluate(_TICKED)) >= 3:
+                    break
+                if name not in page.evaluate(_TICKED):
+                    tick(name)
+                    page.wait_for_timeout(300)
+            wait_until(lambda: sorted(page.evaluate(_TICKED)) == sorted(names), timeout=30, interval=0.2,
+                       message=f"the runs {names} ticked")
+            page.set_viewport_size({"width": 1400, "height": 2600})  # tall views whole in one screenshot
+            table.get_by_text("runs (3)").first.wait_for(timeout=60_000)  # the comparison's legend
+            page.wait_for_timeout(3000)
+            table.scroll_into_view_if_needed()
             table.screenshot(path=str(ARTIFACTS / f"{app}-compare.png"))
             # a failed run: one output for display(), the exception and its traceback on the overview
             _run_cell(page, 3)
@@ -333,10 +366,16 @@ def test_the_run_page_renders_and_updates_live(server, app):
             cell.locator(".tracker-panel").first.wait_for(timeout=60_000)
             cell.get_by_text("loss is nan at epoch 2").first.wait_for(timeout=30_000)
             page.wait_for_timeout(1500)
-            assert cell.locator(".jp-OutputArea-output").count() == 1
+            # one page drawn (the static snapshot that follows it for saved notebooks stays hidden)
+            assert cell.locator(".jp-OutputArea-output").filter(visible=True).count() == 1
+            assert cell.locator(".tracker-panel").count() == 1
             overview = cell.locator(".tracker-panel").first.inner_text()
             assert "ValueError" in overview and "Traceback" in overview and "exit code" in overview.lower(), overview
             cell.locator(".tracker-panel").first.screenshot(path=str(ARTIFACTS / f"{app}-failed.png"))
+            cell.locator(".lm-TabBar-tab", has_text="Logs").first.click()  # what it printed, and how it ended
+            cell.get_by_text("epoch 2: loss nan").filter(visible=True).first.wait_for(timeout=30_000)
+            cell.get_by_text("ValueError: loss is nan at epoch 2").filter(visible=True).first.wait_for(timeout=30_000)
+            cell.locator(".tracker-panel").first.screenshot(path=str(ARTIFACTS / f"{app}-failed-logs.png"))
             if app == "lab":  # the dark theme: the table and the charts take its colours, live
                 page.evaluate("window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
                 page.wait_for_function("document.body.dataset.jpThemeLight === 'false'", timeout=30_000)

@@ -318,3 +318,20 @@ def test_figures_paint_no_background(tmp_path):
     assert fig.background_fill_color is None and fig.border_fill_color is None
     assert fig.toolbar.logo is None and fig.toolbar.active_scroll is None
     assert np.isfinite(fig.y_range.start)
+
+
+def test_a_single_point_shows_as_a_dot_until_a_second_arrives(tmp_path):
+    one = _run(tmp_path, {"cpu": 50.0}, steps=1)
+    many = _run(tmp_path, {"cpu": 50.0}, steps=5)
+    grid = ChartGrid([one], "default", "prefix")
+    grid.build()
+    assert grid.charts["cpu"].dots[one.path].visible  # one sample: no line to see, so a dot
+    grid = ChartGrid([many], "default", "prefix")
+    grid.build()
+    assert not grid.charts["cpu"].dots[many.path].visible
+    # a live run's second point hides the dot
+    src = grid.charts["cpu"].sources[many.path]
+    grid._set_source(grid.charts["cpu"], many, {"x": [0.0], "y": [1.0], "n": 1}, 0)
+    assert grid.charts["cpu"].dots[many.path].visible and len(src.data["x"]) == 1
+    grid._append(grid.charts["cpu"], many, {"x": np.array([1.0]), "y": np.array([2.0]), "step": np.array([1])})
+    assert not grid.charts["cpu"].dots[many.path].visible

@@ -246,3 +246,24 @@ def test_parallel_axis_labels_are_short_distinct_and_staggered(tmp_path):
     assert "model.depth" in [s.strip() for s in shown] and "encoder.depth" in [s.strip() for s in shown]
     if len(shown) > 4:  # alternate labels on a second line, so neighbours never overlap
         assert all(s.startswith("\n") == bool(i % 2) for i, s in enumerate(shown))
+
+
+def test_media_summaries_read_as_their_kind_and_are_no_axis(tmp_path):
+    import numpy as np
+
+    store = str(tmp_path / "store")
+    for i in range(3):
+        run = tracker.init(project="m", dir=store, config={"lr": 0.1 * (i + 1)},
+                           settings=tracker.Settings(strict=True, quiet=True))
+        run.log({"loss": 1.0 / (i + 1)})
+        if i < 2:  # the third run logged no media: its cells are missing values
+            run.log({"sample": tracker.Image(np.zeros((4, 4, 3), dtype=np.uint8)),
+                     "grid": [tracker.Image(np.zeros((4, 4, 3), dtype=np.uint8)) for _ in range(3)]})
+        run.finish()
+    table = RunTable(tracker.Api(store).runs("m"))
+    by_lr = table.frame.sort_values("config.lr")
+    assert by_lr["summary.sample"].tolist()[:2] == ["image", "image"]
+    assert by_lr["summary.grid"].tolist()[:2] == ["3 images", "3 images"]
+    axes = table._parallel_columns()
+    assert "summary.loss" in axes and "config.lr" in axes
+    assert "summary.sample" not in axes and "summary.grid" not in axes

@@ -31,10 +31,42 @@ function bokehBase(): string {
 
 let _loading: Promise<string> | null = null;
 
+/** jQuery with jQuery UI's sortable as the page's `$`, unless the page has a `$`: BokehJS's tables
+ *  (SlickGrid) take the page's jQuery when there is one, and only with jQuery UI's sortable do they
+ *  let the user drag a column header to move the column (`DataTable.reorderable`). Set before
+ *  BokehJS loads. */
+async function provideJQuery(): Promise<void> {
+  const w = window as any;
+  if (w.$ !== undefined || w.jQuery !== undefined) {
+    return;
+  }
+  const jquery = (await import('jquery')).default;
+  w.$ = w.jQuery = jquery;
+  // jQuery UI's modules extend the global jQuery; bundled, each needs the ones before it evaluated
+  // first (their AMD dependency lists are not followed), so they are imported one by one, in order.
+  // @ts-expect-error: jQuery UI's modules have no type declarations
+  await import('jquery-ui/ui/version');
+  // @ts-expect-error: as above
+  await import('jquery-ui/ui/widget');
+  // @ts-expect-error: as above
+  await import('jquery-ui/ui/data');
+  // @ts-expect-error: as above
+  await import('jquery-ui/ui/scroll-parent');
+  // @ts-expect-error: as above
+  await import('jquery-ui/ui/widgets/mouse');
+  // @ts-expect-error: as above
+  await import('jquery-ui/ui/widgets/sortable');
+}
+
 async function load(): Promise<string> {
   const existing = (window as any).Bokeh;
   if (existing !== undefined) {
     return existing.version as string;
+  }
+  try {
+    await provideJQuery();
+  } catch (error) {
+    console.warn('tracker: no jQuery UI, the run table\'s columns cannot be dragged', error);
   }
   const base = bokehBase();
   const response = await fetch(URLExt.join(base, 'manifest.json'), { credentials: 'same-origin' });

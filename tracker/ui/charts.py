@@ -289,6 +289,7 @@ class _Chart:
         self.zoomed: tuple[float, float] | None = None
         self.reset_at = 0.0  # monotonic time of the last reset
         self.model: Any = None  # its widget (one Bokeh document a chart: they wrap as the panel's width allows)
+        self.dots: dict[str, Any] = {}  # run path -> a marker renderer, shown while the run has one point
 
 
 class ChartGrid:
@@ -556,6 +557,8 @@ class ChartGrid:
             raw.tags = [run.path]
             raws.append(raw)
             chart.sources[run.path] = src
+            # a single point draws no line: a dot shows it until a second point arrives
+            chart.dots[run.path] = fig.scatter("x", "y", source=src, size=6, color=colour, visible=False, name="dot")
             if multi:  # a tooltip a run, titled with its name
                 fig.add_tools(HoverTool(renderers=[raw], tooltips=[(run.name, y_tip), (self.x_axis, "@x{0,0.[000]}")],
                                         formatters={"@y": "printf"}, mode=self.hover_mode))
@@ -741,6 +744,7 @@ class ChartGrid:
         if self.log_y:
             y = _positive(y)
         chart.sources[run.path].data = {"x": x, "y": y, "ys": self._smoothed(x, y)}
+        self._show_dot(chart, run.path, len(x))
         chart.last_step[run.path] = last_step
         reduced = got["n"] > len(x) > 1  # reduced by M4: live points are bucketed alike
         chart.width[run.path] = (float(x[-1]) - float(x[0])) / max(1, self.chart_width // 2) if reduced else 0.0
@@ -877,8 +881,15 @@ class ChartGrid:
             old_y = np.asarray(src.data["y"], dtype=float)
             ys = self._smoothed(np.r_[old_x, x], np.r_[old_y, y])[have:]
         src.stream({"x": x, "y": y, "ys": ys})
+        self._show_dot(chart, run.path, have + len(x))
         self._unfitted.add(chart.key)
         return len(x)
+
+    @staticmethod
+    def _show_dot(chart: _Chart, path: str, points: int) -> None:
+        dot = chart.dots.get(path)
+        if dot is not None and dot.visible != (points == 1):
+            dot.visible = points == 1
 
     def reset_zoom(self, key: str) -> None:
         """Reset (the toolbar's, or a double click): the whole run again. The ranges the browser

@@ -231,13 +231,30 @@ def run_frame(runs: Any) -> Any:
         "created": pd.to_datetime(df["created_at"], utc=True).dt.tz_localize(None),
         "duration": df["duration"].astype(float) if "duration" in df else 0.0,
     })
+    media: list[str] = []
     for col in df.columns:
         if col.startswith(_PREFIXES):
             series = df[col]
             if series.map(lambda v: isinstance(v, (dict, list))).any():
-                series = series.map(lambda v: v if not isinstance(v, (dict, list)) else str(v))
+                if series.map(lambda v: _media_label(v) is not None if isinstance(v, (dict, list)) else pd.isna(v)).all():
+                    media.append(col)
+                series = series.map(lambda v: v if not isinstance(v, (dict, list)) else (_media_label(v) or str(v)))
             out[col] = series
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    out.attrs["media"] = media  # media summaries: shown as "image" / "4 images", never an axis
+    return out
+
+
+def _media_label(value: Any) -> str | None:
+    """``image`` for a logged media reference, ``4 images`` for a gallery; None for other values."""
+    items = value if isinstance(value, list) else [value]
+    kinds = {v.get("_type") for v in items if isinstance(v, dict)}
+    if not items or len(kinds) != 1 or not all(isinstance(v, dict) for v in items):
+        return None
+    kind = next(iter(kinds))
+    if not isinstance(kind, str):
+        return None
+    return kind if len(items) == 1 and not isinstance(value, list) else f"{len(items)} {kind}s"
 
 
 # --- parallel coordinates -----------------------------------------------------------------------
@@ -458,7 +475,7 @@ class RunTable:
         return data
 
     def _parallel_columns(self) -> list[str]:
-        chosen = [c for c in self.columns if c.startswith(_PREFIXES)]
+        chosen = [c for c in self.columns if c.startswith(_PREFIXES) and c not in self.frame.attrs.get("media", ())]
         return [c for c in chosen if c in self.view and self.view[c].notna().any()][:12]
 
     def _cell_texts(self, column: str) -> list[str]:
