@@ -117,7 +117,7 @@ def main() -> None:
     for tool in tools:
         repeat = args.repeat if tool in ("tracker", "floor") or args.peer_repeat is None else args.peer_repeat
         f: dict = {}
-        for task in ("call2", "call20", "init"):
+        for task in ("call2", "call2_step", "call20", "call20_step", "call2_same", "init"):
             if tool == "floor" and task == "init":
                 continue
             steps = args.calls if task.startswith("call") else 0
@@ -129,6 +129,9 @@ def main() -> None:
             f[task] = {k: med(rs, k) for k in rs[0]}
         rs = []
         reads = []
+        stepped = [worker(tool, "e2e_step", args.steps, args.keys, args) for _ in range(repeat)]
+        errors = [r["error"] for r in stepped if "error" in r]
+        f["e2e_step"] = {"error": errors[0]} if errors else {k: med(stepped, k) for k in stepped[0]}
         for _ in range(repeat):
             out = tempfile.mkdtemp(prefix=f"bench-{tool}-")
             try:
@@ -156,24 +159,40 @@ def main() -> None:
          for _ in range(7)]
     ) * 1e3
 
+    def value(tool: str, task: str, key: str) -> float | None:
+        v = figures[tool].get(task, {})
+        x = v.get(key) if isinstance(v, dict) and "error" not in v else None
+        return None if x is None else (x / 1e6 if key == "disk_bytes" else x)  # MB, kept in bytes
+
     def cell(tool: str, task: str, key: str, fmt: str) -> str:
         v = figures[tool].get(task, {})
         if not isinstance(v, dict):
             return fmt.format(v)
         if "error" in v:
             return "error"
-        x = v.get(key)
-        if x is not None and key == "disk_bytes":
-            x = x / 1e6  # shown in MB, kept in bytes
-        return "n/a" if x is None else fmt.format(x)
+        x = value(tool, task, key)
+        if x is None:
+            return "n/a"
+        text = fmt.format(x)
+        ours = value("tracker", task, key) if "tracker" in figures and tool != "tracker" else None
+        if ours and x and tool != "floor":  # how many times tracker is ahead (below 1: behind)
+            ratio = (ours / x) if key == "points_per_s" else (x / ours)
+            text += f" ({ratio:.1f}x)"
+        return text
 
     rows = [
-        ("log, 2 keys: median µs", "call2", "median_us", "{:.2f}"),
-        ("log, 2 keys: p99 µs", "call2", "p99_us", "{:.2f}"),
-        ("log, 2 keys: µs/call incl. finish", "call2", "with_finish_us", "{:.2f}"),
-        ("log, 20 keys: median µs", "call20", "median_us", "{:.2f}"),
-        ("log, 20 keys: p99 µs", "call20", "p99_us", "{:.2f}"),
+        ("log, 2 keys, fresh dict: median µs", "call2", "median_us", "{:.2f}"),
+        ("log, 2 keys, fresh dict: p99 µs", "call2", "p99_us", "{:.2f}"),
+        ("log, 2 keys, fresh dict: µs/call incl. finish", "call2", "with_finish_us", "{:.2f}"),
+        ("log, 2 keys, fresh dict, step=: median µs", "call2_step", "median_us", "{:.2f}"),
+        ("log, 2 keys, fresh dict, step=: µs/call incl. finish", "call2_step", "with_finish_us", "{:.2f}"),
+        ("log, 2 keys, same dict each call: µs/call incl. finish", "call2_same", "with_finish_us", "{:.2f}"),
+        ("log, 20 keys, fresh dict: median µs", "call20", "median_us", "{:.2f}"),
+        ("log, 20 keys, fresh dict: p99 µs", "call20", "p99_us", "{:.2f}"),
+        ("log, 20 keys, fresh dict: µs/call incl. finish", "call20", "with_finish_us", "{:.2f}"),
+        ("log, 20 keys, fresh dict, step=: µs/call incl. finish", "call20_step", "with_finish_us", "{:.2f}"),
         (f"e2e {args.steps}x{args.keys}: points/s", "e2e", "points_per_s", "{:,.0f}"),
+        (f"e2e {args.steps}x{args.keys}, step=: points/s", "e2e_step", "points_per_s", "{:,.0f}"),
         ("e2e: seconds", "e2e", "seconds", "{:.3f}"),
         ("e2e, numpy+pyarrow already loaded: points/s", "e2e_warm", "points_per_s", "{:,.0f}"),
         ("e2e: peak RSS MB", "e2e", "peak_rss_mb", "{:.0f}"),
@@ -184,11 +203,12 @@ def main() -> None:
     ]
     width = max(len(r[0]) for r in rows) + 2
     print()
-    print("figure".ljust(width) + "".join(t.rjust(14) for t in figures))
+    print("(x: how many times tracker is ahead of that peer on the figure; below 1, behind)")
+    print("figure".ljust(width) + "".join(t.rjust(20) for t in figures))
     for label, task, key, fmt in rows:
-        print(label.ljust(width) + "".join(cell(t, task, key, fmt).rjust(14) for t in figures))
+        print(label.ljust(width) + "".join(cell(t, task, key, fmt).rjust(20) for t in figures))
     print("import (python -c, ms)".ljust(width) + "".join(
-        (f"{figures[t]['import_ms']:.0f}" if "import_ms" in figures[t] else "-").rjust(14) for t in figures))
+        (f"{figures[t]['import_ms']:.0f}" if "import_ms" in figures[t] else "-").rjust(20) for t in figures))
     print(f"(python -c pass: {baseline:.0f} ms on this machine)")
     if "tracker" in figures:
         g = figures["tracker"]["rss_growth"]

@@ -72,3 +72,34 @@ def test_bad_values_never_raise_and_never_cost_the_good_ones(tmp_path_factory, g
     for k, v in good.items():
         assert back[k] == v
     assert not dropped & set(back)
+
+
+class _NotADict(dict):
+    """A dict that is not exactly ``dict``: ``log`` takes its general path for it."""
+
+
+calls = st.lists(st.tuples(
+    st.dictionaries(st.sampled_from(["a", "b", "c", "train/loss"]), st.floats(allow_nan=False), max_size=3),
+    st.one_of(st.none(), st.integers(-2, 3)),  # step: none, or relative to the current step
+    st.sampled_from([None, True, False]),
+), min_size=1, max_size=25)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=calls)
+def test_the_fast_path_keeps_the_general_paths_semantics(tmp_path_factory, ops):
+    """Any mix of ``step=`` (below, at and past the current step), ``commit`` and none: the fast path
+    (a plain dict) stores exactly what the general path stores, step by step."""
+    store = tmp_path_factory.mktemp("paths")
+    histories = []
+    for kind in (dict, _NotADict):
+        run = tracker.init(project="p", dir=store, reinit="create_new", settings={"quiet": True})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TrackerWarning)  # past steps are dropped with a warning
+            for data, rel, commit in ops:
+                step = None if rel is None else max(0, run.step + rel)
+                run.log(kind(data), step=step, commit=commit)
+            run.finish()
+        histories.append([{k: v for k, v in row.items() if k not in ("_timestamp", "_runtime")}
+                          for row in tracker.Api(dir=store).run(run.path).scan_history()])
+    assert histories[0] == histories[1]

@@ -2,8 +2,9 @@
 
 ``log`` semantics follow W&B: each call is one step unless ``commit=False`` (then values gather
 into the current step) or an explicit ``step`` is given (values gather until a later step arrives).
-A step below the current one is dropped with a warning. The common call (a flat dict of numbers
-and strings, no ``step``/``commit``) takes a fast path that only appends to the writer's deque.
+A step below the current one is dropped with a warning. The common calls (a flat dict of numbers
+and strings, with no ``step`` or an int ``step`` not below the current one, ``commit`` a bool or
+unset) take a fast path that only appends to the writer's deque, or gathers into the pending row.
 """
 
 from __future__ import annotations
@@ -263,7 +264,7 @@ class Run:
             commit: False gathers values into the current step without ending it. Defaults to
                 True without ``step`` and False with it.
         """
-        if self._fast and step is None and commit is None and data.__class__ is dict:
+        if self._fast and data.__class__ is dict:
             limit = self._max_text
             for k, v in data.items():
                 if v.__class__ not in _PLAIN or k.__class__ is not str or not k.isascii():
@@ -272,11 +273,38 @@ class Run:
                     break  # too long, or text the general path must check (lone surrogates): it says why
             else:
                 if "_step" not in data and "_runtime" not in data and "_timestamp" not in data:
-                    self._append((self._step, _now(), data.copy()))
-                    self._step += 1
-                    if len(self._queue) > _QUEUE_LIMIT:
-                        self._writer.drain()  # backpressure: rows as columns take ~5x less memory
-                    return
+                    # the general path's semantics (see _log_checked), for what training loops pass:
+                    # no step (each call a step), or an int step not below the current one
+                    pending = self._pending
+                    if step is None:
+                        if commit is None or commit is True:
+                            if pending is None:
+                                pending = data.copy()
+                            else:
+                                pending.update(data)
+                                self._pending = None
+                            self._append((self._step, _now(), pending))
+                            self._step += 1
+                            if len(self._queue) > _QUEUE_LIMIT:
+                                self._writer.drain()  # backpressure: rows as columns take ~5x less memory
+                            return
+                    elif step.__class__ is int and step >= self._step and (commit is None or commit.__class__ is bool):
+                        if step > self._step:
+                            if pending is not None:  # a later step ends the one gathered so far
+                                self._append((self._step, _now(), pending))
+                            self._step = step
+                            pending = None
+                        if pending is None:
+                            pending = self._pending = data.copy()
+                        else:
+                            pending.update(data)
+                        if commit:
+                            self._pending = None
+                            self._append((self._step, _now(), pending))
+                            self._step += 1
+                        if len(self._queue) > _QUEUE_LIMIT:
+                            self._writer.drain()
+                        return
         self._log_general(data, step, commit)
 
     def _log_general(self, data: Any, step: Any, commit: Any) -> None:
@@ -342,7 +370,7 @@ class Run:
             self._merge(row)
             if commit is None or commit:
                 self._commit_pending()
-        self._fast = self._pending is None and not self._sync_pairs
+        self._fast = not self._sync_pairs
 
     def _store_media(self, obj: Any, key: str, step: int, jobs: list[Any]) -> str:
         """Check and copy a media object (or a list of them) now, for the media thread to encode.
@@ -493,7 +521,7 @@ class Run:
             self._writer.drain()
             metric = self._metrics.define(name, step_metric, step_sync, hidden, summary, goal, overwrite)
             self._sync_pairs = self._metrics.sync_pairs()
-            self._fast = self._pending is None and not self._sync_pairs
+            self._fast = not self._sync_pairs
             self._record["metrics"] = self._metrics.to_json()
             self._write_record()
             problems = self._summary.seed()
