@@ -38,7 +38,7 @@ from tracker.store.codec import (  # noqa: F401 - the kinds are part of the segm
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from typing import Any
 
     import numpy as np
@@ -85,7 +85,8 @@ class KeyTable:
 
 
 def rows_to_columns(
-    items: list[tuple[int, float, dict[str, Any]]], keys: KeyTable, last: dict[str, Any]
+    items: list[tuple[int, float, dict[str, Any]]], keys: KeyTable, last: dict[str, Any],
+    problem: Callable[[tuple[str, ...], str], None] | None = None,
 ) -> dict[str, Any]:
     """Turn committed rows ``(step, time, {key: plain value})`` into column arrays.
 
@@ -94,6 +95,10 @@ def rows_to_columns(
 
     Consecutive rows with the same keys and value types form a run; codes and kinds are computed
     once per run, so the per-point work is only copying values (1M points in ~0.1 s).
+
+    An int with more digits than Python turns into text (``sys.get_int_max_str_digits()``; ``log``'s
+    fast path does not look at ints) has no stored form: it is stored as a null, left out of
+    ``last``, and ``problem((kind...), message)`` says so; the other values of its row stay.
     """
     import numpy as np
 
@@ -160,8 +165,24 @@ def rows_to_columns(
         if len(big):
             if text is None:
                 text = np.full(n, None, dtype=object)
+            lost = []
             for i in big:
-                text[i] = str(vals[i])
+                try:
+                    text[i] = str(vals[i])
+                except ValueError:  # more digits than Python turns into text
+                    lost.append(i)
+            if lost:
+                null = np.zeros(n, dtype=bool) if null is None else null
+                for i in lost:
+                    name = keys.names[codes[i]]
+                    kind[i], value[i], null[i] = KIND_NULL, np.nan, True
+                    if last.get(name) is vals[i]:
+                        del last[name]
+                    if problem is not None:
+                        problem(("int-too-long", name),
+                                f"{name}: an int of {int.bit_length(vals[i])} bits has more digits than Python "
+                                "turns into text (sys.get_int_max_str_digits()), so it has no stored form: "
+                                f"stored as a null at step {int(step[i])}")
     return {"step": step, "key": codes, "kind": kind, "value": value, "null": null, "text": text, "time": time_}
 
 

@@ -46,6 +46,8 @@ class StreamWriter:
         # own segments by level: level L holds merges of fanin**L level-0 segments
         self.levels: list[list[tuple[int, int, str]]] = [[]]
         self.on_batch: Callable[[dict[str, Any], segments.KeyTable], None] | None = None
+        #: Told of a value that has no stored form (``(kind...), message``): RunWriter reports it.
+        self.on_problem: Callable[[tuple[str, ...], str], None] | None = None
 
     def _first_free_seq(self) -> int:
         seqs = [p[1] for n in layout.list_segments(self.dir) if (p := layout.parse_segment(n))]
@@ -61,7 +63,7 @@ class StreamWriter:
         append = items.append
         while q:
             append(pop())
-        cols = segments.rows_to_columns(items, self.keys, self.last)
+        cols = segments.rows_to_columns(items, self.keys, self.last, self.on_problem)
         self.pending.append(cols)
         self.pending_points += len(cols["step"])
         if self.on_batch is not None:
@@ -237,6 +239,8 @@ class RunWriter:
             name: StreamWriter(paths.stream_dir(name), self.writer_id, fanin)
             for name in layout.STREAMS
         }
+        for stream in self.streams.values():
+            stream.on_problem = reporter.background_problem
         self.dropped_points = 0
         self._wake = threading.Event()
         self._closing = False
