@@ -39,11 +39,15 @@ def test_starting_a_run_loads_nothing_slow(tmp_path):
 
 
 def test_a_training_process_never_imports_pandas_or_duckdb(tmp_path):
+    """Also through pyarrow: its ``to_numpy`` imports pandas, and the writer turns big flushes and
+    merges into M4 pyramids (over 65,536 points; a None among them: a null to read back)."""
     code = (
         "import tracker\n"
-        f"run = tracker.init(project='p', dir={str(tmp_path)!r}, settings={{'quiet': True}})\n"
-        "for i in range(1000): run.log({'a': i})\n"
-        "run.flush(); run.finish()"
+        f"run = tracker.init(project='p', dir={str(tmp_path)!r}, settings={{'quiet': True, 'flush_interval': 30}})\n"
+        "for i in range(40000): run.log({'a': i, 'b': 0.5, 'c': None if i == 7 else 1.0})\n"
+        "run.flush()\n"
+        "for i in range(40000, 80000): run.log({'a': i, 'b': 0.5, 'c': 1.0})\n"
+        "run.finish()"
     )
     loaded = loaded_after(code)
     assert "pandas" not in loaded and "duckdb" not in loaded

@@ -170,8 +170,11 @@ class PyramidBuilder:
         import numpy as np
         import pyarrow as pa
 
-        kind = batch.column(batch.schema.get_field_index("kind")).to_numpy(zero_copy_only=False)
-        numeric = np.flatnonzero(kind <= 2)
+        from tracker.store.segments import array_numpy  # to_numpy would import pandas (see there)
+
+        col = batch.schema.get_field_index
+        kind = array_numpy(batch.column(col("kind")), np.int8, -1)
+        numeric = np.flatnonzero((kind <= 2) & (kind >= 0))
         if len(numeric) == 0:
             return
         keycol = batch.column(batch.schema.get_field_index("key"))
@@ -179,11 +182,10 @@ class PyramidBuilder:
             keycol = keycol.dictionary_encode()
         remap = np.fromiter((self._code(k) for k in keycol.dictionary.to_pylist()), dtype=np.int64,
                             count=len(keycol.dictionary))
-        key = remap[keycol.indices.to_numpy(zero_copy_only=False)[numeric]]
-        step = batch.column(batch.schema.get_field_index("step")).to_numpy(zero_copy_only=False)[numeric]
-        time = batch.column(batch.schema.get_field_index("time")).to_numpy(zero_copy_only=False)[numeric]
-        value = batch.column(batch.schema.get_field_index("value")).to_numpy(zero_copy_only=False)[numeric]
-        value = np.asarray(value, dtype=np.float64)  # a null value (None logged) reads as NaN
+        key = remap[array_numpy(keycol.indices, np.int32, 0)[numeric]]
+        step = array_numpy(batch.column(col("step")), np.int64, 0)[numeric]
+        time = array_numpy(batch.column(col("time")), np.float64, np.nan)[numeric]
+        value = array_numpy(batch.column(col("value")), np.float64, np.nan)[numeric]  # None logged: NaN
         self.points += len(step)
         self.parts.append(reduce(from_points(key, step, time, value, step >> BASE_SHIFT)))
 
@@ -201,8 +203,11 @@ class PyramidBuilder:
             keycol = keycol.dictionary_encode()
         remap = np.fromiter((self._code(k) for k in keycol.dictionary.to_pylist()), dtype=np.int64,
                             count=len(keycol.dictionary))
-        agg = {c: t.column(c).to_numpy() for c in AGG_COLUMNS if c != "key"}
-        agg["key"] = remap[keycol.indices.to_numpy(zero_copy_only=False)]
+        from tracker.store.segments import array_numpy  # to_numpy would import pandas (see there)
+
+        agg = {c: array_numpy(t.column(c), np.float64 if c[0] in "tv" else np.int64, np.nan if c[0] in "tv" else 0)
+               for c in AGG_COLUMNS if c != "key"}
+        agg["key"] = remap[array_numpy(keycol.indices, np.int32, 0)]
         self.points += int(agg["n"].sum())
         self.parts.append(agg)
 

@@ -297,6 +297,28 @@ def columns_to_table(cols: dict[str, Any], key_names: list[str]) -> pa.Table:
     )
 
 
+def array_numpy(arr: Any, dtype: Any, null: float | None = None) -> np.ndarray:
+    """A primitive Arrow array (or chunked array) as numpy, read from its buffers: ``to_numpy``
+    imports pandas (~0.4 s and 40 MB on the writer thread of every training process). Slots that
+    are null read as ``null`` (required when the array has nulls)."""
+    import numpy as np
+
+    if hasattr(arr, "chunks"):  # a ChunkedArray
+        parts = [array_numpy(c, dtype, null) for c in arr.chunks]
+        return np.concatenate(parts) if parts else np.empty(0, dtype)
+    dtype = np.dtype(dtype)
+    n = len(arr)
+    out = np.frombuffer(arr.buffers()[1], dtype=dtype, count=n, offset=arr.offset * dtype.itemsize) if n \
+        else np.empty(0, dtype)
+    if arr.null_count:
+        if null is None:
+            raise ValueError(f"a {arr.type} array with {arr.null_count} nulls and no value for them")
+        bits = np.unpackbits(np.frombuffer(arr.buffers()[0], dtype=np.uint8), bitorder="little")
+        valid = bits[arr.offset:arr.offset + n].astype(bool)
+        out = np.where(valid, out, dtype.type(null))
+    return out
+
+
 def _validity(valid: Any) -> tuple[Any, int]:
     import numpy as np
     import pyarrow as pa
