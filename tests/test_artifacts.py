@@ -302,6 +302,10 @@ def test_log_code(make_run, tmp_path):
     yaml_too = run.log_code(proj, name="with-notes", include_fn=lambda p, root: p.endswith((".py", ".txt")),
                             exclude_fn=lambda p, root: "pkg" in p)
     assert [e.path for e in yaml_too.files()] == ["notes.txt", "train.py"]
+    # filters of one argument, as W&B's docs write them (``include_fn=lambda path: ...``)
+    one_arg = run.log_code(proj, name="one-arg", include_fn=lambda path: path.endswith(".txt"),
+                           exclude_fn=lambda path: False)
+    assert [e.path for e in one_arg.files()] == ["notes.txt"]
     (tmp_path / "empty").mkdir()
     assert run.log_code(tmp_path / "empty") is None  # nothing matched: no artifact
 
@@ -379,6 +383,15 @@ def test_save_policies_and_restore(make_run, store, tmp_path):
         other.restore("../run.json", run_path=run.path, root=tmp_path / "r2")
     with pytest.raises(UsageError, match="policy='sometimes'"):
         other.save("x", policy="sometimes")
+    other.finish()
+    # with no active run, tracker.restore reads the store of the settings (here TRACKER_DIR)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TRACKER_DIR", str(store))
+        again = tracker.restore("epoch1.pt", run_path=run.path, root=tmp_path / "no-run")
+        assert again.read() == "one"
+        again.close()
+        with pytest.raises(UsageError, match="no file"):
+            tracker.restore("../run.json", run_path=run.path, root=tmp_path / "r3")
 
 
 KILLED = textwrap.dedent(

@@ -259,3 +259,33 @@ def test_disabled_mode_accepts_everything_and_writes_nothing(store):
     run.finish()
     assert run.config["b"] == 2 and run.summary["c"] == 3
     assert not store.exists()
+
+
+def test_a_real_run_after_a_finished_disabled_one_is_a_real_run(store):
+    """W&B's pattern: a disabled run in a quick check, then the real one; finishing the disabled
+    run ends it (before, the next init() returned it, and all that followed was lost)."""
+    off = tracker.init(dir=store, project="p", mode="disabled")
+    off.finish()
+    run = tracker.init(dir=store, project="p", settings={"quiet": True})
+    assert run is not off and not getattr(run, "disabled", False)
+    run.log({"a": 1.0})
+    run.finish()
+    assert [r["a"] for r in tracker.Api(dir=store).run(run.path).scan_history()] == [1.0]
+    with tracker.init(dir=store, project="p", mode="disabled") as off:  # a with block ends it too
+        off.log({"a": 2.0})
+    run = tracker.init(dir=store, project="p", settings={"quiet": True})
+    assert run is not off and not getattr(run, "disabled", False)
+    run.finish()
+
+
+def test_a_call_whose_values_were_all_dropped_spends_no_step(store):
+    run = tracker.init(dir=store, project="p", settings={"quiet": True})
+    with pytest.warns(tracker.TrackerWarning, match="bad"):
+        run.log({"bad": object()})  # dropped, said
+    assert run.step == 0
+    run.log({"a": 1.0})
+    run.log({})  # an empty dict is a step, as in W&B
+    run.log({"a": 2.0})
+    run.finish()
+    rows = list(tracker.Api(dir=store).run(run.path).scan_history())
+    assert [(r["_step"], r["a"]) for r in rows] == [(0, 1.0), (2, 2.0)]

@@ -125,8 +125,14 @@ def save(glob_str: str, base_path: str | None = None, policy: str = "live") -> l
 
 
 def restore(name: str, run_path: str | None = None, replace: bool = False, root: str | None = None) -> Any:
-    """Fetch a file saved with a run (see :meth:`tracker.sdk.run.Run.restore`)."""
-    return _current("restore()").restore(name, run_path=run_path, replace=replace, root=root)
+    """Fetch a file saved with a run (see :meth:`tracker.sdk.run.Run.restore`); with ``run_path``
+    it needs no active run (the store from the settings: ``TRACKER_DIR``, ``tracker.toml``, ...)."""
+    if _state.current is not None or run_path is None:
+        return _current("restore()").restore(name, run_path=run_path, replace=replace, root=root)
+    from tracker.api.public import Api as _Api
+    from tracker.sdk.run_files import restore_copy
+
+    return restore_copy(_Api().run(run_path).file(name), name, replace, root)
 
 
 def login(*args: Any, **kwargs: Any) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tracker.sdk import state as _state
 from tracker.sdk.config import Config
 from tracker.sdk.summary import Metric, MetricTable
 
@@ -48,10 +49,13 @@ class DisabledRun:
         return self._metrics.define(name, *(values.get(k) for k in keys))
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
-        """Nothing to finish."""
+        """Nothing to write; the run is no longer active, so the next ``init()`` makes a new run."""
+        _state.forget(self)
 
     def finish_as(self, state: str, exit_code: int | None, quiet: bool | None = None) -> None:
-        """Nothing to end."""
+        """As :meth:`finish`."""
+        _state.forget(self)
+
 
     def detach_after_fork(self) -> None:
         """Nothing to detach."""
@@ -72,7 +76,7 @@ class DisabledRun:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        return None
+        _state.forget(self)  # as finish()
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):

@@ -350,6 +350,8 @@ class Run:
         media: list[tuple[Any, str, dict[str, Any]]] = []  # handed over once the row is kept
         row = flatten_row(data, self._settings.max_text_bytes, self._problem,
                           lambda obj, key: self._store_media(obj, key, target, media))
+        if data and not row:  # every value was dropped (each said why): no step is spent on nothing
+            return
         if step is not None and step < self._step:
             self._problem(
                 ("past-step",),

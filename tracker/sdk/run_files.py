@@ -155,8 +155,8 @@ class FilesAndArtifacts:
         base = os.path.abspath(os.fspath(root))
         skip = {".venv", "venv", ".git", "__pycache__", "node_modules", ".tox", ".mypy_cache"}
         store = os.path.abspath(self._paths.root)
-        include = include_fn or (lambda path, root=None: path.endswith(".py"))
-        exclude = exclude_fn or (lambda path, root=None: False)
+        include = _path_filter(include_fn) if include_fn else (lambda path, root=None: path.endswith(".py"))
+        exclude = _path_filter(exclude_fn) if exclude_fn else (lambda path, root=None: False)
         artifact = Artifact(name or f"source-{self.project}-{self.run_id}", "code")
         for folder, dirs, files in os.walk(base, followlinks=False):
             dirs[:] = sorted(d for d in dirs if d not in skip and os.path.join(folder, d) != store)
@@ -277,14 +277,7 @@ class FilesAndArtifacts:
     def restore(self, name: str, run_path: str | None = None, replace: bool = False,
                 root: str | os.PathLike[str] | None = None) -> Any:
         """See :meth:`tracker.sdk.run.Run.restore`."""
-        source = self.saved_file(run_path or self.run_path, name)
-        dest = os.path.join(os.fspath(root) if root is not None else os.getcwd(), *name.split("/"))
-        if replace or not os.path.exists(dest):
-            import shutil
-
-            os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
-            shutil.copyfile(source, dest)
-        return open(dest)  # noqa: SIM115 - returned to the caller, as W&B does
+        return restore_copy(self.saved_file(run_path or self.run_path, name), name, replace, root)
 
     def saved_file(self, run_path: str, name: str) -> str:
         """The path of a file saved by the run ``run_path`` (``project/run_id`` or
@@ -312,3 +305,30 @@ class FilesAndArtifacts:
         if qualified_name not in record.setdefault(direction, []):
             record[direction].append(qualified_name)
             self._write_record()
+
+
+def _path_filter(fn: Any) -> Any:
+    """``fn`` as ``(path, root) -> bool``: W&B calls a filter with both when it takes two arguments
+    and with the path alone when it takes one (its docs show ``lambda path: ...``)."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):  # a builtin without a signature: called as W&B documents
+        return fn
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if any(p.kind == p.VAR_POSITIONAL for p in params) or len(positional) >= 2:
+        return fn
+    return lambda path, root=None: fn(path)
+
+
+def restore_copy(source: str, name: str, replace: bool, root: str | os.PathLike[str] | None) -> Any:
+    """Copy a saved file to ``root/name`` (``root``: the working directory by default) unless it is
+    there already (or ``replace``), and return it opened for reading, as W&B's ``restore`` does."""
+    dest = os.path.join(os.fspath(root) if root is not None else os.getcwd(), *name.split("/"))
+    if replace or not os.path.exists(dest):
+        import shutil
+
+        os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
+        shutil.copyfile(source, dest)
+    return open(dest)  # noqa: SIM115 - returned to the caller, as W&B does
