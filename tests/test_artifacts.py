@@ -357,6 +357,29 @@ def test_upsert_and_finish_from_several_runs(make_run, store, tmp_path):
         lone.upsert_artifact(tracker.Artifact("x", "eval"))
 
 
+def test_save_keeps_folders_as_w_and_b_does(make_run, tmp_path, monkeypatch):
+    """The examples of W&B's ``Run.save`` reference: a relative glob keeps its folders, base_path
+    cuts them, an absolute glob keeps one folder level."""
+    work = tmp_path / "work"
+    (work / "these" / "are" / "myfiles").mkdir(parents=True)
+    (work / "these" / "are" / "myfiles" / "a.txt").write_text("a")
+    (work / "files" / "x").mkdir(parents=True)
+    (work / "files" / "x" / "saveme.txt").write_text("s")
+    (tmp_path / "Documents" / "run123").mkdir(parents=True)
+    (tmp_path / "Documents" / "run123" / "notes.txt").write_text("n")
+    monkeypatch.chdir(work)
+    run = make_run()
+    assert run.save("these/are/myfiles/*", policy="now") == ["these/are/myfiles/a.txt"]
+    assert run.save("these/are/myfiles/*", base_path="these", policy="now") == ["are/myfiles/a.txt"]
+    assert run.save(str(tmp_path / "Documents" / "run123" / "*.txt"), policy="now") == ["run123/notes.txt"]
+    assert run.save(str(tmp_path / "Documents" / "run123" / "*.txt"), base_path=str(tmp_path),
+                    policy="now") == ["Documents/run123/notes.txt"]
+    assert run.save("files/*/saveme.txt", policy="now") == ["files/x/saveme.txt"]
+    run.finish()
+    names = {f["name"] for f in tracker.Api(dir=run.dir.rsplit("/", 2)[0]).run(run.path).files()}
+    assert {"these/are/myfiles/a.txt", "are/myfiles/a.txt", "run123/notes.txt", "files/x/saveme.txt"} <= names
+
+
 def test_save_policies_and_restore(make_run, store, tmp_path):
     ckpt = tmp_path / "ckpt"
     ckpt.mkdir()
@@ -364,9 +387,9 @@ def test_save_policies_and_restore(make_run, store, tmp_path):
     (tmp_path / "config.yaml").write_text("lr: 0.1\n")
     (tmp_path / "final.txt").write_text("draft")
     run = make_run()
-    assert run.save(str(ckpt / "*.pt")) == ["epoch1.pt"]  # live
-    assert run.save(str(tmp_path / "config.yaml"), policy="now") == ["config.yaml"]
-    run.save(str(tmp_path / "final.txt"), policy="end")
+    assert run.save(str(ckpt / "*.pt"), base_path=ckpt) == ["epoch1.pt"]  # live
+    assert run.save(str(tmp_path / "config.yaml"), base_path=tmp_path, policy="now") == ["config.yaml"]
+    run.save(str(tmp_path / "final.txt"), base_path=str(tmp_path), policy="end")
     files = lambda: {f["name"] for f in tracker.Api(dir=store).run(run.path).files()}  # noqa: E731
     assert {"epoch1.pt", "config.yaml"} <= files() and "final.txt" not in files()
     (ckpt / "epoch2.pt").write_text("two")  # appears later: a live glob picks it up

@@ -802,7 +802,10 @@ class Run:
 
         Args:
             glob_str: a path or glob (``"checkpoints/*.pt"``, ``"**/*.yaml"``).
-            base_path: the folder the stored paths are relative to (default: the glob's folder).
+            base_path: the folder the stored paths are relative to. Default, as in W&B: the
+                working directory for a relative glob (``"these/are/myfiles/*"`` is stored under
+                ``these/are/myfiles/``), the parent of the glob's folder for an absolute one
+                (``"/data/run123/*.txt"`` under ``run123/``).
             policy: ``"now"`` (copied once, now), ``"live"`` (now, and again whenever a matching
                 file changes or appears, until the run ends), ``"end"`` (when the run ends).
 

@@ -213,14 +213,15 @@ class FilesAndArtifacts:
         """See :meth:`tracker.sdk.run.Run.save`."""
         if policy not in ("live", "now", "end"):
             raise UsageError(f"save(policy={policy!r}) is not one of 'live', 'now', 'end'")
-        pattern = os.path.abspath(os.fspath(glob_str))
-        if base_path is None:
-            head = pattern
-            while any(c in head for c in "*?["):
-                head = os.path.dirname(head)
-            base = head if os.path.isdir(head) and head != pattern else os.path.dirname(head)
-        else:
+        raw = os.fspath(glob_str)
+        pattern = os.path.abspath(raw)
+        if base_path is not None:
             base = os.path.abspath(os.fspath(base_path))
+        elif os.path.isabs(raw) or os.path.relpath(pattern).startswith(".."):
+            # W&B: an absolute glob keeps one folder level ("/data/run123/*.txt" -> "run123/...")
+            base = os.path.dirname(os.path.dirname(pattern))
+        else:  # a relative glob keeps its folders ("these/are/myfiles/*" -> "these/are/myfiles/...")
+            base = os.getcwd()
         spec: dict[str, Any] = {"pattern": pattern, "base": base, "policy": policy, "copied": {}}
         saved = self._sync_saved(spec, copy=policy != "end")
         if policy != "now":
