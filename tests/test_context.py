@@ -476,3 +476,15 @@ def test_unreadable_process_entries_are_skipped(monkeypatch):
     values = SystemSampler(lambda row: None, 1.0, nvml=NoNvml()).sample_once()
     assert "memory_percent" in values and "disk./.usagePercent" in values  # the rest goes on
     assert "proc.memory.rssMB" in values and "proc.cpu.threads" not in values  # only that one is lost
+
+
+def test_init_save_code_argument_saves_the_script(tmp_path, store):
+    """``tracker.init(save_code=True)`` as W&B scripts pass it (before, only the setting worked)."""
+    run, _ = run_script(tmp_path, """
+        import tracker
+        run = tracker.init(project="ctx", save_code=True, settings={"quiet": True, "disable_git": True})
+        print(run.path)
+        run.finish()
+    """, store)
+    assert "code/train.py" in {f["name"] for f in run.files()}
+    assert "save_code=True" in Path(run.file("code/train.py")).read_text()

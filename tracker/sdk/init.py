@@ -122,6 +122,7 @@ def init(
             "run_notes": notes,
             "run_tags": tuple(tags) if tags is not None else None,
             "entity": entity,
+            "save_code": save_code,
         }.items()
         if v is not None
     }
@@ -137,7 +138,6 @@ def init(
     for flag, value in (("anonymous", anonymous), ("sync_tensorboard", sync_tensorboard), ("monitor_gym", monitor_gym)):
         if value:
             _warn(s, f"init({flag}=...) has no effect in a local store and was ignored")
-    del save_code  # recorded by the context capture when it lands; accepted for W&B scripts
 
     previous = state.newest_active()
     if previous is not None:
