@@ -514,3 +514,32 @@ def test_progress_bars_for_large_transfers(make_run, tmp_path, capsys, monkeypat
     for step in ("hashing big.bin", "storing big", "downloading big:v0", "verifying big:v0"):
         assert step in err, err
     assert "100%" in err and "MB/s" in err
+
+
+def test_add_media_objects_round_trips_through_get(make_run, store):
+    """``Artifact.add(Table or Image, name)`` (before: their repr string was stored and returned)."""
+    import numpy as np
+
+    run = make_run()
+    art = tracker.Artifact("things", "dataset")
+    art.add(tracker.Table(columns=["a", "b"], data=[[1, "x"], [2, "y"]]), "my_table")
+    pixels = np.arange(48, dtype=np.uint8).reshape(4, 4, 3)
+    art.add(tracker.Image(pixels, caption="four by four"), "imgs/sample")
+    art.add({"x": 1}, "data")
+    with pytest.raises(UsageError, match="neither media nor JSON"):
+        art.add(object(), "junk")  # refused, never stored as its repr
+    with pytest.raises(UsageError, match="cells hold media"):
+        art.add(tracker.Table(columns=["img"], data=[[tracker.Image(pixels)]]), "with_images")
+    run.log_artifact(art)
+    run.finish()
+    got = tracker.Api(dir=store).artifact(f"{run.project}/things:latest")
+    assert {"my_table.table.json", "my_table.table.parquet", "imgs/sample.image.json",
+            "imgs/sample.image.png", "data.json"} == {e.path for e in got.files()}
+    table = got.get("my_table")
+    assert isinstance(table, tracker.Table) and table.columns == ["a", "b"] and table.data == [[1, "x"], [2, "y"]]
+    image = got.get("imgs/sample")
+    assert isinstance(image, tracker.Image) and image.caption == "four by four"
+    from PIL import Image as PILImage
+
+    assert (np.asarray(PILImage.open(got.get_entry("imgs/sample.image.png").download())) == pixels).all()
+    assert got.get("data") == {"x": 1}

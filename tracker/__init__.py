@@ -55,8 +55,16 @@ def _current_live_run() -> Any:
     return _state.current
 
 
+def _media_from_artifact(kind: str, meta: dict[str, Any], paths: list[str]) -> Any:
+    """``Artifact.get()`` of a media object: built again by tracker.media."""
+    from tracker.media import from_artifact
+
+    return from_artifact(kind, meta, paths)
+
+
 _artifacts.open_run = _open_read_run
 _artifacts.current_run = _current_live_run
+_artifacts.media_loader = _media_from_artifact
 
 __all__ = [
     "Api",

@@ -6,7 +6,10 @@ neither. What they need from above comes through two hooks, set by ``tracker/__i
 - :data:`open_run` ``(root, "project/run_id") -> run``: a read-side run of the store at ``root``
   (``Artifact.logged_by()``, ``Artifact.used_by()``);
 - :data:`current_run` ``() -> run | None``: the live run ``tracker.init`` made current, which
-  ``Artifact.save()`` logs a draft with.
+  ``Artifact.save()`` logs a draft with;
+- :data:`media_loader` ``(kind, facts, paths) -> object``: a media object built again from the files
+  ``Artifact.add(media, name)`` stored (``tracker.media.from_artifact``: the media and artifacts
+  layers do not import each other).
 
 This package module stays light (``import tracker`` imports it to set the hooks): ``Artifact``,
 ``Manifest`` and ``ManifestEntry`` load from :mod:`tracker.artifacts.artifact` when first used.
@@ -21,7 +24,7 @@ if TYPE_CHECKING:
 
     from tracker.artifacts.artifact import Artifact, Manifest, ManifestEntry
 
-__all__ = ["Artifact", "Manifest", "ManifestEntry", "current_run", "open_run"]
+__all__ = ["Artifact", "Manifest", "ManifestEntry", "current_run", "media_loader", "open_run"]
 
 
 def _no_read_api(root: str, path: str) -> Any:
@@ -38,6 +41,8 @@ def _no_current_run() -> Any:
 open_run: Callable[[str, str], Any] = _no_read_api
 #: ``() -> run | None``: the current live run of this process.
 current_run: Callable[[], Any] = _no_current_run
+#: ``(kind, facts, paths) -> object``: builds a media object from its stored files (None: the path).
+media_loader: Callable[[str, dict[str, Any], list[str]], Any] | None = None
 
 _LAZY = ("Artifact", "Manifest", "ManifestEntry")
 

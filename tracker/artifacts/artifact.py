@@ -402,19 +402,41 @@ class Artifact:
     def add(self, obj: Any, name: str) -> ManifestEntry:
         """Add a Python object: a media object (anything with ``_tracker_artifact_file_``) or JSON
         data, stored as ``name`` (``.json`` appended for data)."""
-        hook = getattr(obj, "_tracker_artifact_file_", None)
-        if hook is not None:
-            local, suffix = hook()
-            return self.add_file(local, name if name.endswith(suffix) else name + suffix)
-        from tracker.store import layout
+        files = getattr(obj, "artifact_files", None)
+        if files is not None and getattr(obj, "_tracker_media", False):
+            return self._add_media(obj, name)
+        import json
 
-        try:
-            text = layout.dumps(obj)
-        except (TypeError, ValueError) as exc:
+        try:  # strict JSON: an object with no JSON form is refused, never stored as its repr
+            text = json.dumps(obj, allow_nan=True, ensure_ascii=False)
+        except (TypeError, ValueError, RecursionError) as exc:
             raise UsageError(f"add(): a {type(obj).__name__} is neither media nor JSON data ({exc})") from None
         target = name if name.endswith(".json") else name + ".json"
         with self.new_file(target) as fh:
             fh.write(text)
+        return self._entries[_clean_path(target)]
+
+    def _add_media(self, obj: Any, name: str) -> ManifestEntry:
+        """A media object as W&B stores it: ``<name>.<kind>.json`` (its facts, the files' names)
+        beside its files ``<name>.<kind>.<ext>`` (and ``<name>.<kind>.<i>.<ext>`` for extras);
+        ``get(name)`` builds the object again."""
+        import json
+
+        try:
+            kind, meta, files = obj.artifact_files()
+        except Exception as exc:  # noqa: BLE001 - the media's own error names what is wrong
+            raise UsageError(f"add(): {exc}") from None
+        stem = name[: -len(f".{kind}.json")] if name.endswith(f".{kind}.json") else name
+        names = []
+        for i, (data, ext) in enumerate(files):
+            target = f"{stem}.{kind}.{ext}" if i == 0 else f"{stem}.{kind}.{i}.{ext}"
+            with self.new_file(target, mode="xb") as fh:
+                fh.write(data)
+            names.append(target.rsplit("/", 1)[-1])
+        record = {"_type": kind, **{k: v for k, v in meta.items() if k != "_type"}, "files": names}
+        target = f"{stem}.{kind}.json"
+        with self.new_file(target) as fh:
+            fh.write(json.dumps(record, ensure_ascii=False, default=str))
         return self._entries[_clean_path(target)]
 
     def remove(self, item: str | ManifestEntry) -> None:
@@ -445,7 +467,11 @@ class Artifact:
     get_path = get_entry
 
     def get(self, name: str) -> Any:
-        """The data of a JSON entry (as added with ``add``), or the local path of any other file."""
+        """What was added as ``name``: a media object built again (a Table, an Image, ...), the data
+        of a JSON entry, or the local path of any other file."""
+        media = self._get_media(name)
+        if media is not None:
+            return media
         for candidate in (name, name + ".json"):
             try:
                 entry = self.get_entry(candidate)
@@ -459,6 +485,25 @@ class Artifact:
                     return json.load(fh)
             return local
         raise ArtifactNotFoundError(f"artifact {self.qualified_name} has no file {name!r}")
+
+    def _get_media(self, name: str) -> Any:
+        import json
+
+        folder = name.rsplit("/", 1)[0] + "/" if "/" in name else ""
+        for path in sorted(self._entries):
+            rest = path[len(name):]
+            if not (path.startswith(name + ".") and rest.count(".") == 2 and rest.endswith(".json")):
+                continue
+            with open(self._local_path(self._entries[path]), encoding="utf-8") as fh:
+                record = json.load(fh)
+            if not isinstance(record, dict) or "_type" not in record or "files" not in record:
+                continue
+            locals_ = [self._local_path(self.get_entry(folder + f)) for f in record["files"]]
+            import tracker.artifacts as hooks
+
+            loader = hooks.media_loader
+            return loader(record["_type"], record, locals_) if loader is not None else locals_[0]
+        return None
 
     def files(self, names: list[str] | None = None) -> list[ManifestEntry]:
         """The entries (all, or those named), sorted by path."""

@@ -46,6 +46,25 @@ class Media:
     def _prepare(self) -> Prepared:
         raise NotImplementedError
 
+    def artifact_files(self) -> tuple[str, dict[str, Any], list[tuple[bytes, str]]]:
+        """What ``Artifact.add(obj, name)`` stores: the kind, the facts (caption, size, ...) and the
+        encoded files (the first is the main one, as logged). Media inside a Table's cells cannot be
+        added this way (log the table, or add the cells one by one).
+
+        Raises:
+            MediaError: the input cannot be stored, or a table holds media cells.
+        """
+
+        def refuse(cell: Any) -> Any:
+            raise MediaError(f"{type(self).__name__}: a table whose cells hold media ({type(cell).__name__}) "
+                             "cannot be added to an artifact: add the media objects one by one")
+
+        with_stored_cells(self, refuse)
+        prepared = prepare(self)
+        encoded = prepared.encode() if prepared.encode is not None else []
+        files = encoded if isinstance(encoded, list) else [encoded]
+        return prepared.kind, dict(prepared.meta), files
+
 
 def prepare(media: Media) -> Prepared:
     """Check and copy a media object's input now (on the caller's thread), for encoding later.
