@@ -237,6 +237,10 @@ def test_many_processes_logging_one_name_get_distinct_versions(store, tmp_path):
     assert texts == {f"writer {i}" for i in range(6)}
 
 
+def api_ttl(store, name):
+    return tracker.Api(dir=store).artifact(name).ttl
+
+
 def test_sql_views_cli_and_gc(make_run, store, data, tmp_path):
     run = make_run()
     art = tracker.Artifact("ds", "dataset")
@@ -247,8 +251,13 @@ def test_sql_views_cli_and_gc(make_run, store, data, tmp_path):
     short = tracker.Artifact("tmp", "scratch")
     with short.new_file("big.bin", mode="xb") as fh:
         fh.write(os.urandom(2048))
-    short.ttl = 60.0
+    import datetime
+
+    short.ttl = datetime.timedelta(minutes=1)  # as W&B's docs set it (before: stored as a string, never expired)
+    with pytest.raises(UsageError, match="timedelta"):
+        short.ttl = "1 day"
     run.log_artifact(short)
+    assert api_ttl(store, "test/tmp:v0") == datetime.timedelta(minutes=1)
     api = tracker.Api(dir=store)
     versions = api.sql("select qualified_name, type, file_count, aliases from artifacts order by qualified_name")
     assert versions["qualified_name"].tolist() == ["test/ds:v0", "test/tmp:v0"]

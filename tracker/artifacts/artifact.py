@@ -111,7 +111,7 @@ class Artifact:
         self._entries: dict[str, ManifestEntry] = {}
         self._aliases: list[str] = []
         self._tags: list[str] = []
-        self.ttl: float | None = None
+        self._ttl: float | None = None  # seconds
         self._state = "PENDING"
         self._version: int | None = None
         self._project: str | None = None
@@ -126,6 +126,30 @@ class Artifact:
         del incremental, use_as  # accepted for W&B compatibility; new_draft() is the way here
 
     # --- identity ---------------------------------------------------------------------------
+    @property
+    def ttl(self) -> Any:
+        """How long the version is kept after it is made, as a ``datetime.timedelta`` (None: for
+        ever); ``tracker gc`` deletes versions past it that hold no alias but ``latest``. Set a
+        ``timedelta``, a number of seconds, or None."""
+        import datetime
+
+        return None if self._ttl is None else datetime.timedelta(seconds=self._ttl)
+
+    @ttl.setter
+    def ttl(self, value: Any) -> None:
+        seconds: float | None
+        if value is None:
+            seconds = None
+        elif hasattr(value, "total_seconds"):
+            seconds = float(value.total_seconds())
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            seconds = float(value)
+        else:
+            raise UsageError(f"ttl={value!r}: give a datetime.timedelta, a number of seconds or None")
+        if seconds is not None and not seconds >= 0:
+            raise UsageError(f"ttl={value!r} is negative")
+        self._ttl = seconds
+
     @property
     def name(self) -> str:
         """``collection:vN`` once logged, the collection name before."""
@@ -588,7 +612,7 @@ class Artifact:
             version = registry.commit_version(cdir, {
                 "schema_version": 1, "name": self._name, "project": project, "type": self._type,
                 "digest": digest, "description": self.description, "metadata": self._metadata,
-                "tags": self._tags, "ttl": self.ttl, "created_at": now, "updated_at": now,
+                "tags": self._tags, "ttl": self._ttl, "created_at": now, "updated_at": now,
                 "size": self.size, "file_count": self.file_count, "logged_by": run_path,
                 "history_step": history_step, "manifest": self.manifest.to_json(),
             })
@@ -624,7 +648,7 @@ class Artifact:
         info = registry.read_version(cdir, self._version)  # type: ignore[arg-type]
         if info is None:
             raise ArtifactNotFoundError(f"artifact {self.qualified_name} no longer exists")
-        info.update(description=self.description, metadata=self._metadata, tags=self._tags, ttl=self.ttl,
+        info.update(description=self.description, metadata=self._metadata, tags=self._tags, ttl=self._ttl,
                     updated_at=time.time())
         registry.rewrite_version(cdir, self._version, info)  # type: ignore[arg-type]
         current = {a for a, v in registry.aliases(cdir).items() if v == self._version and a != "latest"}
@@ -839,7 +863,8 @@ def load(root: str, project: str, name: str, version: int) -> Artifact:
     Artifact.__init__(art, name, info["type"], info.get("description"), None)
     art._metadata = info.get("metadata") or {}
     art._tags = list(info.get("tags") or [])
-    art.ttl = info.get("ttl")
+    ttl = info.get("ttl")
+    art._ttl = float(ttl) if isinstance(ttl, (int, float)) and not isinstance(ttl, bool) else None
     art._state = "COMMITTED"
     art._version = version
     art._project = project
