@@ -488,3 +488,30 @@ def test_init_save_code_argument_saves_the_script(tmp_path, store):
     """, store)
     assert "code/train.py" in {f["name"] for f in run.files()}
     assert "save_code=True" in Path(run.file("code/train.py")).read_text()
+
+
+RESUMED = """
+import sys, tracker
+run = tracker.init(project="ctx", id="again", resume="allow", settings={{"quiet": True, "disable_git": True}})
+for i in range(3):
+    print("session {session} line", i)
+run.log({{"x": {session}}})
+run.finish()
+print(run.path)
+"""
+
+
+def test_a_resumed_run_numbers_its_console_lines_and_system_samples_after_the_first_session(tmp_path, store):
+    """W&B's resume example: the second session's console lines and system samples follow the
+    first's (before, both started again at 0: half the samples hidden, lines interleaved)."""
+    for session in (1, 2):
+        run, _ = run_script(tmp_path, RESUMED.format(session=session), store)
+    texts = [r["text"] for r in run.logs(None)]
+    first = [t for t in texts if t.startswith("session 1")]
+    second = [t for t in texts if t.startswith("session 2")]
+    assert len(first) == 3 and len(second) == 3
+    assert texts.index(second[0]) > texts.index(first[-1])  # in order, none overwritten
+    numbers = [r["line"] for r in run.logs(None)]
+    assert len(numbers) == len(set(numbers))
+    steps = [row["_step"] for row in run.history(stream="system", pandas=False)]
+    assert len(steps) >= 2 and len(steps) == len(set(steps))  # a sample a session at least, none overwritten

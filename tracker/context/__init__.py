@@ -62,6 +62,7 @@ class RunContext:
             from tracker.context.console import ConsoleCapture
 
             self.console = ConsoleCapture(writer.queue("console").append, s.console)
+            self.console.lines = self._next_number("console")  # a resumed run's lines go on after its own
             try:
                 self.console.start()
             except OSError as exc:
@@ -91,11 +92,31 @@ class RunContext:
                 openmetrics_filters=list(s.stats_open_metrics_filters),
                 nvml=self.nvml,
             )
+            self.sampler.samples = self._next_number("system")  # a resumed run's samples go on
             if ended_early:
                 self.sampler.sample_and_append()
             else:
                 self.sampler.start()
         self._capture_facts()
+
+    def _next_number(self, stream: str) -> int:
+        """The first free step of a stream: 0 for a new run; after a resume, one past the stored
+        ones, so a second session's console lines and system samples follow the first's rather
+        than overwrite their numbers (read only when the stream already has segments)."""
+        from tracker.store import layout
+
+        if not layout.list_segments(self.paths.stream_dir(stream)):
+            return 0
+        from tracker.store.query import Query
+
+        try:
+            last = Query.at(self.paths.root).max_step(self.paths.dir, stream)
+        except Exception as exc:  # noqa: BLE001 - numbering is a bonus: never let it stop the run
+            self.reporter.background_problem(("resume-numbers", stream),
+                                             f"could not read the stored {stream} stream ({exc!r}): its numbers "
+                                             "start again at 0 in this session")
+            return 0
+        return 0 if last is None else last + 1
 
     # --- notebook cells ---------------------------------------------------------------------------
     def _watch_cells(self) -> None:
