@@ -335,3 +335,18 @@ def test_a_media_summary_is_one_column_of_the_run_table(make_run, store):
     frame = tracker.Api(dir=store).runs("test").to_pandas()
     assert "summary.img" in frame.columns and not any(c.startswith("summary.img.") for c in frame.columns)
     assert frame["summary.img"].iloc[0]["_type"] == "image"
+
+
+def test_table_get_index_and_computed_columns():
+    """W&B's Table.get_index and add_computed_columns."""
+    table = tracker.Table(columns=["x", "y"], data=[[1, 2], [3, 4]])
+    assert table.get_index() == [0, 1]
+    assert table.add_computed_columns(lambda i, row: {"sum": row["x"] + row["y"], "i": i}) is table
+    assert table.columns == ["x", "y", "sum", "i"] and table.data == [[1, 2, 3, 0], [3, 4, 7, 1]]
+    with pytest.raises(tracker.media.MediaError, match="named twice"):
+        table.add_computed_columns(lambda i, row: {"x": 0})
+    with pytest.raises(tracker.media.MediaError, match="raised ZeroDivisionError"):
+        table.add_computed_columns(lambda i, row: {"bad": 1 / 0})
+    with pytest.raises(tracker.media.MediaError, match="same keys"):
+        table.add_computed_columns(lambda i, row: {"a": 1} if i == 0 else {"b": 2})
+    assert table.columns == ["x", "y", "sum", "i"] and all(len(r) == 4 for r in table.data)  # unchanged

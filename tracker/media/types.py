@@ -434,6 +434,36 @@ class Table(Media):
         i = self.columns.index(name)
         return [row[i] for row in self.data]
 
+    def get_index(self) -> list[int]:
+        """The rows' positions (0, 1, ...), as W&B's ``Table.get_index`` gives them to join tables."""
+        return list(range(len(self.data)))
+
+    def add_computed_columns(self, fn: Any) -> Table:
+        """Add the columns ``fn(index, row)`` returns for each row (``row``: ``{column: value}``;
+        the result a dict of new column -> value, the same keys for every row); returns the table.
+
+        Raises:
+            MediaError: ``fn`` raised, returned something else than a dict, returned different keys
+                for different rows, or a name that is taken; the table is then as it was.
+        """
+        computed: list[dict[str, Any]] = []
+        for index, row in enumerate(self.data):
+            try:
+                out = fn(index, dict(zip(self.columns, row, strict=True)))
+            except Exception as exc:  # noqa: BLE001 - the user's function: its failure is this call's
+                raise MediaError(f"Table.add_computed_columns: the function raised {describe_exception(exc)} "
+                                 f"on row {index}") from None
+            if not isinstance(out, dict) or (computed and list(out) != list(computed[0])):
+                raise MediaError(f"Table.add_computed_columns: row {index} gave {safe_repr(out, 120)}, not a dict "
+                                 "with the same keys as the first row's")
+            computed.append(out)
+        if computed:
+            names = _column_names(list(computed[0]), self.columns)
+            self.columns.extend(names)
+            for row, out in zip(self.data, computed, strict=True):
+                row.extend(out.values())
+        return self
+
     def _prepare(self) -> Prepared:
         from tracker.convert import to_jsonable
 
