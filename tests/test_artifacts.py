@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import textwrap
 
@@ -552,3 +553,28 @@ def test_add_media_objects_round_trips_through_get(make_run, store):
 
     assert (np.asarray(PILImage.open(got.get_entry("imgs/sample.image.png").download())) == pixels).all()
     assert got.get("data") == {"x": 1}
+
+
+def test_artifact_link_unlink_url_and_commit_hash(make_run, store, tmp_path):
+    """W&B's Artifact.link / unlink / url / commit_hash."""
+    weights = tmp_path / "model.pt"
+    weights.write_bytes(b"weights")
+    run = make_run()
+    art = tracker.Artifact("net", "model")
+    assert art.commit_hash is None and art.url is None  # a draft
+    art.add_file(str(weights))
+    logged = run.log_artifact(art)
+    assert re.fullmatch(r"[0-9a-f]{12}", logged.commit_hash) and logged.commit_hash == logged.digest[:12]
+    assert logged.url.startswith("file://") and logged.url.endswith("#v0")
+    linked = logged.link("model-registry/classifier", aliases=["staging"])
+    assert linked.is_link and linked.qualified_name == "model-registry/classifier:v0"
+    assert logged.link("model-registry/classifier").version == linked.version  # linked once
+    api = tracker.Api(dir=store)
+    assert [a.version for a in api.artifact_versions("model-registry/classifier")] == [linked.version]
+    with pytest.raises(UsageError, match="not a link"):
+        logged.unlink()
+    linked.unlink()
+    assert api.artifact_versions("model-registry/classifier") == []
+    assert api.artifact(f"{run.project}/net:v0").digest == logged.digest  # the linked version stays
+    with pytest.raises(UsageError, match="log it first"):
+        tracker.Artifact("draft", "model").link("model-registry/classifier")

@@ -677,6 +677,44 @@ class Artifact:
         registry.delete_version(cdir, self._version)  # type: ignore[arg-type]
         self._state = "DELETED"
 
+    def link(self, target_path: str, aliases: list[str] | None = None) -> Artifact:
+        """Link this logged version into a portfolio (``"portfolio"``, ``"project/portfolio"``;
+        the local model registry is the project ``model-registry``); returns the link version.
+        As ``run.link_artifact``; linking the same version again reuses its link.
+
+        Raises:
+            UsageError: the artifact is not logged, or the path is not ``[project/]portfolio``.
+        """
+        from tracker.artifacts.links import link
+
+        return link(self, target_path, aliases, default_project=self.project or "uncategorized")
+
+    def unlink(self) -> None:
+        """Remove this link version from its portfolio (the linked version stays).
+
+        Raises:
+            UsageError: this version is not a link (``is_link`` is False).
+        """
+        if self._link_of is None:
+            raise UsageError(f"{self.qualified_name} is not a link: delete() removes a version")
+        self.delete(delete_aliases=True)
+
+    @property
+    def commit_hash(self) -> str | None:
+        """A short hash of this version's content (the first 12 hex digits of its digest), as W&B
+        shows a committed version's; None for a draft."""
+        return None if self.is_draft() else self.digest[:12]
+
+    @property
+    def url(self) -> str | None:
+        """Where this version lives: a ``file://`` URI of its folder in the store (there is no web
+        app); None for a draft."""
+        if self.is_draft() or self._root is None:
+            return None
+        import pathlib
+
+        return pathlib.Path(self._cdir()).resolve().as_uri() + f"#v{self._version}"
+
     def new_draft(self) -> Artifact:
         """A new, unlogged artifact with this one's files, type, description and metadata."""
         draft = Artifact(self._name, self._type, self.description, dict(self._metadata))
