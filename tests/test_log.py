@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 
 import numpy as np
@@ -289,3 +290,18 @@ def test_a_call_whose_values_were_all_dropped_spends_no_step(store):
     run.finish()
     rows = list(tracker.Api(dir=store).run(run.path).scan_history())
     assert [(r["_step"], r["a"]) for r in rows] == [(0, 1.0), (2, 2.0)]
+
+
+def test_warnings_point_at_the_users_line(store):
+    """Not at tracker's own code: log, config and init's warnings name the caller's file and line."""
+    import warnings
+
+    run = tracker.init(dir=store, project="p", settings={"quiet": True})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run.log({"bad": object()}); line_log = sys._getframe().f_lineno  # noqa: E702
+        run.config.update({"x": object()}); line_config = sys._getframe().f_lineno  # noqa: E702
+        tracker.init(dir=store, project="p"); line_init = sys._getframe().f_lineno  # noqa: E702
+    assert [(w.filename, w.lineno) for w in caught] == [(__file__, line_log), (__file__, line_config),
+                                                         (__file__, line_init)]
+    run.finish()

@@ -36,6 +36,12 @@ def _outside_stacklevel(fallback: int) -> int:
     return fallback if frame is None else level
 
 
+def warn_user(text: str) -> None:
+    """``warnings.warn(text, TrackerWarning)`` pointing at the user's line: the first frame of the
+    stack outside this package (for warnings given before a run exists, e.g. by ``init``)."""
+    warnings.warn(text, TrackerWarning, stacklevel=_outside_stacklevel(2))
+
+
 class Reporter:
     """Reports tracking problems for one run.
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 
-from tracker.errors import RunExistsError, RunNotFoundError, StoreError, TrackerWarning, UsageError
+from tracker._report import warn_user
+from tracker.errors import RunExistsError, RunNotFoundError, StoreError, UsageError
 from tracker.sdk import hooks, names, state
 from tracker.sdk.config import Config, _as_mapping
 from tracker.sdk.disabled import DisabledRun
@@ -192,7 +192,7 @@ def _warn(s: Settings, message: str) -> None:
         from tracker.errors import TrackingFailure
 
         raise TrackingFailure(f"tracker: {message}")
-    warnings.warn(f"tracker: {message}", TrackerWarning, stacklevel=4)
+    warn_user(f"tracker: {message}")
 
 
 def _create_or_resume(s: Settings, root: str, project: str, cfg: dict[str, Any], cfg_group: str | None) -> Run:
