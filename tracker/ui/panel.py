@@ -175,9 +175,9 @@ def diff_html(text: str) -> str:
     for line in text.splitlines():
         colour = ("#22863a" if line.startswith("+") and not line.startswith("+++") else
                   "#cb2431" if line.startswith("-") and not line.startswith("---") else
-                  "#6f42c1" if line.startswith("@@") else "#444")
+                  "#6f42c1" if line.startswith("@@") else "var(--jp-content-font-color1, #444)")
         lines.append(f"<span style='color:{colour}'>{_e(line)}</span>")
-    return ("<pre style='max-height:400px;overflow:auto;font-size:12px;background:#fafbfc;padding:6px'>"
+    return ("<pre style='max-height:400px;overflow:auto;font-size:12px;background:var(--jp-layout-color2, #fafbfc);padding:6px'>"
             + "\n".join(lines) + "</pre>")
 
 

@@ -113,7 +113,7 @@ def duration(seconds: float | None) -> str:
 def _table(rows: list[tuple[str, str]], title: str) -> str:
     if not rows:
         return ""
-    body = "".join(f'<tr><td style="{_CELL};color:#555">{_e(k)}</td><td style="{_CELL}">{v}</td></tr>'
+    body = "".join(f'<tr><td style="{_CELL};color:var(--jp-ui-font-color2, #555)">{_e(k)}</td><td style="{_CELL}">{v}</td></tr>'
                    for k, v in rows)
     return (f'<div style="display:inline-block;vertical-align:top;margin-right:24px">'
             f'<b>{_e(title)}</b><table style="border-collapse:collapse">{body}</table></div>')
