@@ -181,6 +181,12 @@ def test_plot_helpers_compute_curves_without_scikit_learn(make_run, store):
     cells = {(a, p): n for a, p, n in cm.table.data}
     assert cells[("b", "c")] == 1 and cells[("c", "c")] == 1 and sum(cells.values()) == 4
     assert plot.confusion_matrix(y_true=[1, 0], probs=[[0.2, 0.8], [0.6, 0.4]]).table.data[3] == ["1", "1", 1]
+    assert plot.confusion_matrix(y_true=[1.0, 0.0], preds=np.array([1.0, 1.0])).table.data[1] == ["0", "1", 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "invalid value encountered in cast": refused before
+        for bad in ([0.0, float("nan")], [0.5, 1.0], [0, float("inf")]):
+            with pytest.raises(MediaError, match="whole class ids"):
+                plot.confusion_matrix(y_true=[0, 1], preds=bad)
     series = plot.line_series([0, 1, 2], [[1, 2, 3], [3, 2, 1]], keys=["up", "down"], xname="epoch")
     assert series.table.columns == ["lineKey", "epoch", "y"] and len(series.table.data) == 6
     table = tracker.Table(columns=["x", "y"], data=[[1, 2], [2, 4]])

@@ -214,6 +214,20 @@ def roc_curve(y_true: Any, y_probas: Any, labels: list[str] | None = None, class
                 {"type": "line", "x": "fpr", "y": "tpr", "stroke": "class", "auc": auc}, title or "ROC curve")
 
 
+def _class_ids(values: Any, what: str) -> Any:
+    """Class ids as int64: numbers that are whole (NaN, infinities and fractions refused, rather
+    than cast to arbitrary ints)."""
+    import numpy as np
+
+    arr = np.asarray(tensor_to_numpy(values)).ravel()
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all() or (arr != np.round(arr)).any():
+            raise MediaError(f"confusion_matrix {what} must be whole class ids: it holds NaN, an infinity or a fraction")
+    elif arr.dtype.kind not in "iub":
+        raise MediaError(f"confusion_matrix {what} must be class ids (integers), not {arr.dtype}")
+    return arr.astype(np.int64)
+
+
 @_refusing
 def confusion_matrix(probs: Any = None, y_true: Any = None, preds: Any = None, class_names: list[str] | None = None,
                      title: str | None = None) -> Plot:
@@ -222,8 +236,8 @@ def confusion_matrix(probs: Any = None, y_true: Any = None, preds: Any = None, c
 
     if y_true is None or (preds is None) == (probs is None):
         raise MediaError("confusion_matrix needs y_true and exactly one of preds or probs")
-    truth = tensor_to_numpy(y_true).astype(np.int64).ravel()
-    predicted = (tensor_to_numpy(preds).astype(np.int64).ravel() if preds is not None
+    truth = _class_ids(y_true, "y_true")
+    predicted = (_class_ids(preds, "preds") if preds is not None
                  else tensor_to_numpy(probs).argmax(axis=1))
     if predicted.shape != truth.shape:
         raise MediaError(f"{predicted.shape[0]} predictions for {truth.shape[0]} labels")
