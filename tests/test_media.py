@@ -184,7 +184,7 @@ def test_plot_helpers_compute_curves_without_scikit_learn(make_run, store):
     assert plot.confusion_matrix(y_true=[1.0, 0.0], preds=np.array([1.0, 1.0])).table.data[1] == ["0", "1", 1]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "invalid value encountered in cast": refused before
-        for bad in ([0.0, float("nan")], [0.5, 1.0], [0, float("inf")]):
+        for bad in ([0.0, float("nan")], [0.5, 1.0], [0, float("inf")], [0.0, 1e300]):
             with pytest.raises(MediaError, match="whole class ids"):
                 plot.confusion_matrix(y_true=[0, 1], preds=bad)
     series = plot.line_series([0, 1, 2], [[1, 2, 3], [3, 2, 1]], keys=["up", "down"], xname="epoch")

@@ -221,8 +221,9 @@ def _class_ids(values: Any, what: str) -> Any:
 
     arr = np.asarray(tensor_to_numpy(values)).ravel()
     if arr.dtype.kind == "f":
-        if not np.isfinite(arr).all() or (arr != np.round(arr)).any():
-            raise MediaError(f"confusion_matrix {what} must be whole class ids: it holds NaN, an infinity or a fraction")
+        if not np.isfinite(arr).all() or (arr != np.round(arr)).any() or (np.abs(arr) >= 2.0**62).any():
+            raise MediaError(f"confusion_matrix {what} must be whole class ids: it holds NaN, an infinity, "
+                             "a fraction or a number past any class id")
     elif arr.dtype.kind not in "iub":
         raise MediaError(f"confusion_matrix {what} must be class ids (integers), not {arr.dtype}")
     return arr.astype(np.int64)
