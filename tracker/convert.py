@@ -319,6 +319,27 @@ def to_data(value: Any, max_text: int, key: str | None = None) -> Any:
     return _Data(max_text, key).convert(value, 0)
 
 
+class _Inside:
+    """While a container is converted: its id among the walk's ancestors (a cycle is one met
+    again) and, unless ``slot`` is None, a place on the path for its keys or indices."""
+
+    __slots__ = ("ident", "slot", "walk")
+
+    def __init__(self, walk: Any, ident: int, slot: Any) -> None:
+        self.walk, self.ident, self.slot = walk, ident, slot
+
+    def __enter__(self) -> list[Any]:
+        self.walk.ancestors.add(self.ident)
+        if self.slot is not None:
+            self.walk.path.append(self.slot)
+        return self.walk.path  # type: ignore[no-any-return]
+
+    def __exit__(self, *exc: object) -> None:
+        if self.slot is not None:
+            self.walk.path.pop()
+        self.walk.ancestors.discard(self.ident)
+
+
 class _Data:
     """The walk behind :func:`to_data`: the path for messages, the containers being converted
     (a cycle is one of them met again), and the elements and characters so far."""
@@ -421,27 +442,18 @@ class _Data:
                     raise Unsupported(_int_message(v) + self.at())
             return list(seq)
         self.count(_leaves(seq))
-        self.ancestors.add(ident)
-        path = self.path
-        path.append(0)
-        try:
+        with _Inside(self, ident, 0) as path:
             out = []
             for i, v in enumerate(seq):
                 path[-1] = i
                 out.append(self.convert(v, depth + 1))
             return out
-        finally:
-            path.pop()
-            self.ancestors.discard(ident)
 
     def mapping(self, value: Any, depth: int) -> dict[str, Any]:
         ident = self.enter(value, depth)
         pairs = self.read(value, lambda: list(value.items()))
         self.count(_leaves([v for _, v in pairs]))
-        self.ancestors.add(ident)
-        path = self.path
-        path.append("")
-        try:
+        with _Inside(self, ident, "") as path:
             out: dict[str, Any] = {}
             for k, v in pairs:
                 if type(k) is str:
@@ -457,9 +469,6 @@ class _Data:
                 path[-1] = key
                 out[key] = self.convert(v, depth + 1)
             return out
-        finally:
-            path.pop()
-            self.ancestors.discard(ident)
 
     def array(self, value: Any, module: str, depth: int) -> Any:
         def read() -> tuple[Any, Any, Any]:
@@ -493,12 +502,8 @@ class _Data:
             raise Unsupported(f"complex numbers{self.at()} have no stored form; log .real and .imag")
         dtype = getattr(arr, "dtype", None)
         if getattr(dtype, "kind", None) == "O":  # an object array's one element: converted as itself
-            ident = self.enter(arr, depth)
-            self.ancestors.add(ident)
-            try:
+            with _Inside(self, self.enter(arr, depth), None):
                 return self.convert(item, depth + 1)
-            finally:
-                self.ancestors.discard(ident)
         raise Unsupported(f"a numpy value of dtype {safe_str(dtype)}{self.at()} has no stored form")
 
 
@@ -663,21 +668,15 @@ class _Json:
         ident = self.enter(owner, depth)
         if ident is None:
             return DROPPED
-        self.ancestors.add(ident)
-        try:
+        with _Inside(self, ident, None):
             return self.convert(value, depth + 1)
-        finally:
-            self.ancestors.discard(ident)
 
     def pairs(self, owner: Any, read: Callable[[], list[tuple[Any, Any]]], depth: int) -> Any:
         ident = self.enter(owner, depth)
         if ident is None:
             return DROPPED
         items = read()
-        self.ancestors.add(ident)
-        path = self.path
-        path.append("")
-        try:
+        with _Inside(self, ident, "") as path:
             out: dict[str, Any] = {}
             for k, v in items:
                 key = self.key(k)
@@ -694,9 +693,6 @@ class _Json:
                 if converted is not DROPPED:
                     out[key] = converted
             return out
-        finally:
-            path.pop()
-            self.ancestors.discard(ident)
 
     def key(self, k: Any) -> Any:
         if type(k) is str:
@@ -726,10 +722,7 @@ class _Json:
         if ident is None:
             return DROPPED
         items = read()
-        self.ancestors.add(ident)
-        path = self.path
-        path.append(0)
-        try:
+        with _Inside(self, ident, 0) as path:
             out = []
             for i, v in enumerate(items):
                 path[-1] = i
@@ -739,9 +732,6 @@ class _Json:
                 elif keep_places:
                     out.append(None)
             return out
-        finally:
-            path.pop()
-            self.ancestors.discard(ident)
 
     def array(self, value: Any, module: str, depth: int) -> Any:
         arr = value if module == "numpy" else tensor_to_numpy(value)
