@@ -290,13 +290,14 @@ def test_filter_expression_names():
 
 
 def test_a_page_that_cannot_show_warns_and_the_run_goes_on(tmp_path, monkeypatch):
+    import tracker.ui.bokeh
     import tracker.ui.panel as panel_mod
 
     def broken(*args, **kwargs):
         raise ImportError("No module named 'jupyter_bokeh'")
 
     monkeypatch.setattr(panel_mod, "display_run", broken)
-    monkeypatch.setattr(panel_mod, "in_kernel", lambda: True)  # outside a kernel display() only prints text
+    monkeypatch.setattr(tracker.ui.bokeh, "in_kernel", lambda: True)  # outside a kernel display() only prints text
     run = tracker.init(project="p", dir=_store(tmp_path), settings=tracker.Settings(strict=True))
     with pytest.raises(tracker.TrackingFailure, match="jupyter_bokeh"):  # strict: raised
         run.display()
@@ -313,11 +314,11 @@ def test_display_at_the_end_of_a_cell_draws_one_page(tmp_path, monkeypatch):
     not drawn a second time (the same for a run table)."""
     import IPython.display
 
-    import tracker.ui.panel as panel_mod
+    import tracker.ui.bokeh
 
     shown: list[object] = []
     monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
-    monkeypatch.setattr(panel_mod, "in_kernel", lambda: True)
+    monkeypatch.setattr(tracker.ui.bokeh, "in_kernel", lambda: True)
     run = tracker.init(project="p", dir=_store(tmp_path), settings=tracker.Settings(strict=True))
     run.log({"loss": 1.0})
     panel = run.display()

@@ -49,7 +49,8 @@ def _reap() -> None:
             w.close_now()
 
 
-def _in_kernel() -> bool:
+def in_kernel() -> bool:
+    """True in a Jupyter kernel (where widgets can show), False in a terminal or a script."""
     ip = sys.modules.get("IPython")
     shell = ip.get_ipython() if ip is not None else None
     return getattr(shell, "kernel", None) is not None
@@ -89,7 +90,7 @@ def bokeh_widget(model: Any, **kwargs: Any) -> Any:
                 self._closed_once = True
                 if getattr(self, "comm", None) is None:
                     return
-                if sys.is_finalizing() or not _in_kernel():  # no view to wait for, or no thread to start
+                if sys.is_finalizing() or not in_kernel():  # no view to wait for, or no thread to start
                     self.close_now()
                     return
                 self.last_message = max(self.last_message, time.monotonic())

@@ -39,12 +39,13 @@ def render(obj: Any, how: str, **kwargs: Any) -> Any:
         kwargs: passed to the page (``height``, ``hidden``).
     """
     from tracker.ui import panel
+    from tracker.ui.bokeh import in_kernel
 
     if how not in HOW:
         raise ValueError(f"how={how!r} is not one of {HOW}")
     if how == "text":
         return summary_text(obj)
-    if how != "html" and not kwargs.get("hidden") and not panel.in_kernel():
+    if how != "html" and not kwargs.get("hidden") and not in_kernel():
         print(summary_text(obj))  # hidden=True still builds the page: it is asked for, not shown
         return None
 

@@ -602,12 +602,3 @@ def display_run(run: Any, live: Any = None, height: int = 420, hidden: bool = Fa
     if is_live(run.state):
         live_mod.register(panel)
     return panel
-
-
-def in_kernel() -> bool:
-    """True in a Jupyter kernel (where widgets can show), False in a terminal or a script."""
-    import sys
-
-    ip = sys.modules.get("IPython")
-    shell = ip.get_ipython() if ip is not None else None  # type: ignore[attr-defined]
-    return shell is not None and getattr(shell, "kernel", None) is not None

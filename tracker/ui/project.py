@@ -934,7 +934,7 @@ class Comparison:
         return "\n".join(lines)
 
     def _ipython_display_(self) -> None:
-        from tracker.ui.panel import in_kernel
+        from tracker.ui.bokeh import in_kernel
 
         if not in_kernel():
             print(self.text())
