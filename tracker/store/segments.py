@@ -97,8 +97,9 @@ def rows_to_columns(
     once per run, so the per-point work is only copying values (1M points in ~0.1 s).
 
     An int with more digits than Python turns into text (``sys.get_int_max_str_digits()``; ``log``'s
-    fast path does not look at ints) has no stored form: it is stored as a null, left out of
-    ``last``, and ``problem((kind...), message)`` says so; the other values of its row stay.
+    fast path does not look at ints) has no stored form: it is dropped (as the slow path drops it),
+    left out of ``last``, and ``problem((kind...), message)`` says so; the other values of its row
+    stay.
     """
     import numpy as np
 
@@ -172,17 +173,20 @@ def rows_to_columns(
                 except ValueError:  # more digits than Python turns into text
                     lost.append(i)
             if lost:
-                null = np.zeros(n, dtype=bool) if null is None else null
                 for i in lost:
                     name = keys.names[codes[i]]
-                    kind[i], value[i], null[i] = KIND_NULL, np.nan, True
                     if last.get(name) is vals[i]:
                         del last[name]
                     if problem is not None:
                         problem(("int-too-long", name),
                                 f"{name}: an int of {int.bit_length(vals[i])} bits has more digits than Python "
                                 "turns into text (sys.get_int_max_str_digits()), so it has no stored form: "
-                                f"stored as a null at step {int(step[i])}")
+                                f"dropped at step {int(step[i])}")
+                keep = np.ones(n, dtype=bool)
+                keep[lost] = False
+                step, codes, kind, value, time_ = step[keep], codes[keep], kind[keep], value[keep], time_[keep]
+                null = None if null is None else null[keep]
+                text = text[keep]
     return {"step": step, "key": codes, "kind": kind, "value": value, "null": null, "text": text, "time": time_}
 
 
