@@ -164,10 +164,28 @@ function styleModel(model: any, key: string, colours: Record<Role, string> | nul
     }
   }
   if (Object.keys(changes).length > 0) {
-    try {
-      model.setv(changes);
-    } catch (error) {
-      console.warn('tracker: could not apply the theme to a chart', error);
+    setLocally(model, changes);
+  }
+}
+
+/** Set properties of a model in the page only: the views redraw, but no change goes to the kernel.
+ *  The theme's colours are the page's business (the kernel's models keep theirs, so a saved
+ *  snapshot keeps the light ones), and a document whose widget the kernel already closed (a replaced
+ *  chart) would otherwise send its change to a comm that no longer exists ("No such comm"). BokehJS
+ *  tells a document of a change only for a model that is syncable: it is made unsyncable for the
+ *  duration of the change, silently both ways. */
+export function setLocally(model: any, changes: Record<string, unknown>): void {
+  const syncable = model.syncable === true;
+  try {
+    if (syncable) {
+      model.setv({ syncable: false }, { silent: true });
+    }
+    model.setv(changes);
+  } catch (error) {
+    console.warn('tracker: could not apply the theme to a chart', error);
+  } finally {
+    if (syncable) {
+      model.setv({ syncable: true }, { silent: true });
     }
   }
 }

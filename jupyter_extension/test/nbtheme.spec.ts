@@ -1,5 +1,5 @@
 // Which Bokeh colour properties the notebook theme changes (src/nbtheme.ts, its pure part).
-import { parseColour, themedRole } from '../src/nbtheme';
+import { parseColour, setLocally, themedRole } from '../src/nbtheme';
 
 describe('parseColour', () => {
   it('reads hex, rgb() and neutral names', () => {
@@ -30,5 +30,55 @@ describe('themedRole', () => {
     expect(themedRole('line_color', null)).toBeNull();
     expect(themedRole('line_color', { field: '_colour' })).toBeNull();
     expect(themedRole('fill_color', '#808080')).toBeNull(); // a mid grey fill is data, not background
+  });
+});
+
+describe('setLocally', () => {
+  // A model as BokehJS has it: a change reaches the document (and through jupyter_bokeh the
+  // kernel) only while the model is syncable; a silent set changes the value and tells no one.
+  function fakeModel() {
+    const sent: Record<string, unknown>[] = [];
+    const model: any = {
+      syncable: true,
+      line_color: 'black',
+      setv(attrs: Record<string, unknown>, options: { silent?: boolean } = {}) {
+        Object.assign(model, attrs);
+        if (!options.silent && model.syncable) {
+          sent.push(attrs);
+        }
+      }
+    };
+    return { model, sent };
+  }
+
+  it('changes the page model and sends nothing to the kernel', () => {
+    const { model, sent } = fakeModel();
+    setLocally(model, { line_color: '#d4d4d4' });
+    expect(model.line_color).toBe('#d4d4d4');
+    expect(model.syncable).toBe(true);
+    expect(sent).toEqual([]);
+  });
+
+  it('leaves a model that was not syncable as it was', () => {
+    const { model, sent } = fakeModel();
+    model.syncable = false;
+    setLocally(model, { line_color: 'white' });
+    expect(model.syncable).toBe(false);
+    expect(sent).toEqual([]);
+  });
+
+  it('restores syncable when the change throws', () => {
+    const { model } = fakeModel();
+    const setv = model.setv;
+    model.setv = (attrs: Record<string, unknown>, options?: { silent?: boolean }) => {
+      if (!options?.silent) {
+        throw new Error('bad value');
+      }
+      setv(attrs, options);
+    };
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    setLocally(model, { line_color: 'white' });
+    expect(model.syncable).toBe(true);
+    warn.mockRestore();
   });
 });
