@@ -199,6 +199,18 @@ class StreamWriter:
         return (lo, hi, name)
 
 
+def warm_up() -> None:
+    """Import what the first flush needs (numpy, pyarrow, its Parquet writer: ~0.1 s) as soon as
+    the writer thread starts, while the training loop runs, rather than inside the first flush or
+    the first backpressure drain, which the logging thread would wait for. A failure is left for
+    that flush to report, with what it was writing."""
+    try:
+        import numpy  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
+    except Exception:  # noqa: BLE001, S110 - said by the flush that needs them
+        pass
+
+
 def _unlink(path: str) -> None:
     try:
         os.unlink(path)
@@ -261,6 +273,7 @@ class RunWriter:
         return self.streams[stream].queue
 
     def _loop(self) -> None:
+        warm_up()
         while not self._closing:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
