@@ -121,8 +121,10 @@ def test_wandb_mode_dryrun_is_offline_and_tracker_variables_win(monkeypatch):
     assert Settings.load().mode == "offline"
     monkeypatch.setenv("TRACKER_MODE", "disabled")
     assert Settings.load().mode == "disabled"
-    monkeypatch.setenv("TRACKER_MODE", "dryrun")  # the alias is W&B's, not ours
-    with pytest.raises(UsageError, match="mode='dryrun' is not one of"):
+    monkeypatch.setenv("TRACKER_MODE", "dryrun")  # W&B's name for offline, from any source
+    assert Settings.load().mode == "offline"
+    monkeypatch.setenv("TRACKER_MODE", "dry-run")
+    with pytest.raises(UsageError, match="mode='dry-run' is not one of"):
         Settings.load()
 
 
@@ -139,11 +141,12 @@ def test_checks_copy_equality_and_explicit():
         Settings(compaction_fanin=1)
     with pytest.raises(UsageError, match=r"setting flush_interval=0.0 must be > 0 seconds$"):
         Settings(flush_interval=0)
-    with pytest.raises(UsageError, match=r"setting reinit=None is not one of \('default'"):
-        Settings(reinit=None)
+    assert Settings(reinit=None).reinit == "default"  # None is "not set", as in W&B's Settings
+    with pytest.raises(UsageError, match=r"setting reinit='again' is not one of \('default'"):
+        Settings(reinit="again")
     with pytest.raises(UsageError, match="setting quiet='x' from Settings"):
         Settings(quiet="x")
-    with pytest.raises(UsageError, match="unknown setting 'colour'; known settings: allow_val_change, "):
+    with pytest.raises(UsageError, match="unknown setting 'colour' .*docs/settings.md"):
         Settings().copy(colour="blue")
     assert Settings(resume=None).resume is None
     s = Settings(project="a")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 
+from tracker import wandb_settings
 from tracker.errors import UsageError
 
 TYPE_CHECKING = False
@@ -51,7 +52,7 @@ class Setting:
         default: Any,
         meaning: str,
         env: str | tuple[str, ...] = (),
-        env_aliases: dict[str, str] | None = None,
+        aliases: dict[Any, str] | None = None,
         choices: tuple[str, ...] | None = None,
         gt: float | None = None,
         ge: float | None = None,
@@ -61,7 +62,7 @@ class Setting:
         self.default = default
         self.meaning = self.__doc__ = meaning
         self.env = (env,) if isinstance(env, str) else tuple(env)
-        self.env_aliases = env_aliases or {}
+        self.aliases = aliases or {}
         self.choices = choices
         self.gt = gt
         self.ge = ge
@@ -100,6 +101,11 @@ class Setting:
         kind = self.kind
         if value is None:
             return None
+        if self.aliases:
+            try:
+                value = self.aliases.get(value, value)
+            except TypeError:  # unhashable: no alias
+                pass
         try:
             if kind is bool:
                 if isinstance(value, str):
@@ -158,7 +164,7 @@ def setting(
     meaning: str,
     *,
     env: str | tuple[str, ...] = (),
-    env_aliases: dict[str, str] | None = None,
+    aliases: dict[Any, str] | None = None,
     choices: tuple[str, ...] | None = None,
     gt: float | None = None,
     ge: float | None = None,
@@ -171,7 +177,7 @@ def setting(
         default: the value when nothing sets it.
         meaning: one line of prose (Markdown) for the docs table and ``help(Settings)``.
         env: the W&B environment variable(s) that also set it, read after ``TRACKER_<NAME>``.
-        env_aliases: values of those W&B variables that stand for another value.
+        aliases: values that stand for another (W&B's names for a mode, ...), from any source.
         choices: the values accepted (``None`` too when the type is ``... | None``).
         gt, ge: the value must be greater than ``gt`` / at least ``ge``.
         unit: the unit of ``gt``/``ge`` in messages and docs (``"seconds"``).
@@ -181,7 +187,7 @@ def setting(
     To mypy this returns the default (so the attribute has its annotated type); at run time it
     returns the :class:`Setting` descriptor.
     """
-    return Setting(default, meaning, env, env_aliases, choices, gt, ge, unit, path)  # type: ignore[return-value]
+    return Setting(default, meaning, env, aliases, choices, gt, ge, unit, path)  # type: ignore[return-value]
 
 
 class Settings:
@@ -193,13 +199,13 @@ class Settings:
     (:func:`markdown_table`; ``python scripts/write_settings_docs.py`` rewrites it).
     """
 
-    __slots__ = ("_values", "_explicit")
+    __slots__ = ("_values", "_explicit", "_recorded")
 
     dir: str | None = setting(None, "the store root; unset means `./tracker-runs`", path=True)
     project: str | None = setting(None, "project when `init` gets none; unset means `uncategorized`", env="WANDB_PROJECT")
     mode: str = setting(
         "online", "`online` and `offline` both write the local store (offline marks the run); `disabled` makes every call a no-op",
-        env="WANDB_MODE", env_aliases={"dryrun": "offline"}, choices=MODES,
+        env="WANDB_MODE", aliases={"dryrun": "offline", "run": "online"}, choices=MODES,
     )
     strict: bool = setting(False, "raise `TrackingFailure` instead of warning on tracking problems (tests turn this on)")
     quiet: bool = setting(False, "no message at `init` and `finish`")
@@ -210,7 +216,8 @@ class Settings:
     max_buffered_points: int = setting(20_000_000, "points held in memory while the store cannot be written; beyond that the oldest are dropped, with a warning")
     max_text_bytes: int = setting(1_000_000, "a logged string longer than this is dropped, with a warning")
     resume: str | None = setting(None, "default resume mode of `init` (see [logging.md](logging.md))", env="WANDB_RESUME", choices=RESUME_MODES)
-    reinit: str = setting("default", "what `init` does while a run is active", choices=REINIT_MODES)
+    reinit: str = setting("default", "what `init` does while a run is active (`True` means `finish_previous`, `False` `return_previous`)",
+                          aliases={True: "finish_previous", False: "return_previous"}, choices=REINIT_MODES)
     allow_val_change: bool = setting(False, "allow config values to change after they are set")
     run_id: str | None = setting(None, "default `id` of `init`", env="WANDB_RUN_ID")
     run_name: str | None = setting(None, "default `name` of `init`", env="WANDB_NAME")
@@ -230,23 +237,46 @@ class Settings:
     save_code: bool = setting(False, "save the script (or notebook) source with the run")
     save_requirements: bool = setting(True, "save the installed packages as `requirements.txt`")
     max_diff_bytes: int = setting(1_000_000, "`diff.patch` is cut to this size, with a marker")
-    console: str = setting("wrap", "`wrap` (sys.stdout/sys.stderr), `redirect` (file descriptors, child processes included) or `off`", choices=CONSOLE_MODES)
+    console: str = setting("wrap", "`wrap` (sys.stdout/sys.stderr), `redirect` (file descriptors, child processes included) or `off`; W&B's `auto`, `wrap_raw` and `wrap_emu` mean `wrap`",
+                           aliases={"auto": "wrap", "wrap_raw": "wrap", "wrap_emu": "wrap"}, choices=CONSOLE_MODES)
+    program: str | None = setting(None, "the program recorded with the run (`metadata.json`), instead of the script or notebook detected")
+    ignore_globs: tuple[str, ...] = setting((), "globs, relative to the run's `files/`: files that match are not copied by `run.save`")
+    label: str | None = setting(None, "a label of this process, recorded with the run (W&B's `x_label`)")
     env_vars: tuple[str, ...] = setting((), "names or globs of environment variables recorded in the `Environment` config group (none by default: it may hold secrets)")
 
     _values: dict[str, Any]
     _explicit: frozenset[str]
+    _recorded: dict[str, Any]
 
     def __init__(self, **kwargs: Any) -> None:
         self._values = {s.name: s.default for s in FIELDS}
-        self._values.update(_coerce_all(kwargs, source="Settings(...)"))
-        self._explicit = frozenset(kwargs)
+        ours, self._recorded = _coerce_all(kwargs, source="Settings(...)")
+        self._values.update(ours)
+        self._explicit = frozenset(ours) | frozenset(self._recorded)
         self.validate()
 
+    def __getattr__(self, name: str) -> Any:
+        """W&B's field names read too: a honoured one gives the value of the setting it sets, a
+        recorded one its recorded value (None when not given)."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in wandb_settings.HONOURED:
+            return self._values[wandb_settings.HONOURED[name][0]]
+        if name in wandb_settings.RECORDED:
+            return self._recorded.get(name)
+        raise AttributeError(f"{type(self).__name__} has no setting {name!r}{_closest(name)}")
+
     def __repr__(self) -> str:
-        return "Settings(" + ", ".join(f"{n}={v!r}" for n, v in self._values.items()) + ")"
+        return "Settings(" + ", ".join(f"{n}={v!r}" for n, v in {**self._values, **self._recorded}.items()) + ")"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Settings) and self.to_dict() == other.to_dict()
+
+    @property
+    def recorded(self) -> dict[str, Any]:
+        """The W&B fields given that have no local meaning, as they are stored with the run
+        (secrets as ``"<set>"``); see :mod:`tracker.wandb_settings`."""
+        return dict(self._recorded)
 
     def validate(self) -> None:
         """Check values that have a fixed set of choices or a range.
@@ -254,12 +284,19 @@ class Settings:
         Raises:
             UsageError: naming the setting, the value and what is accepted.
         """
+        if self._values["mode"] == "shared":
+            raise UsageError("setting mode='shared' (one run written by many processes) is not supported yet; "
+                             f"use one of {MODES}")
         for s in _CHECKED:
             s.check(self._values[s.name])
 
     def to_dict(self) -> dict[str, Any]:
-        """The settings as a plain dict (stored with each run)."""
-        return dict(self._values)
+        """The settings as a plain dict (stored with each run); recorded W&B fields under
+        ``wandb_settings`` when there are any."""
+        out = dict(self._values)
+        if self._recorded:
+            out["wandb_settings"] = dict(self._recorded)
+        return out
 
     def root(self) -> str:
         """The store root as an absolute path."""
@@ -274,8 +311,10 @@ class Settings:
     def copy(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied (each validated as in the constructor)."""
         new = Settings.__new__(Settings)
-        new._values = {**self._values, **_coerce_all(changes, source="init(...)")}
-        new._explicit = self._explicit | frozenset(changes)
+        ours, recorded = _coerce_all(changes, source="init(...)")
+        new._values = {**self._values, **ours}
+        new._recorded = {**self._recorded, **recorded}
+        new._explicit = self._explicit | frozenset(ours) | frozenset(recorded)
         new.validate()
         return new
 
@@ -305,21 +344,45 @@ FIELDS: tuple[Setting, ...] = tuple(v for v in vars(Settings).values() if isinst
 FIELD_NAMES = frozenset(s.name for s in FIELDS)
 _BY_NAME = {s.name: s for s in FIELDS}
 _CHECKED = tuple(s for s in FIELDS if s.choices is not None or s.gt is not None or s.ge is not None)
+#: The W&B variables our declarations read already.
+_DECLARED_ENV = frozenset(e for s in FIELDS for e in s.env)
 
 
-def _coerce_all(values: dict[str, Any], source: str) -> dict[str, Any]:
-    """``values`` coerced by their settings; an unknown name raises naming the known ones."""
-    out = {}
+def _closest(name: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(FIELD_NAMES | wandb_settings.ALL), n=1, cutoff=0.6)
+    return f" — did you mean {close[0]!r}?" if close else ""
+
+
+def _coerce_all(values: dict[str, Any], source: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``values`` coerced by their settings: ``(ours, recorded)``. A W&B field that we honour sets
+    the setting it maps to (ours win when both are given); one we do not is recorded. A name that
+    is neither raises, naming the closest known field."""
+    out: dict[str, Any] = {}
+    via_wandb: dict[str, Any] = {}
+    recorded: dict[str, Any] = {}
     for key, value in values.items():
         s = _BY_NAME.get(key)
-        if s is None:
-            raise UsageError(f"unknown setting {key!r}; known settings: {', '.join(sorted(FIELD_NAMES))}")
-        out[key] = s.coerce(value, source)
-    return out
+        if s is not None:
+            if value is None and not s.nullable:
+                continue  # None is "not set" (W&B's save_code=None, strict=None): the default stays
+            out[key] = s.coerce(value, source)
+        elif key in wandb_settings.HONOURED:
+            mapped = wandb_settings.honoured(key, value)
+            if mapped is not None:
+                target, converted = mapped
+                via_wandb[target] = _BY_NAME[target].coerce(converted, f"{source} ({key})")
+        elif key in wandb_settings.RECORDED:
+            recorded[key] = wandb_settings.recorded_value(key, value)
+        else:
+            raise UsageError(f"unknown setting {key!r}{_closest(key)} (see docs/settings.md for every setting)")
+    return {**via_wandb, **out}, recorded
 
 
 def _read_env() -> dict[str, Any]:
-    """Settings from ``TRACKER_<NAME>``, else from the setting's W&B variable(s)."""
+    """Settings from ``TRACKER_<NAME>``, else from the setting's W&B variable(s); then W&B's
+    ``WANDB_<FIELD>`` variables of the other W&B fields (a honoured one where ours is not set)."""
     environ = os.environ
     out: dict[str, Any] = {}
     for s in FIELDS:
@@ -329,8 +392,18 @@ def _read_env() -> dict[str, Any]:
         for env in s.env:
             if env in environ:
                 value = environ[env]
-                out[s.name] = s.coerce(s.env_aliases.get(value, value), source=env)
+                out[s.name] = s.coerce(value, source=env)
                 break
+    for field in sorted(wandb_settings.ALL):
+        env = wandb_settings.env_name(field)
+        if env not in environ or env in _DECLARED_ENV:
+            continue
+        if field in wandb_settings.HONOURED:
+            mapped = wandb_settings.honoured(field, environ[env])
+            if mapped is not None and mapped[0] not in out:
+                out[mapped[0]] = _BY_NAME[mapped[0]].coerce(mapped[1], source=env)
+        else:
+            out[field] = environ[env]  # recorded by Settings(...)
     return out
 
 
@@ -363,15 +436,14 @@ def _read_settings_file(path: str) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise UsageError(f"settings file {path} cannot be read: {exc}") from exc
     table = data.get("settings", data)
-    out: dict[str, Any] = {}
-    for key, value in table.items():
-        s = _BY_NAME.get(key)
-        if s is None:
-            raise UsageError(f"settings file {path}: unknown setting {key!r}")
-        value = out[key] = s.coerce(value, source=str(path))
-        if s.path and value:
-            out[key] = os.path.realpath(os.path.join(os.path.dirname(path), os.path.expanduser(value)))
-    return out
+    try:
+        ours, recorded = _coerce_all(dict(table), source=str(path))
+    except UsageError as exc:
+        raise UsageError(f"settings file {path}: {exc}") from None
+    for key, value in ours.items():
+        if _BY_NAME[key].path and value:
+            ours[key] = os.path.realpath(os.path.join(os.path.dirname(path), os.path.expanduser(value)))
+    return {**ours, **recorded}
 
 
 TABLE_START = "<!-- settings-table:start -->"
@@ -399,7 +471,7 @@ def _markdown_row(s: Setting) -> str:
     if s.ge is not None:
         kind += f" (>= {s.ge}{unit})"
     env = f"`{s.tracker_env}`" + "".join(f", `{e}`" for e in s.env)
-    env += "".join(f" (`{k}` means `{v}`)" for k, v in s.env_aliases.items())
+    env += "".join(f" (`{k}` means `{v}`)" for k, v in s.aliases.items() if isinstance(k, str))
     cells = (f"`{s.name}`", kind, f"`{_literal(s.default)}`", env, s.meaning)
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
@@ -410,16 +482,40 @@ def markdown_table() -> str:
     return head + "".join(_markdown_row(s) + "\n" for s in FIELDS)
 
 
+WANDB_START = "<!-- wandb-settings:start -->"
+WANDB_END = "<!-- wandb-settings:end -->"
+
+
+def wandb_markdown() -> str:
+    """The W&B fields in ``docs/settings.md``: the honoured ones with the setting each sets, then
+    the recorded ones (made from :mod:`tracker.wandb_settings`)."""
+    rows = "".join(f"| `{f}` | `{t}` | `{wandb_settings.env_name(f)}` |\n"
+                   for f, (t, _) in sorted(wandb_settings.HONOURED.items()))
+    recorded = ", ".join(f"`{f}`" for f in sorted(wandb_settings.RECORDED))
+    secret = ", ".join(f"`{f}`" for f in sorted(wandb_settings.SECRET))
+    return ("| W&B field | sets | environment |\n| --- | --- | --- |\n" + rows
+            + f"\nRecorded only ({len(wandb_settings.RECORDED)}): {recorded}.\n\n"
+            + f"Kept as `\"<set>\"`, never their value: {secret}.\n")
+
+
+def _between(text: str, start_marker: str, end_marker: str, body: str) -> str:
+    start, end = text.find(start_marker), text.find(end_marker)
+    if start < 0 or end < start:
+        raise ValueError(f"no {start_marker} ... {end_marker} markers, in this order")
+    return text[: start + len(start_marker)] + "\n" + body + text[end:]
+
+
 def with_markdown_table(text: str) -> str:
-    """``text`` (a Markdown document) with :func:`markdown_table` between the table markers.
+    """``text`` (a Markdown document) with :func:`markdown_table` between the table markers, and
+    :func:`wandb_markdown` between the W&B markers when it has them.
 
     Raises:
-        ValueError: the markers are missing or out of order.
+        ValueError: the table markers are missing or out of order.
     """
-    start, end = text.find(TABLE_START), text.find(TABLE_END)
-    if start < 0 or end < start:
-        raise ValueError(f"no {TABLE_START} ... {TABLE_END} markers, in this order")
-    return text[: start + len(TABLE_START)] + "\n" + markdown_table() + text[end:]
+    text = _between(text, TABLE_START, TABLE_END, markdown_table())
+    if WANDB_START in text:
+        text = _between(text, WANDB_START, WANDB_END, wandb_markdown())
+    return text
 
 
 def write_docs(path: str) -> bool:

@@ -191,6 +191,12 @@ class RunContext:
 
             program = program_info()
             meta.update(program)
+            if s.program:  # the program the user names (W&B's Settings(program=...))
+                meta["program"] = s.program
+            if s.label:
+                meta["label"] = s.label
+            if s.recorded:
+                meta["wandb_settings"] = s.recorded
             if not s.disable_meta:
                 from tracker.context.host import host_info
 

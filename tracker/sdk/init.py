@@ -184,6 +184,9 @@ def init(
     if not s.quiet:
         verb = "resumed" if run.resumed else "started"
         print(f"tracker: {verb} run {run.name} ({run.path}) in {root}", file=sys.stderr)
+        if s.recorded:
+            print("tracker: W&B settings with no meaning in a local store, recorded with the run: "
+                  + ", ".join(sorted(s.recorded)), file=sys.stderr)
     return run
 
 

@@ -120,7 +120,7 @@ class Run:
         self._config.groups.update({k: list(v) for k, v in (record.get("config_groups") or {}).items()})
         self._files = FilesAndArtifacts(
             paths=paths, record=record, write_record=self._write_record, reporter=self._reporter,
-            step=lambda: self._step,
+            step=lambda: self._step, ignore_globs=settings.ignore_globs,
         )
         self._config_groups = ConfigGroups(
             paths=paths, record=record, config=self._config, write_record=self._write_record,

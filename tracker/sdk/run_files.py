@@ -33,6 +33,7 @@ class FilesAndArtifacts:
         write_record: writes ``record`` to ``run.json``.
         reporter: reports files that cannot be copied.
         step: the run's current step (kept with each artifact version it logs).
+        ignore_globs: ``save`` copies no file whose name matches one of these globs.
     """
 
     def __init__(
@@ -43,12 +44,14 @@ class FilesAndArtifacts:
         write_record: Callable[[], None],
         reporter: Reporter,
         step: Callable[[], int],
+        ignore_globs: tuple[str, ...] = (),
     ) -> None:
         self._paths = paths
         self._record = record
         self._write_record = write_record
         self._reporter = reporter
         self._step = step
+        self._ignore_globs = tuple(ignore_globs)
         self._saved_specs: list[dict[str, Any]] = []  # save() globs with the live/end policy
         self._saved_checked = 0.0
 
@@ -240,7 +243,10 @@ class FilesAndArtifacts:
             rel = os.path.relpath(path, spec["base"])
             if rel.startswith(".."):
                 raise UsageError(f"save(): {path} is not under base_path {spec['base']}")
-            names.append(rel.replace(os.sep, "/"))
+            name = rel.replace(os.sep, "/")
+            if self._ignored(name):
+                continue
+            names.append(name)
             if not copy:
                 continue
             st = os.stat(path)
@@ -254,6 +260,13 @@ class FilesAndArtifacts:
             os.replace(tmp, dest)
             spec["copied"][path] = stamp
         return names
+
+    def _ignored(self, name: str) -> bool:
+        """Whether a saved file's name (relative to ``files/``) matches the ``ignore_globs`` setting."""
+        import fnmatch
+
+        return any(fnmatch.fnmatchcase(name, g) or fnmatch.fnmatchcase(os.path.basename(name), g)
+                   for g in self._ignore_globs)
 
     def sync_saved(self, live_only: bool = False) -> None:
         """Copy the files of earlier ``save`` calls that changed or appeared since (only those with
