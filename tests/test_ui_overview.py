@@ -209,3 +209,25 @@ def test_a_failed_run_that_printed_nothing_says_what_it_failed_with_on_the_logs_
     logs = "".join(c.value for c in panel.log_box.children)
     assert "no console output" in logs and "RuntimeError" in logs and "diverged" in logs
     assert "RuntimeError" in panel.failure.value and "diverged" in panel.failure.value
+
+
+def test_alerts_show_as_a_header_badge_and_a_list_on_the_overview(tmp_path):
+    run = _run(tmp_path)
+    run.log({"loss": 1.0})
+    run.alert("slow <epoch>", "epoch 3 took 12 s", level="WARN")
+    run.log({"loss": float("nan")})
+    run.alert("loss is nan", "at step 1", level=tracker.AlertLevel.ERROR)
+    run.alert("loss is nan", "still nan")  # a repeat within a minute: recorded, not sent
+    run.finish()
+    panel = RunPanel(_read(tmp_path, run), build=False)
+    header = panel.header.value
+    assert "3 alerts" in header and "var(--jp-error-color1" in header  # the worst level's colour
+    box = panel.failure.value
+    titles = re.findall(r"class='tracker-alert'.*?<b>(.*?)</b>", box)
+    assert titles == ["loss is nan", "loss is nan", "slow &lt;epoch&gt;"]  # newest first, escaped
+    assert box.count("(a repeat: recorded, not sent)") == 1
+    assert "step 1" in box and "epoch 3 took 12 s" in box
+    quiet = _run(tmp_path)
+    quiet.finish()
+    quiet_panel = RunPanel(_read(tmp_path, quiet), build=False)
+    assert "alert" not in quiet_panel.header.value and quiet_panel.failure.value == ""

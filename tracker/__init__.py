@@ -67,6 +67,7 @@ _artifacts.current_run = _current_live_run
 _artifacts.media_loader = _media_from_artifact
 
 __all__ = [
+    "AlertLevel",
     "Api",
     "Artifact",
     "Audio",
@@ -84,6 +85,7 @@ __all__ = [
     "TrackerWarning",
     "TrackingFailure",
     "UsageError",
+    "alert",
     "config",
     "define_metric",
     "finish",
@@ -91,6 +93,8 @@ __all__ = [
     "log",
     "login",
     "mark_preempting",
+    "on_alert",
+    "remove_alert_hook",
     "restore",
     "run",
     "save",
@@ -148,6 +152,25 @@ def login(*args: Any, **kwargs: Any) -> bool:
     return True
 
 
+def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
+    """Raise an alert in the current run (see :meth:`tracker.sdk.run.Run.alert`)."""
+    _current("alert()").alert(title, text, level=level, wait_duration=wait_duration)
+
+
+def on_alert(callback: Any) -> Any:
+    """Call ``callback(alert)`` for each alert sent from now on (see :mod:`tracker.sdk.alerts`)."""
+    from tracker.sdk.alerts import on_alert as _on_alert
+
+    return _on_alert(callback)
+
+
+def remove_alert_hook(callback: Any) -> None:
+    """Stop calling a hook registered with :func:`on_alert`."""
+    from tracker.sdk.alerts import remove_alert_hook as _remove
+
+    _remove(callback)
+
+
 def mark_preempting() -> None:
     """Mark the current run as about to be preempted."""
     _current("mark_preempting()").mark_preempting()
@@ -195,6 +218,10 @@ def __getattr__(name: str) -> Any:
         import tracker.media as _media
 
         return getattr(_media, name)
+    if name == "AlertLevel":
+        from tracker.sdk.alerts import AlertLevel as _AlertLevel
+
+        return _AlertLevel
     if name == "Artifact":
         from tracker.artifacts import Artifact as _Artifact
 

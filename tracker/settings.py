@@ -242,6 +242,7 @@ class Settings:
     program: str | None = setting(None, "the program recorded with the run (`metadata.json`), instead of the script or notebook detected")
     ignore_globs: tuple[str, ...] = setting((), "globs, relative to the run's `files/`: files that match are not copied by `run.save`")
     label: str | None = setting(None, "a label of this process, recorded with the run (W&B's `x_label`)")
+    alert_command: str | None = setting(None, "a shell command run for each alert sent by `run.alert`, with `TRACKER_ALERT_TITLE`, `_TEXT`, `_LEVEL`, `_RUN`, `_RUN_DIR` and `_STEP` in its environment (see [logging.md](logging.md))")
     env_vars: tuple[str, ...] = setting((), "names or globs of environment variables recorded in the `Environment` config group (none by default: it may hold secrets)")
 
     _values: dict[str, Any]

@@ -516,6 +516,13 @@ class Run:
         return code if isinstance(code, int) and not isinstance(code, bool) else None
 
     @property
+    def alerts(self) -> list[dict[str, Any]]:
+        """The run's alerts (``run.alert``), oldest first: ``title``, ``text``, ``level`` (INFO,
+        WARN, ERROR), ``time`` (Unix seconds), ``step`` and ``notified`` (False for a repeat of a
+        title inside its ``wait_duration``: recorded, not sent)."""
+        return self._api.query.alerts(self.dir)
+
+    @property
     def exception(self) -> dict[str, str] | None:
         """What a failed run failed with: ``{"type", "message", "traceback"}`` (the exception's
         type name, its message, and the formatted traceback: the last 200 lines, at most 64 KB),

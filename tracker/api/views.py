@@ -1,5 +1,5 @@
 """The SQL views over a store: ``runs``, ``history``, ``system``, ``console``, ``media``,
-``artifacts``, ``artifact_files``, ``lineage`` (rebuilt at each query, so they see the current files)."""
+``artifacts``, ``artifact_files``, ``lineage``, ``alerts`` (rebuilt at each query, so they see the current files)."""
 
 from __future__ import annotations
 
@@ -45,6 +45,15 @@ def create_views(con: Any, query: Query) -> None:
         "summary::JSON AS summary, dir FROM _runs_table"
     )
     _artifact_views(con, query.root)
+    alerts = [{"project": r.project, "run_id": r.id, "time": a.get("time"), "step": a.get("step"),
+               "level": a.get("level"), "title": a.get("title"), "text": a.get("text"),
+               "notified": a.get("notified")}
+              for r in runs for a in query.alerts(r.dir)]
+    con.register("_alerts_table", pa.Table.from_pylist(alerts, schema=pa.schema([
+        ("project", pa.string()), ("run_id", pa.string()), ("time", pa.float64()), ("step", pa.int64()),
+        ("level", pa.string()), ("title", pa.string()), ("text", pa.string()), ("notified", pa.bool_())])))
+    con.execute("CREATE OR REPLACE TEMP VIEW alerts AS SELECT project, run_id, to_timestamp(time) AS time, step, "
+                "level, title, text, notified FROM _alerts_table")
     for view, stream in (("history", "scalars"), ("system", "system"), ("console", "console"), ("media", "media")):
         files: list[str] = []
         for r in runs:

@@ -127,6 +127,7 @@ class Run:
             problem=self._problem,
         )
         self._step = start_step
+        self._alerts: Any = None
         self._pending: dict[str, Any] | None = None
         self._sync_last: dict[str, Any] = {}
         self._sync_pairs = self._metrics.sync_pairs()
@@ -769,6 +770,44 @@ class Run:
             The committed artifact, or None when no file matched.
         """
         return self._files.log_code(root, name, include_fn, exclude_fn)
+
+    def alert(self, title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
+        """Raise an alert: recorded with the run (``Api().run(path).alerts``, the ``alerts`` SQL
+        view, the run page and the run table) and sent to the hooks registered with
+        :func:`tracker.on_alert` and to the ``alert_command`` setting, unless an alert of the same
+        title was sent less than ``wait_duration`` ago (then it is recorded, not sent again).
+
+        Args:
+            title: what happened, at most 63 characters (a longer one is cut, with a warning).
+            text: the details.
+            level: ``tracker.AlertLevel.INFO`` (default), ``WARN`` or ``ERROR``, or their names.
+            wait_duration: seconds (int, float or ``timedelta``) before an alert of this title is
+                sent again; default one minute.
+        """
+        from tracker.sdk import alerts
+
+        with self._lock:
+            if not is_live(self._state) or os.getpid() != self._owner_pid:
+                self._problem(("alert-after-finish",),
+                              f"alert() called after the run ended ({self._state}): alert {title!r} was dropped")
+                return
+            if not isinstance(title, str) or not isinstance(text, str):
+                raise UsageError(f"alert() takes a str title and text, not {type_name(title)} and {type_name(text)}")
+            name = alerts.level_of(level)
+            if name is None:
+                self._problem(("alert-level", repr(level)[:40]),
+                              f"alert({title!r}): level {level!r} is not one of INFO, WARN, ERROR: recorded as INFO")
+                name = "INFO"
+            wait = alerts.wait_seconds(wait_duration)
+            if wait is None:
+                raise UsageError(f"alert(wait_duration={wait_duration!r}): seconds (int or float, >= 0) or a timedelta")
+            if len(title) > alerts.MAX_TITLE:
+                self._problem(("alert-title",), f"alert title {title[:20]!r}... is over {alerts.MAX_TITLE} characters: cut")
+                title = title[: alerts.MAX_TITLE]
+            if self._alerts is None:
+                self._alerts = alerts.Alerts(self._paths.alerts_file, self.path, self._paths.dir,
+                                             self._settings.alert_command, self._reporter.background_problem)
+            self._alerts.add(title, text, name, wait, self._step)
 
     def link_artifact(self, artifact: Any, target_path: str, aliases: list[str] | None = None) -> Any:
         """Link a logged artifact into a portfolio (``portfolio`` or ``project/portfolio``): a

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 #: Version of the on-disk layout and segment schema; see docs/store.md for upgrades.
 SCHEMA_VERSION = 1
 STORE_FILE = "tracker-store.json"
+#: Alerts of a run (``run.alert``): one JSON object per line, appended by the run's process.
+ALERTS_FILE = "alerts.jsonl"
 RUN_FILE = "run.json"
 STATUS_FILE = "status.json"
 SUMMARY_FILE = "summary.json"
@@ -119,6 +121,10 @@ class RunPaths:
     @property
     def files_dir(self) -> str:
         return self.dir + os.sep + "files"
+
+    @property
+    def alerts_file(self) -> str:
+        return self.dir + os.sep + ALERTS_FILE
 
     def stream_dir(self, stream: str) -> str:
         return self.dir + os.sep + stream

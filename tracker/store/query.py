@@ -25,6 +25,7 @@ import operator
 import os
 import threading
 
+from tracker import _json
 from tracker.errors import UsageError
 from tracker.store import layout, m4, segments
 from tracker.store.index import RunDoc, RunsIndex
@@ -640,6 +641,25 @@ class Query:
     def metadata(self, run_dir: str) -> dict[str, Any]:
         """A run's captured context (``metadata.json``: host, program, git, packages)."""
         return layout.read_json(os.path.join(run_dir, "metadata.json")) or {}
+
+    def alerts(self, run_dir: str) -> list[dict[str, Any]]:
+        """A run's alerts (``alerts.jsonl``), oldest first; a line still being written is skipped."""
+        try:
+            with open(os.path.join(run_dir, layout.ALERTS_FILE), encoding="utf-8") as fh:
+                lines = fh.read().split("\n")
+        except OSError:
+            return []
+        out = []
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                rec = _json.loads(line)
+            except ValueError:
+                continue  # the last line, half written
+            if isinstance(rec, dict):
+                out.append(rec)
+        return out
 
     def runs(self, project: str | None = None) -> list[RunDoc]:
         """The documents of a project's runs (every project's with None), in run-id order, from

@@ -51,9 +51,63 @@ TABLE_ROWS = 500
 TABLE_HEIGHT = 640  # px: about 30 rows
 
 
-def header_html(doc: dict[str, Any], path: str) -> str:
-    """A run page's header: name, state badge (and "live"), path, duration and step; the run's
-    tags as coloured chips and the first line of its notes (all escaped)."""
+#: Colours of alert levels (the theme's where it has one).
+ALERT_COLOURS = {"ERROR": ERROR, "WARN": "var(--jp-warn-color1, #ef6c00)", "INFO": "var(--jp-info-color1, #1976d2)"}
+ALERTS_SHOWN = 50
+
+
+def alerts_badge(alerts: list[dict[str, Any]]) -> str:
+    """``3 alerts`` in the colour of the most serious level among them ('' when there are none)."""
+    if not alerts:
+        return ""
+    levels = {a.get("level") for a in alerts}
+    worst = next((lv for lv in ("ERROR", "WARN") if lv in levels), "INFO")
+    n = len(alerts)
+    last = alerts[-1]
+    tip = _e(f"last: {last.get('title')} — {static.clip(str(last.get('text') or ''), 200)}")
+    return (f"<span class='tracker-alerts-badge' title='{tip}' style='border:1px solid {ALERT_COLOURS[worst]};"
+            f"color:{ALERT_COLOURS[worst]};border-radius:9px;padding:0 7px;font-size:12px'>"
+            f"&#9888; {n} alert{'s' if n != 1 else ''}</span>")
+
+
+def alerts_html(alerts: list[dict[str, Any]]) -> str:
+    """The Overview's list of a run's alerts, newest first: level, title, text, step and time; a
+    repeat inside its ``wait_duration`` marked as not sent (all escaped)."""
+    if not alerts:
+        return ""
+    import datetime
+
+    rows = []
+    for a in reversed(alerts[-ALERTS_SHOWN:]):
+        level = str(a.get("level") or "INFO")
+        colour = ALERT_COLOURS.get(level, ALERT_COLOURS["INFO"])
+        when = a.get("time")
+        stamp = datetime.datetime.fromtimestamp(when).strftime("%Y-%m-%d %H:%M:%S") if isinstance(when, (int, float)) else ""
+        repeat = "" if a.get("notified", True) else f" <span style='{MUTED}'>(a repeat: recorded, not sent)</span>"
+        rows.append(
+            f"<div class='tracker-alert' style='border-left:4px solid {colour};padding:2px 8px;margin:3px 0'>"
+            f"<b style='color:{colour}'>{_e(level)}</b> <b>{_e(a.get('title'))}</b>{repeat}"
+            f"<span style='{MUTED};font-size:12px'> · step {_e(static.fmt(a.get('step')))} · {_e(stamp)}</span>"
+            f"<div style='white-space:pre-wrap;word-break:break-word'>{_e(static.clip(str(a.get('text') or ''), 2000))}</div>"
+            "</div>")
+    more = (f"<div style='{MUTED};font-size:12px'>{len(alerts) - ALERTS_SHOWN} older alerts: "
+            "Api().run(path).alerts has them all</div>" if len(alerts) > ALERTS_SHOWN else "")
+    return (f"<div class='tracker-alerts' style='font-family:sans-serif;font-size:13px;margin:2px 0 8px'>"
+            f"<h4 style='margin:4px 0'>alerts <span style='{MUTED};font-weight:normal;font-size:12px'>{len(alerts)}"
+            f"</span></h4>{''.join(rows)}{more}</div>")
+
+
+def _alerts(run: Any) -> list[dict[str, Any]]:
+    try:
+        alerts = run.alerts
+    except Exception:  # noqa: BLE001 - a run object without them (an older reader): nothing to show
+        return []
+    return alerts if isinstance(alerts, list) else []
+
+
+def header_html(doc: dict[str, Any], path: str, alerts: list[dict[str, Any]] | None = None) -> str:
+    """A run page's header: name, state badge (and "live"), path, duration and step, a badge of
+    its alerts; the run's tags as coloured chips and the first line of its notes (all escaped)."""
     state = doc["state"]
     live = f" <span style='{MUTED}'>(live)</span>" if is_live(state) else ""
     chips = "".join(static.tag_chip(t) for t in doc.get("tags") or [])
@@ -67,6 +121,7 @@ def header_html(doc: dict[str, Any], path: str) -> str:
         f"<b>{_e(doc['name'])}</b> {static.badge(state)}{live}"
         f"<span style='{MUTED};font-size:13px'>{_e(path)} · {_e(static.duration(doc['duration']))} · "
         f"step {_e(static.fmt(doc['last_step']))}</span>"
+        + alerts_badge(alerts or [])
         + (f"<span class='tracker-tags'>{chips}</span>" if chips else "")
         + "</div>"
         + (f"<div class='tracker-notes' title='{title}' style='{MUTED};font-size:13px;margin-top:2px;"
@@ -356,7 +411,8 @@ class RunPanel:
         Overview tab (``edit_fields``: put the run's notes and tags into the edit fields too)."""
         run = self.run
         doc = run.fields()
-        self.header.value = header_html(doc, run.path)
+        alerts = _alerts(run)
+        self.header.value = header_html(doc, run.path, alerts)
         if header_only:
             return
         if self._meta is None or "os" not in self._meta:  # captured once, shortly after the start
@@ -387,7 +443,7 @@ class RunPanel:
         self._overview_doc = doc
         self._overview_rows = [(k, v) for k, v in rows if v not in (None, "")]
         self._overview_arts = arts = run.artifact_refs()
-        self.failure.value = failure_html(state, _exit_code(run), _exception(run))
+        self.failure.value = failure_html(state, _exit_code(run), _exception(run)) + alerts_html(alerts)
         self.render_overview()
         if edit_fields:
             self.notes.value = doc["notes"] or ""
