@@ -5,7 +5,8 @@ and settings files. :data:`HONOURED` fields mean something in a local store: eac
 settings (named here, with the conversion when the value needs one). Every other field of
 :data:`RECORDED` has no local meaning (a server URL, a login, a retry budget, Launch, SageMaker):
 its value is kept with the run (``metadata.json``, ``wandb_settings``; secrets as ``"<set>"``) and
-``init`` names those fields once, in one line. A name in neither list is an error naming the
+``init`` names those fields once, in one line. ``fork_from`` and ``resume_from`` are recorded too,
+and ``init`` takes them as its arguments of those names. A name in neither list is an error naming the
 closest known field.
 """
 

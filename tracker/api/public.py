@@ -516,6 +516,20 @@ class Run:
         return code if isinstance(code, int) and not isinstance(code, bool) else None
 
     @property
+    def forked_from(self) -> dict[str, Any] | None:
+        """``{"run": "project/id", "step": N}`` for a run started with ``init(fork_from=...)``: its
+        history up to step N is that run's; None for any other run."""
+        fork = self._record.get("forked_from")
+        return dict(fork) if isinstance(fork, dict) else None
+
+    @property
+    def rewinds(self) -> list[dict[str, Any]]:
+        """Each ``init(resume_from=...)`` of this run: ``{"step": N, "at": unix seconds}`` (its rows
+        of later steps were moved into ``scalars/rewound-*/``), oldest first."""
+        rewinds = self._record.get("rewinds")
+        return [dict(r) for r in rewinds if isinstance(r, dict)] if isinstance(rewinds, list) else []
+
+    @property
     def alerts(self) -> list[dict[str, Any]]:
         """The run's alerts (``run.alert``), oldest first: ``title``, ``text``, ``level`` (INFO,
         WARN, ERROR), ``time`` (Unix seconds), ``step`` and ``notified`` (False for a repeat of a

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from tracker._report import warn_user
 from tracker.errors import RunExistsError, RunNotFoundError, StoreError, UsageError
@@ -59,6 +60,8 @@ def init(
     anonymous: str | None = None,
     sync_tensorboard: bool | None = None,
     monitor_gym: bool | None = None,
+    fork_from: Any = None,
+    resume_from: Any = None,
 ) -> Run | DisabledRun:
     """Start (or resume) a run and make it the current one.
 
@@ -78,6 +81,10 @@ def init(
         reinit: when a run is active: ``"return_previous"`` (the script default),
             ``"finish_previous"`` (the notebook default), ``"create_new"``.
         mode: ``"online"``/``"offline"`` (both write the local store) or ``"disabled"``.
+        fork_from: ``"<run id>?_step=N"``: a new run whose history is that run's (same project)
+            up to step N, then its own from step N+1; its config starts as the parent's.
+        resume_from: ``"<run id>?_step=N"``: resume that run rewound to step N: its rows of later
+            steps are moved aside (hidden, not deleted) and logging goes on from step N+1.
         settings: a :class:`~tracker.Settings` or a dict of settings.
         entity: recorded for W&B compatibility.
         allow_val_change: let config values change after they are set.
@@ -127,6 +134,9 @@ def init(
         if v is not None
     }
     s = Settings.load(settings).copy(**changes)
+    recorded = s.recorded  # W&B's Settings(fork_from=..., resume_from=...) mean the same as the arguments
+    branch_from = _branch_args(fork_from if fork_from is not None else recorded.get("fork_from"),
+                               resume_from if resume_from is not None else recorded.get("resume_from"), s)
     cfg = dict(_as_mapping(config, "init(config=...)")) if config is not None else {}
     from tracker.convert import is_instance_without_import
 
@@ -175,7 +185,10 @@ def init(
             raise StoreError(f"cannot create the store at {root}: {exc}") from exc
         # Not warned here: the run's first write fails too and says it once, for the whole run.
 
-    run = _create_or_resume(s, root, project_name, cfg, cfg_group)
+    if branch_from is not None:
+        run = _branch(s, root, project_name, cfg, cfg_group, *branch_from)
+    else:
+        run = _create_or_resume(s, root, project_name, cfg, cfg_group)
     state.add(run, make_current)
     hooks.install()
     from tracker.context import RunContext
@@ -184,9 +197,10 @@ def init(
     if not s.quiet:
         verb = "resumed" if run.resumed else "started"
         print(f"tracker: {verb} run {run.name} ({run.path}) in {root}", file=sys.stderr)
-        if s.recorded:
+        unused = sorted(set(s.recorded) - {"fork_from", "resume_from"})
+        if unused:
             print("tracker: W&B settings with no meaning in a local store, recorded with the run: "
-                  + ", ".join(sorted(s.recorded)), file=sys.stderr)
+                  + ", ".join(unused), file=sys.stderr)
     return run
 
 
@@ -228,6 +242,52 @@ def _create_or_resume(s: Settings, root: str, project: str, cfg: dict[str, Any],
     return _resume(s, existing, cfg, cfg_group)
 
 
+def _branch_args(fork_from: Any, resume_from: Any, s: Settings) -> tuple[str, str, int] | None:
+    """``(how, run id, step)`` of ``fork_from`` / ``resume_from``, checked against the other arguments."""
+    from tracker.store.branch import parse_moment
+
+    if fork_from is None and resume_from is None:
+        return None
+    if fork_from is not None and resume_from is not None:
+        raise UsageError("init() takes fork_from or resume_from, not both")
+    if fork_from is not None:
+        run_id, step = parse_moment(fork_from, "fork_from")
+        if s.resume not in (None, "never"):
+            raise UsageError("fork_from starts a new run: it cannot be combined with resume")
+        if s.run_id is not None and s.run_id == run_id:
+            raise UsageError(f"fork_from={fork_from!r}: the fork needs an id of its own, not its parent's")
+        return ("fork", run_id, step)
+    run_id, step = parse_moment(resume_from, "resume_from")
+    if s.run_id is not None and s.run_id != run_id:
+        raise UsageError(f"resume_from={resume_from!r} names run {run_id!r} but id={s.run_id!r}")
+    return ("rewind", run_id, step)
+
+
+def _branch(s: Settings, root: str, project: str, cfg: dict[str, Any], cfg_group: str | None,
+            how: str, run_id: str, step: int) -> Run:
+    """A fork of a run at ``step``, or that run rewound to ``step`` (see tracker.store.branch)."""
+    from tracker.store import branch
+
+    source = Query.at(root).run_doc(project, run_id)
+    if source is None:
+        raise RunNotFoundError(f"{'fork_from' if how == 'fork' else 'resume_from'}: run {project}/{run_id} "
+                               f"does not exist in {root}")
+    if how == "rewind" and is_live(source.state):
+        raise RunExistsError(f"run {project}/{run_id} is still being written by process "
+                             f"{source.status.get('pid')}; it cannot be rewound until that process ends")
+    manual = (layout.read_json(os.path.join(source.dir, layout.SUMMARY_STATE_FILE)) or {}).get("manual") or {}
+    if how == "fork":
+        parent_cfg = dict(source.record.get("config") or {})
+        run = _new_run(s, root, project, s.run_id, {**parent_cfg, **cfg}, cfg_group,
+                       fork=(source, step, manual))
+        return run
+    state = branch.rewind_history(source.dir, step)
+    state["manual"] = manual
+    rewinds = list(source.record.get("rewinds") or [])
+    rewinds.append({"step": step, "at": time.time()})
+    return _resume(s, source, cfg, cfg_group, rewind=(step, state, rewinds))
+
+
 def _latest_resumable(root: str, project: str) -> RunDoc | None:
     program = sys.argv[0] if sys.argv and sys.argv[0] else None
     best: RunDoc | None = None
@@ -242,7 +302,8 @@ def _latest_resumable(root: str, project: str) -> RunDoc | None:
 
 
 def _new_run(
-    s: Settings, root: str, project: str, run_id: str | None, cfg: dict[str, Any], cfg_group: str | None
+    s: Settings, root: str, project: str, run_id: str | None, cfg: dict[str, Any], cfg_group: str | None,
+    fork: tuple[RunDoc, int, dict[str, Any]] | None = None,
 ) -> Run:
     project_dir = os.path.join(root, project)
     if run_id is None:
@@ -268,12 +329,22 @@ def _new_run(
         os.makedirs(paths.dir, exist_ok=True)
     except OSError:
         pass  # reported by the run's first write
-    run = Run(settings=s, paths=paths, record=record, resumed=False, start_step=0, summary_state=None,
-              problems=[(("config", msg), msg) for msg in problems])
+    start_step, summary_state = 0, None
+    if fork is not None:  # the parent's history up to the step, copied before the writer starts
+        from tracker.store import branch
+
+        parent, step, manual = fork
+        summary_state = branch.copy_history(parent.dir, paths.dir, step)
+        summary_state["manual"] = manual
+        record["forked_from"] = {"run": f"{parent.project}/{parent.id}", "step": step}
+        start_step = step + 1
+    run = Run(settings=s, paths=paths, record=record, resumed=False, start_step=start_step,
+              summary_state=summary_state, problems=[(("config", msg), msg) for msg in problems])
     return run
 
 
-def _resume(s: Settings, existing: RunDoc, cfg: dict[str, Any], cfg_group: str | None) -> Run:
+def _resume(s: Settings, existing: RunDoc, cfg: dict[str, Any], cfg_group: str | None,
+            rewind: tuple[int, dict[str, Any], list[dict[str, Any]]] | None = None) -> Run:
     paths = RunPaths(os.path.dirname(os.path.dirname(existing.dir)), existing.project, existing.id)
     record = dict(existing.record)
     record["resumes"] = int(record.get("resumes") or 0) + 1
@@ -293,11 +364,16 @@ def _resume(s: Settings, existing: RunDoc, cfg: dict[str, Any], cfg_group: str |
         merged.update(cfg, group=cfg_group)
         record["config"] = merged.as_dict()
         record["config_groups"] = merged.groups
-    last = existing.status.get("last_step")
-    stored = Query.at(paths.root).max_step(paths.dir, "scalars")
-    steps = [x for x in (last, stored) if isinstance(x, int)]
-    start_step = max(steps) + 1 if steps else 0
-    summary_state = layout.read_json(paths.summary_state_file)
+    if rewind is not None:  # history after the step was moved aside: go on from the step after it
+        start_step = rewind[0] + 1
+        summary_state: dict[str, Any] | None = rewind[1]
+        record["rewinds"] = rewind[2]
+    else:
+        last = existing.status.get("last_step")
+        stored = Query.at(paths.root).max_step(paths.dir, "scalars")
+        steps = [x for x in (last, stored) if isinstance(x, int)]
+        start_step = max(steps) + 1 if steps else 0
+        summary_state = layout.read_json(paths.summary_state_file)
     run = Run(
         settings=s,
         paths=paths,

@@ -197,6 +197,21 @@ def failure_html(state: str, exit_code: int | None, exception: dict[str, str] | 
             f"border-left-width:4px;border-radius:4px;padding:6px 10px;margin:2px 0 8px'>{''.join(parts)}</div>")
 
 
+def _lineage_rows(meta: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Where the run's history came from (ClearML's parent experiment): the run and step it was
+    forked from, and the steps it was rewound to (W&B's fork_from / resume_from)."""
+    rows: list[tuple[str, Any]] = []
+    fork = meta.get("forked_from")
+    if isinstance(fork, dict) and fork.get("run"):
+        rows.append(("forked from", f"{fork['run']} at step {fork.get('step')} (its history up to there is this run's)"))
+    rewinds = meta.get("rewinds")
+    if isinstance(rewinds, list) and rewinds:
+        rows.append(("rewound", "; ".join(
+            f"to step {r.get('step')} on {static.when(r.get('at'))}" for r in rewinds if isinstance(r, dict))
+            + " (later steps moved aside, not deleted)"))
+    return rows
+
+
 def _exit_code(run: Any) -> int | None:
     try:
         code = run.exit_code
@@ -426,7 +441,8 @@ class RunPanel:
         rows: list[tuple[str, Any]] = [
             ("name", doc["name"]), ("state", state), ("author", doc.get("user")),
             ("start time", static.when(doc["created_at"])), ("duration", static.duration(doc["duration"])),
-            ("run path", run.path), ("group / job type", " / ".join(x for x in (doc["group"], doc["job_type"]) if x)),
+            ("run path", run.path), *_lineage_rows(meta),
+            ("group / job type", " / ".join(x for x in (doc["group"], doc["job_type"]) if x)),
             ("host", meta.get("host")), ("OS", osinfo.get("platform") or osinfo.get("system")),
             ("Python", f"{meta.get('python') or ''} {meta.get('executable') or ''}".strip()),
             ("git repository", git.get("remote_url") or git.get("root")),
