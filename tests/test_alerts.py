@@ -91,3 +91,32 @@ def test_module_level_alert_and_disabled_runs(store):
     off = tracker.init(mode="disabled")
     off.alert("t", "nothing")
     off.finish()
+
+
+def test_the_run_table_counts_alerts_across_resumes(make_run, store):
+    from tracker.ui.project import RunTable
+
+    quiet = make_run()
+    quiet.finish()
+    noisy = make_run(id="noisy")
+    noisy.alert("a", "x", level="WARN")
+    noisy.finish()
+    again = make_run(id="noisy", resume="allow")
+    assert again.status()["alerts"] == {"count": 1, "worst": "WARN"}  # the first session's, still counted
+    again.alert("b", "y", level="ERROR")
+    assert again.status()["alerts"] == {"count": 2, "worst": "ERROR"}
+    again.finish()
+    api = tracker.Api(dir=store)
+    counts = dict(api.sql("SELECT id, alerts FROM runs").values.tolist())
+    assert counts == {quiet.id: 0, "noisy": 2}
+    table = RunTable(api.runs("test"))
+    assert "alerts" in table.columns
+    assert dict(zip(table.frame["name"], table.frame["alerts"], strict=True)) == {quiet.name: 0, again.name: 2}
+
+
+def test_a_project_without_alerts_has_no_alerts_column(make_run, store):
+    from tracker.ui.project import RunTable
+
+    make_run(project="calm").finish()
+    table = RunTable(tracker.Api(dir=store).runs("calm"))
+    assert "alerts" not in table.columns and "alerts" in table.all_columns

@@ -33,7 +33,7 @@ def create_views(con: Any, query: Query) -> None:
         ("project", pa.string()), ("id", pa.string()), ("name", pa.string()), ("state", pa.string()),
         ("created_at", pa.float64()), ("heartbeat_at", pa.float64()), ("duration", pa.float64()),
         ("notes", pa.string()), ("group", pa.string()), ("job_type", pa.string()), ("host", pa.string()),
-        ("user", pa.string()), ("last_step", pa.int64()), ("tags", pa.list_(pa.string())),
+        ("user", pa.string()), ("last_step", pa.int64()), ("alerts", pa.int64()), ("tags", pa.list_(pa.string())),
         ("config", pa.string()), ("summary", pa.string()), ("dir", pa.string()),
     ])
     table = pa.Table.from_pylist(recs, schema=schema)
@@ -41,7 +41,7 @@ def create_views(con: Any, query: Query) -> None:
     con.execute(
         "CREATE OR REPLACE TEMP VIEW runs AS SELECT project, id, name, state, "
         "to_timestamp(created_at) AS created_at, to_timestamp(heartbeat_at) AS heartbeat_at, duration, "
-        "tags, notes, \"group\", job_type, host, \"user\", last_step, config::JSON AS config, "
+        "tags, notes, \"group\", job_type, host, \"user\", last_step, alerts, config::JSON AS config, "
         "summary::JSON AS summary, dir FROM _runs_table"
     )
     _artifact_views(con, query.root)

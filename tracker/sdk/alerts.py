@@ -107,6 +107,27 @@ class Alerts:
         self.problem = problem
         self.last_sent: dict[str, float] = {}
         self.lock = threading.Lock()
+        self.counts: dict[str, int] = {}  # by level, this run's earlier sessions' alerts included
+        try:
+            from tracker import _json
+
+            with open(path, encoding="utf-8") as fh:
+                for line in fh:
+                    try:
+                        level = _json.loads(line).get("level")
+                    except (ValueError, AttributeError):
+                        continue  # a line cut by a crash
+                    self.counts[str(level)] = self.counts.get(str(level), 0) + 1
+        except OSError:
+            pass
+
+    def status(self) -> dict[str, Any] | None:
+        """``{"count": n, "worst": level}`` for the run's status record (None before any alert)."""
+        total = sum(self.counts.values())
+        if not total:
+            return None
+        worst = next((lv for lv in ("ERROR", "WARN") if self.counts.get(lv)), "INFO")
+        return {"count": total, "worst": worst}
 
     def add(self, title: str, text: str, level: str, wait: float, step: int) -> dict[str, Any]:
         """Record an alert, and send it unless its title was sent less than ``wait`` seconds ago."""
@@ -119,6 +140,7 @@ class Alerts:
             if notified:
                 self.last_sent[title] = now
         record = {"title": title, "text": text, "level": level, "time": now, "step": step, "notified": notified}
+        self.counts[level] = self.counts.get(level, 0) + 1
         try:
             with open(self.path, "a", encoding="utf-8") as fh:
                 fh.write(layout.dumps(record) + "\n")

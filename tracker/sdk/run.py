@@ -128,6 +128,8 @@ class Run:
         )
         self._step = start_step
         self._alerts: Any = None
+        if resumed and os.path.exists(paths.alerts_file):
+            self._alert_log()  # the earlier sessions' alerts stay counted in status.json
         self._pending: dict[str, Any] | None = None
         self._sync_last: dict[str, Any] = {}
         self._sync_pairs = self._metrics.sync_pairs()
@@ -804,10 +806,16 @@ class Run:
             if len(title) > alerts.MAX_TITLE:
                 self._problem(("alert-title",), f"alert title {title[:20]!r}... is over {alerts.MAX_TITLE} characters: cut")
                 title = title[: alerts.MAX_TITLE]
-            if self._alerts is None:
-                self._alerts = alerts.Alerts(self._paths.alerts_file, self.path, self._paths.dir,
-                                             self._settings.alert_command, self._reporter.background_problem)
-            self._alerts.add(title, text, name, wait, self._step)
+            self._alert_log().add(title, text, name, wait, self._step)
+        self._try_write_status(durable=False)  # the run table's alert count, at once
+
+    def _alert_log(self) -> Any:
+        if self._alerts is None:
+            from tracker.sdk.alerts import Alerts
+
+            self._alerts = Alerts(self._paths.alerts_file, self.path, self._paths.dir,
+                                  self._settings.alert_command, self._reporter.background_problem)
+        return self._alerts
 
     def link_artifact(self, artifact: Any, target_path: str, aliases: list[str] | None = None) -> Any:
         """Link a logged artifact into a portfolio (``portfolio`` or ``project/portfolio``): a
@@ -935,6 +943,7 @@ class Run:
             "writer": self._writer.writer_id,
             "heartbeat_interval": self._settings.heartbeat_interval,
             "dropped_points": self._writer.dropped_points,
+            "alerts": self._alerts.status() if self._alerts is not None else None,
         }
 
     def _write_status(self, durable: bool) -> None:

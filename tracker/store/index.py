@@ -42,7 +42,7 @@ _RECENT_NS = 2_000_000_000
 #: The fields of a run table, in order (then ``config.*`` and ``summary.*``).
 FIXED_FIELDS = (
     "project", "id", "name", "state", "created_at", "heartbeat_at", "duration", "tags", "notes",
-    "group", "job_type", "host", "user", "last_step",
+    "group", "job_type", "host", "user", "last_step", "alerts",
 )
 
 
@@ -106,6 +106,7 @@ class RunDoc:
             "host": rec.get("host"),
             "user": rec.get("user"),
             "last_step": step if isinstance(step, int) and step >= 0 else None,
+            "alerts": _alert_count(st.get("alerts")),
             "config": rec.get("config") or {},
             "summary": self.summary,
         }
@@ -135,6 +136,12 @@ def flatten(prefix: str, d: Any, out: dict[str, Any]) -> dict[str, Any]:
         else:
             out[f"{prefix}{k}"] = v
     return out
+
+
+def _alert_count(status_alerts: Any) -> int:
+    """The number of alerts a run raised (``status.json``'s ``alerts``; 0 for none, or an older run)."""
+    count = status_alerts.get("count") if isinstance(status_alerts, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else 0
 
 
 def _read_text(path: str) -> str | None:

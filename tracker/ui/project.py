@@ -230,6 +230,7 @@ def run_frame(runs: Any) -> Any:
         "tags": df["tags"].map(lambda t: ", ".join(t) if isinstance(t, (list, tuple)) else ("" if t is None else str(t))),
         "created": pd.to_datetime(df["created_at"], utc=True).dt.tz_localize(None),
         "duration": df["duration"].astype(float) if "duration" in df else 0.0,
+        "alerts": df["alerts"].fillna(0).astype(int) if "alerts" in df else 0,
     })
     media: list[str] = []
     for col in df.columns:
@@ -411,8 +412,11 @@ class RunTable:
         self.brushes: dict[str, tuple[float, float]] = {}
         extra = [c for c in self.frame.columns if c.startswith(_PREFIXES)]
         #: Every column the chooser offers.
-        self.all_columns = list(FIXED) + extra
-        self.columns = list(FIXED) + _default_columns(extra)
+        self.all_columns = [*FIXED, "alerts", *extra]
+        # the alert count is shown when a run has alerts (W&B's and ClearML's tables have no such
+        # column; a project where nothing alerted does not need one)
+        alerted = ["alerts"] if "alerts" in self.frame and bool((self.frame["alerts"] > 0).any()) else []
+        self.columns = [*FIXED, *alerted, *_default_columns(extra)]
         self.filter_box = w.Text(placeholder='filter, e.g. config.lr > 1e-3 and state == "finished"',
                                  layout=w.Layout(flex="1 1 420px", min_width="280px"), continuous_update=False)
         self.filter_msg = w.HTML()
