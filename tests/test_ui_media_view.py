@@ -103,3 +103,47 @@ def test_the_controls_wrap_and_text_follows_the_theme(tmp_path):
     assert "#888" not in view.caption.value.replace("var(--jp-ui-font-color2, #888)", "")
     empty = _view(tmp_path / "b", lambda run: run.log({"x": 1.0}))
     assert "no media logged" in empty.caption.value and "var(--jp-" in empty.caption.value
+
+
+def test_plot_helpers_are_drawn_as_charts(tmp_path):
+    from bokeh.models import GlyphRenderer, Legend
+
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 3, 200)
+    probas = rng.dirichlet(np.ones(3), 200)
+    probas[np.arange(200), y_true] += 0.5
+    probas /= probas.sum(axis=1, keepdims=True)
+    table = tracker.Table(columns=["epoch", "acc", "name"], data=[[i, i / 10, f"n{i % 3}"] for i in range(10)])
+
+    def log(run):
+        run.log({"pr": tracker.plot.pr_curve(y_true, probas, labels=["cat", "dog", "bird"]),
+                 "roc": tracker.plot.roc_curve(y_true, probas, labels=["cat", "dog", "bird"]),
+                 "cm": tracker.plot.confusion_matrix(y_true=y_true, preds=probas.argmax(axis=1),
+                                                     class_names=["cat", "dog", "bird"]),
+                 "line": tracker.plot.line(table, "epoch", "acc", title="accuracy"),
+                 "bar": tracker.plot.bar(table, "name", "acc"),
+                 "hist": tracker.plot.histogram(table, "acc"),
+                 "scatter": tracker.plot.scatter(table, "epoch", "acc")})
+
+    view = _view(tmp_path, log)
+
+    def shown(key):
+        view.key.value = key
+        assert type(view.area.children[0]).__name__ == "TrackerBokehModel", key  # a chart, not JSON text
+        return view.plot_fig
+
+    roc = shown("roc")
+    legend = roc.select_one(Legend)
+    labels = [item.label["value"] for item in legend.items]
+    assert [lb.split(" (")[0] for lb in labels] == ["cat", "dog", "bird"] and all("(AUC 0." in lb for lb in labels)
+    assert len(roc.select(GlyphRenderer)) == 4  # three classes and the chance line
+    pr = shown("pr")
+    assert all("(AP 0." in item.label["value"] for item in pr.select_one(Legend).items)
+    cm = shown("cm")
+    assert list(cm.x_range.factors) == ["cat", "dog", "bird"] and list(cm.y_range.factors) == ["bird", "dog", "cat"]
+    cells = cm.select(GlyphRenderer)[0].data_source.data
+    assert sum(cells["n"]) == 200 and len(cells["n"]) == 9
+    assert shown("line").title.text == "accuracy"
+    assert list(shown("bar").x_range.factors) == ["n0", "n1", "n2"]
+    assert shown("hist").select(GlyphRenderer)[0].glyph.__class__.__name__ == "Quad"
+    assert shown("scatter").select(GlyphRenderer)[0].glyph.__class__.__name__ == "Scatter"

@@ -72,6 +72,7 @@ class MediaView:
         self.slider.observe(lambda _c: self.show(), "value")
         self._image_fig: Any = None
         self.image_source: Any = None  # the shown image's Bokeh data source (None until one shows)
+        self.plot_fig: Any = None  # the shown plot helper's Bokeh figure (None until one shows)
         self._image_model: Any = None
         controls = w.Box([self.key, self.prev, self.slider, self.next],
                          layout=w.Layout(display="flex", flex_flow="row wrap", align_items="center", width="100%"))
@@ -180,6 +181,8 @@ class MediaView:
             return self._points(item)
         if kind == "figure":
             return self._figure(item)
+        if kind == "plot":
+            return self._plot(item)
         return w.HTML(f"<pre>{_e(item.record)}</pre>")
 
     # --- viewers ------------------------------------------------------------------------------
@@ -353,6 +356,114 @@ class MediaView:
         fig.scatter("x", "y", source=src, size=3, color=linear_cmap("z", "Viridis256", float(z.min()), hi))
         fig.background_fill_color = fig.border_fill_color = None
         return bokeh_widget(fig)
+
+    def _plot(self, item: Any) -> Any:
+        """A plot helper's chart (``tracker.plot.*``), drawn from its table and spec: lines (one per
+        ``stroke`` value, PR and ROC curves with their AP / AUC in the legend and ROC's chance line),
+        scatter, bars, a histogram of a column, a confusion matrix as a heat map with its counts."""
+        from bokeh.plotting import figure
+
+        from tracker.ui.bokeh import bokeh_widget
+
+        spec = item.record.get("spec") or {}
+        df = item.load()
+        title = item.record.get("title") or f"{item.key} at step {item.step}"
+        kind = spec.get("type")
+        tools = "pan,wheel_zoom,box_zoom,reset,save"
+        if kind == "confusion_matrix":
+            fig = self._confusion(df, spec, title, tools)
+        elif kind in ("line", "scatter"):
+            fig = figure(width=560, height=380, title=title, tools=tools, x_axis_label=str(spec.get("x")),
+                         y_axis_label=str(spec.get("y")))
+            self._lines(fig, df, spec, kind)
+        elif kind == "bar":
+            labels = [str(v) for v in df[spec["label"]].tolist()]
+            values = [float(v) for v in df[spec["value"]].tolist()]
+            fig = figure(width=560, height=380, title=title, tools=tools, x_range=list(dict.fromkeys(labels)),
+                         y_axis_label=str(spec["value"]), tooltips=[("label", "@x"), (str(spec["value"]), "@top")])
+            fig.vbar(x=labels, top=values, width=0.8, fill_alpha=0.8, line_color=None)
+            fig.xaxis.major_label_orientation = 0.8 if len(labels) > 8 else 0
+        elif kind == "histogram":
+            import numpy as np
+
+            data = np.asarray(df[spec["value"]].tolist(), dtype=float)
+            data = data[np.isfinite(data)]
+            counts, edges = np.histogram(data, bins=min(50, max(1, int(np.sqrt(len(data))))))
+            fig = figure(width=560, height=380, title=title, tools=tools, x_axis_label=str(spec["value"]),
+                         y_axis_label="count", tooltips=[("from", "@left"), ("to", "@right"), ("count", "@top")])
+            fig.quad(top=counts, bottom=0, left=edges[:-1], right=edges[1:], fill_alpha=0.7, line_color=None)
+        else:
+            import ipywidgets as w
+
+            return w.HTML(f"<i>a plot of an unknown type {_e(kind)}</i>")
+        fig.background_fill_color = fig.border_fill_color = None
+        fig.toolbar.logo = None
+        self.plot_fig = fig
+        return bokeh_widget(fig)
+
+    @staticmethod
+    def _lines(fig: Any, df: Any, spec: dict[str, Any], kind: str) -> None:
+        from bokeh.models import ColumnDataSource, Legend, LegendItem
+        from bokeh.palettes import Category10_10
+
+        x, y, stroke = spec["x"], spec["y"], spec.get("stroke")
+        groups = list(dict.fromkeys(df[stroke].tolist())) if stroke and stroke in df else [None]
+        scores = spec.get("auc") or {}
+        ap = spec.get("average_precision") or {}
+        items = []
+        for i, group in enumerate(groups):
+            part = df if group is None else df[df[stroke] == group]
+            src = ColumnDataSource({"x": [float(v) for v in part[x].tolist()], "y": [float(v) for v in part[y].tolist()]})
+            colour = Category10_10[i % 10]
+            if kind == "scatter":
+                glyph = fig.scatter("x", "y", source=src, size=6, color=colour, alpha=0.7)
+            else:
+                glyph = fig.line("x", "y", source=src, line_width=2, color=colour)
+            if group is not None:
+                label = str(group)
+                if group in scores:
+                    label += f" (AUC {scores[group]:.3f})"
+                elif group in ap:
+                    label += f" (AP {ap[group]:.3f})"
+                items.append(LegendItem(label=label, renderers=[glyph]))
+        if "auc" in spec:  # ROC: the chance line
+            fig.line([0, 1], [0, 1], line_dash="dashed", color="#888888", line_width=1)
+        if "auc" in spec or "average_precision" in spec:
+            from bokeh.models import Range1d
+
+            fig.x_range, fig.y_range = Range1d(-0.02, 1.02), Range1d(-0.02, 1.02)
+        if items:
+            fig.add_layout(Legend(items=items, click_policy="hide", label_text_font_size="11px"), "right")
+        from bokeh.models import HoverTool
+
+        fig.add_tools(HoverTool(tooltips=[(str(x), "@x{0.000}"), (str(y), "@y{0.000}")]))
+
+    @staticmethod
+    def _confusion(df: Any, spec: dict[str, Any], title: str, tools: str) -> Any:
+        from bokeh.models import ColumnDataSource, LinearColorMapper
+        from bokeh.palettes import Blues256
+        from bokeh.plotting import figure
+
+        xs = [str(v) for v in df[spec["x"]].tolist()]
+        ys = [str(v) for v in df[spec["y"]].tolist()]
+        counts = [int(v) for v in df[spec["value"]].tolist()]
+        classes = list(dict.fromkeys(ys + xs))
+        top = max(counts) if counts else 1
+        src = ColumnDataSource({"x": xs, "y": ys, "n": counts,
+                                "label": [str(c) if c else "" for c in counts],
+                                "ink": ["#ffffff" if c > top * 0.55 else "#222222" for c in counts]})
+        side = max(240, min(640, 56 * len(classes)))  # the cells' square, in pixels
+        fig = figure(frame_width=side, frame_height=side, title=title, tools=tools, x_range=classes,
+                     y_range=list(reversed(classes)), x_axis_label=str(spec["x"]), y_axis_label=str(spec["y"]),
+                     tooltips=[(str(spec["y"]), "@y"), (str(spec["x"]), "@x"), ("count", "@n")])
+        mapper = LinearColorMapper(palette=list(reversed(Blues256)), low=0, high=max(1, top))
+        fig.rect("x", "y", 1, 1, source=src, fill_color={"field": "n", "transform": mapper}, line_color="#ffffff")
+        if len(classes) <= 30:
+            fig.text("x", "y", text="label", source=src, text_align="center", text_baseline="middle",
+                     text_font_size="11px", text_color="ink")
+        fig.xaxis.major_label_orientation = 0.8 if len(classes) > 8 else 0
+        fig.grid.grid_line_color = None
+        return fig
 
     def _figure(self, item: Any) -> Any:
         import ipywidgets as w
