@@ -1054,7 +1054,10 @@ def test_table_refuses_junk_with_media_error_only():
 
 def test_a_table_column_of_mixed_cells_is_stored_as_json_text(make_run, store):
     run = make_run()
-    run.log({"t": tracker.Table(columns=["mixed", "n"], data=[[1, 1.5], ["a", 2.5], [{}, 3.5], [2**70, None]])})
+    with pytest.raises(MediaError, match="column 'mixed' holds number cells: row 1 has a str .*allow_mixed_types"):
+        tracker.Table(columns=["mixed", "n"], data=[[1, 1.5], ["a", 2.5]])  # W&B's default: one type a column
+    run.log({"t": tracker.Table(columns=["mixed", "n"], data=[[1, 1.5], ["a", 2.5], [{}, 3.5], [2**70, None]],
+                                allow_mixed_types=True)})
     run.finish()
     (item,) = tracker.Api(dir=store).run(run.path).media(key="t")
     frame = item.load()

@@ -356,3 +356,25 @@ def test_table_get_index_and_computed_columns():
     with pytest.raises(tracker.media.MediaError, match="same keys"):
         table.add_computed_columns(lambda i, row: {"a": 1} if i == 0 else {"b": 2})
     assert table.columns == ["x", "y", "sum", "i"] and all(len(r) == 4 for r in table.data)  # unchanged
+
+
+def test_table_column_types_as_in_wandb():
+    from tracker.media import MediaError
+
+    t = tracker.Table(columns=["n", "label"], data=[[1, "a"], [2.5, None], [float("nan"), "b"]])  # ints and floats: numbers
+    with pytest.raises(MediaError, match="column 'label' holds text cells: row 3 has a int"):
+        t.add_data(3, 7)
+    assert len(t.data) == 3  # the refused row was not added
+    with pytest.raises(MediaError, match="not optional"):
+        tracker.Table(columns=["a"], data=[[None]], optional=False)
+    with pytest.raises(MediaError, match="typed str"):
+        tracker.Table(columns=["a", "b"], data=[[1, 2]], dtype=[str, int])
+    with pytest.raises(MediaError, match="column 'c' holds number cells"):
+        t.add_column("c", [1, "x", 2])
+    assert t.columns == ["n", "label"]
+    mixed = tracker.Table(columns=["a"], allow_mixed_types=True)
+    mixed.add_data(1)
+    mixed.add_data("text")
+    with pytest.raises(MediaError, match="log_mode"):
+        tracker.Table(columns=["a"], log_mode="APPEND")
+    assert tracker.Table(columns=["a"], log_mode="INCREMENTAL").log_mode == "INCREMENTAL"

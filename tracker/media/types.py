@@ -370,9 +370,17 @@ class Table(Media):
     """
 
     kind = "table"
+    LOG_MODES = ("IMMUTABLE", "MUTABLE", "INCREMENTAL")
 
     def __init__(self, columns: list[str] | None = None, data: list[list[Any]] | None = None,
-                 dataframe: Any = None, rows: list[list[Any]] | None = None) -> None:
+                 dataframe: Any = None, rows: list[list[Any]] | None = None, dtype: Any = None,
+                 optional: Any = True, allow_mixed_types: bool = False, log_mode: str | None = "IMMUTABLE") -> None:
+        self.allow_mixed_types = bool(allow_mixed_types)
+        self.optional = optional
+        self.dtype = dtype
+        if log_mode is not None and log_mode not in self.LOG_MODES:
+            raise MediaError(f"Table log_mode={safe_repr(log_mode)} is not one of {self.LOG_MODES}")
+        self.log_mode = log_mode or "IMMUTABLE"
         source = dataframe if dataframe is not None else (data if data is not None else rows)
         try:
             if dataframe is not None:
@@ -394,6 +402,35 @@ class Table(Media):
         if len(row) != len(self.columns):
             raise MediaError(f"Table row {index} has {len(row)} values for {len(self.columns)} columns "
                              f"{safe_repr(self.columns, 200)}")
+        for j, value in enumerate(row):
+            self._check_cell(j, value, index)
+
+    def _check_cell(self, j: int, value: Any, index: int) -> None:
+        """W&B's column types: a column holds one type of cell (numbers, bools, text, lists, dicts,
+        one kind of media), None where the column is optional; ``allow_mixed_types=True`` lifts it.
+        ``dtype`` (a type, or one per column) fixes a column's type from the start."""
+        name = self.columns[j] if j < len(self.columns) else str(j)
+        optional = self.optional[j] if isinstance(self.optional, (list, tuple)) and j < len(self.optional) \
+            else bool(self.optional)
+        if value is None or (isinstance(value, float) and value != value):  # None, or NaN: pandas' missing cell
+            if not optional:
+                raise MediaError(f"Table column {safe_repr(name)} is not optional: row {index} has None")
+            return
+        cls = _cell_class(value)
+        dtype = self.dtype[j] if isinstance(self.dtype, (list, tuple)) and j < len(self.dtype) else self.dtype
+        if isinstance(dtype, type):
+            want = _TYPE_CLASSES.get(dtype) or (f"media:{dtype.kind}" if isinstance(getattr(dtype, "kind", None), str)
+                                                else None)
+            if want is not None and cls != want and not self.allow_mixed_types:
+                raise MediaError(f"Table column {safe_repr(name)} is typed {dtype.__name__}: row {index} has a "
+                                 f"{type_name(value)} (pass allow_mixed_types=True to mix)")
+        if self.allow_mixed_types:
+            return
+        types = self.__dict__.setdefault("_column_classes", {})
+        seen = types.setdefault(name, cls)
+        if seen != cls:
+            raise MediaError(f"Table column {safe_repr(name)} holds {seen} cells: row {index} has a {type_name(value)} "
+                             "(pass Table(..., allow_mixed_types=True) to mix types in a column, as in W&B)")
 
     def add_data(self, *values: Any) -> None:
         """Append a row (one value per column).
@@ -419,6 +456,13 @@ class Table(Media):
         if len(values) != len(self.data):
             raise MediaError(f"Table column {safe_repr(column)} has {len(values)} values for {len(self.data)} rows")
         self.columns.append(column)
+        try:
+            for i, value in enumerate(values):
+                self._check_cell(len(self.columns) - 1, value, i)
+        except MediaError:
+            self.columns.pop()
+            self.__dict__.get("_column_classes", {}).pop(column, None)
+            raise
         for row, value in zip(self.data, values, strict=True):
             row.append(value)
 
@@ -480,6 +524,29 @@ class Table(Media):
 
         meta = {"columns": columns, "rows": len(rows)}
         return Prepared("table", meta, encode, sum(len(r) for r in rows) * 16)
+
+
+_TYPE_CLASSES = {int: "number", float: "number", bool: "bool", str: "text", list: "list", tuple: "list", dict: "dict"}
+
+
+def _cell_class(value: Any) -> str:
+    """The W&B type class of a table cell: number (int and float alike), bool, text, list, dict,
+    ``media:<kind>``, or the Python type's name."""
+    import numbers
+
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return "bool"
+    if isinstance(value, numbers.Number):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    if isinstance(value, dict):
+        return "dict"
+    if is_media(value):
+        return f"media:{getattr(value, 'kind', type(value).__name__)}"
+    return type(value).__name__
 
 
 def _column_names(columns: Any, taken: list[str] | None = None) -> list[str]:
