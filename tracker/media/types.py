@@ -419,8 +419,8 @@ class Table(Media):
         cls = _cell_class(value)
         dtype = self.dtype[j] if isinstance(self.dtype, (list, tuple)) and j < len(self.dtype) else self.dtype
         if isinstance(dtype, type):
-            want = _TYPE_CLASSES.get(dtype) or (f"media:{dtype.kind}" if isinstance(getattr(dtype, "kind", None), str)
-                                                else None)
+            kind = getattr(dtype, "kind", None)
+            want = _TYPE_CLASSES.get(dtype) or (f"media:{kind}" if isinstance(kind, str) else None)
             if want is not None and cls != want and not self.allow_mixed_types:
                 raise MediaError(f"Table column {safe_repr(name)} is typed {dtype.__name__}: row {index} has a "
                                  f"{type_name(value)} (pass allow_mixed_types=True to mix)")
