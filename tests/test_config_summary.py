@@ -150,3 +150,22 @@ def test_step_metric_and_step_sync(make_run):
     assert frame["epoch"].tolist() == [0, 1]
     assert frame["val/loss"].tolist() == [0.9, 0.7]
     assert list(frame.columns[:1]) == ["epoch"]
+
+
+def test_config_static_and_to_html(make_run, store):
+    run = make_run(config={"lr": 0.1, "model": {"depth": 4}})
+    static = run.config_static
+    assert static.lr == 0.1 and static["model"] == {"depth": 4} and "lr" in static and len(static) == 2
+    with pytest.raises(AttributeError, match="read-only"):
+        static.lr = 1.0
+    with pytest.raises(AttributeError, match="no key 'batch'"):
+        static.batch  # noqa: B018
+    run.config.update({"batch": 32})
+    assert "batch" not in static and run.config_static.batch == 32  # a copy as it was
+    run.log({"loss": 0.5})
+    html = run.to_html(height=300)
+    assert html.startswith("<div class='tracker-run-html' style='max-height:300px") and run.name in html
+    assert run.to_html(hidden=True) == ""
+    run.finish()
+    read = tracker.Api(dir=store).run(run.path)
+    assert "loss" in read.to_html() and read.to_html(hidden=True) == ""

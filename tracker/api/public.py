@@ -289,6 +289,16 @@ class Run:
 
         return str(render(self, "html"))
 
+    def to_html(self, height: int = 420, hidden: bool = False) -> str:
+        """The run's overview as static HTML (W&B's ``to_html`` gives an iframe of its web page;
+        here the page is local: the same card a saved notebook keeps). ``hidden`` gives ''."""
+        if hidden:
+            return ""
+        from tracker.ui.entry import render
+
+        html = str(render(self, "html"))
+        return f"<div class='tracker-run-html' style='max-height:{int(height)}px;overflow:auto'>{html}</div>"
+
     # --- identity and metadata ---------------------------------------------------------------
     @property
     def api(self) -> Api:

@@ -258,3 +258,44 @@ class Config:
         if self._on_change is not None:
             self._on_change(self._items)
 
+
+
+class ConfigStatic:
+    """A read-only view of a config (W&B's ``ConfigStatic``): values by attribute or by key."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: dict[str, Any]) -> None:
+        object.__setattr__(self, "_items", dict(items))
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._items[name]
+        except KeyError:
+            raise AttributeError(f"the config has no key {name!r}") from None
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("config_static is read-only: set values on run.config")
+
+    __setitem__ = __setattr__
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __iter__(self) -> Any:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def keys(self) -> Any:
+        return self._items.keys()
+
+    def items(self) -> Any:
+        return self._items.items()
+
+    def __repr__(self) -> str:
+        return f"ConfigStatic({self._items!r})"

@@ -576,6 +576,25 @@ class Run:
 
         render(self, "ipython")
 
+    def to_html(self, height: int = 420, hidden: bool = False) -> str:
+        """This run's overview as static HTML, as of now (W&B's ``to_html``; see
+        :meth:`tracker.api.public.Run.to_html`)."""
+        if hidden:
+            return ""
+        from tracker.ui.entry import render
+
+        self.flush()
+        html = str(render(self, "html"))
+        return f"<div class='tracker-run-html' style='max-height:{int(height)}px;overflow:auto'>{html}</div>"
+
+    @property
+    def config_static(self) -> Any:
+        """A read-only copy of the config as it is now, by attribute or key (W&B's
+        ``run.config_static``): ``run.config_static.lr``."""
+        from tracker.sdk.config import ConfigStatic
+
+        return ConfigStatic(self._config.as_dict())
+
     def mark_preempting(self) -> None:
         """Mark the run as about to be preempted (reads as ``preempted`` once its process is gone)."""
         with self._lock:
