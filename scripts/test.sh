@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Install everything the tests need on a fresh machine, then run the whole suite.
 source "$(dirname "$0")/venv.sh"
+# PyTorch (run.watch's tests): the CPU build (200 MB) where its wheel is at hand, else the test extra
+# below takes the package index's (a CUDA build of 4 GB, which runs on the CPU as well)
+for wheel in /opt/wheels/torch-*+cpu-*.whl; do
+  [ -e "$wheel" ] && .venv/bin/python -m pip install --quiet --no-deps "$wheel" && break
+done
 .venv/bin/python -m pip install --quiet -e ".[test]"
 if ! command -v chromium >/dev/null 2>&1; then  # browser tests run Debian's chromium
   if [ "$(id -u)" = 0 ]; then

@@ -101,6 +101,8 @@ __all__ = [
     "runs",
     "sql",
     "summary",
+    "unwatch",
+    "watch",
 ]
 
 
@@ -155,6 +157,17 @@ def login(*args: Any, **kwargs: Any) -> bool:
 def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
     """Raise an alert in the current run (see :meth:`tracker.sdk.run.Run.alert`)."""
     _current("alert()").alert(title, text, level=level, wait_duration=wait_duration)
+
+
+def watch(models: Any, criterion: Any = None, log: str | None = "gradients", log_freq: int = 1000,
+          idx: int | None = None, log_graph: bool = False) -> None:
+    """Watch PyTorch models in the current run (see :meth:`tracker.sdk.run.Run.watch`)."""
+    _current("watch()").watch(models, criterion=criterion, log=log, log_freq=log_freq, idx=idx, log_graph=log_graph)
+
+
+def unwatch(models: Any = None) -> None:
+    """Stop watching models in the current run (see :meth:`tracker.sdk.run.Run.unwatch`)."""
+    _current("unwatch()").unwatch(models)
 
 
 def on_alert(callback: Any) -> Any:

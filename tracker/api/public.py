@@ -539,6 +539,12 @@ class Run:
         rewinds = self._record.get("rewinds")
         return [dict(r) for r in rewinds if isinstance(r, dict)] if isinstance(rewinds, list) else []
 
+    def model_graphs(self) -> list[dict[str, Any]]:
+        """The models the run watched (``run.watch``): per model ``index``, ``type``, ``log``,
+        ``log_freq`` and ``modules`` (rows: ``name``, ``type``, ``depth``, ``params`` (own),
+        ``total_params``, ``trainable_params``, ``output_shape`` from the first forward pass)."""
+        return self._api.query.model_graphs(self.dir)
+
     @property
     def alerts(self) -> list[dict[str, Any]]:
         """The run's alerts (``run.alert``), oldest first: ``title``, ``text``, ``level`` (INFO,

@@ -128,6 +128,7 @@ class Run:
         )
         self._step = start_step
         self._alerts: Any = None
+        self._watched: list[Any] = []
         if resumed and os.path.exists(paths.alerts_file):
             self._alert_log()  # the earlier sessions' alerts stay counted in status.json
         self._pending: dict[str, Any] | None = None
@@ -653,6 +654,7 @@ class Run:
                 self._exception = None
             self._finished_at = _now()
             self._fast = False
+        self.unwatch()  # no hook of a watched model calls into an ended run
         self._files.sync_saved()  # "end" and "live" files, as they are now
         if self._media is not None:
             self._media.close()  # every logged media object encoded and indexed
@@ -827,6 +829,59 @@ class Run:
                 title = title[: alerts.MAX_TITLE]
             self._alert_log().add(title, text, name, wait, self._step)
         self._try_write_status(durable=False)  # the run table's alert count, at once
+
+    def watch(self, models: Any, criterion: Any = None, log: str | None = "gradients", log_freq: int = 1000,
+              idx: int | None = None, log_graph: bool = False) -> None:
+        """Watch PyTorch models: histograms of their gradients (``log="gradients"``), parameters
+        (``"parameters"``) or both (``"all"``) every ``log_freq`` passes, and each model's module
+        tree with output shapes for the Model tab (see :mod:`tracker.sdk.watch`). An object that is
+        not a ``torch.nn.Module`` gives one warning and is not watched.
+
+        Args:
+            models: a model or a list of them.
+            criterion: accepted for W&B's signature; not used.
+            log: ``"gradients"``, ``"parameters"``, ``"all"`` or None (the tree only).
+            log_freq: passes between two histograms of a tensor.
+            idx: the index of the first model's tree (``graph_<idx>``); default the next free one.
+            log_graph: accepted for W&B's signature: the module tree is always recorded.
+        """
+        from tracker.sdk import watch as watching
+
+        del criterion, log_graph
+        if log not in watching.LOG_MODES:
+            raise UsageError(f"watch(log={log!r}) is not one of {watching.LOG_MODES}")
+        if isinstance(log_freq, bool) or not isinstance(log_freq, int) or log_freq < 1:
+            raise UsageError(f"watch(log_freq={log_freq!r}) must be an int >= 1")
+        items = list(models) if isinstance(models, (list, tuple)) else [models]
+        with self._lock:
+            if not is_live(self._state):
+                self._problem(("watch-after-finish",), f"watch() called after the run ended ({self._state})")
+                return
+            for model in items:
+                if not watching.is_torch_module(model):
+                    self._problem(("watch-type", type_name(model)),
+                                  f"watch() takes torch.nn.Module models; a {type_name(model)} is not one, so it "
+                                  "is not watched (the run goes on)")
+                    continue
+                if any(w.model is model for w in self._watched):
+                    continue
+                index = idx + items.index(model) if idx is not None else len(self._watched)
+                prefix = "" if len(items) == 1 and not self._watched else f"graph_{index}."
+                watched = watching.Watched(model, index, log, log_freq, prefix,
+                                           emit=lambda data: self.log(data, commit=False),
+                                           files_dir=self._paths.files_dir, problem=self._reporter.background_problem)
+                watched.start()
+                self._watched.append(watched)
+
+    def unwatch(self, models: Any = None) -> None:
+        """Stop watching ``models`` (a model or a list; all watched models with None): their hooks
+        are removed, what was recorded stays."""
+        items = None if models is None else (list(models) if isinstance(models, (list, tuple)) else [models])
+        with self._lock:
+            for watched in list(self._watched):
+                if items is None or any(watched.model is m for m in items):
+                    watched.stop()
+                    self._watched.remove(watched)
 
     def _alert_log(self) -> Any:
         if self._alerts is None:

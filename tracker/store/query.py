@@ -642,6 +642,16 @@ class Query:
         """A run's captured context (``metadata.json``: host, program, git, packages)."""
         return layout.read_json(os.path.join(run_dir, "metadata.json")) or {}
 
+    def model_graphs(self, run_dir: str) -> list[dict[str, Any]]:
+        """The module trees of the models a run watched (``files/model/graph_<idx>.json``), by index."""
+        folder = os.path.join(run_dir, "files", "model")
+        try:
+            names = sorted(n for n in os.listdir(folder) if n.startswith("graph_") and n.endswith(".json"))
+        except OSError:
+            return []
+        out = [g for n in names if (g := layout.read_json(os.path.join(folder, n))) is not None]
+        return sorted(out, key=lambda g: g["index"] if isinstance(g.get("index"), int) else 0)
+
     def alerts(self, run_dir: str) -> list[dict[str, Any]]:
         """A run's alerts (``alerts.jsonl``), oldest first; a line still being written is skipped."""
         try:

@@ -31,6 +31,34 @@ _WEB_IMAGES = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "gif": "gif", "webp"
 _MUTED = "color:var(--jp-ui-font-color2, #888)"
 
 
+def histogram_heat(items: list[Any], title: str, width: int = 380, height: int = 260) -> Any:
+    """A Bokeh heat map of histograms over steps (``items``: histogram media items in step order):
+    each step's counts put on one grid of 64 bins spanning every step's range."""
+    import numpy as np
+    from bokeh.models import LinearColorMapper
+    from bokeh.plotting import figure
+
+    lo = min(float(i.record["bins"][0]) for i in items)
+    hi = max(float(i.record["bins"][-1]) for i in items)
+    if hi <= lo:
+        hi = lo + 1.0
+    grid = np.linspace(lo, hi, 65)
+    mat = np.zeros((len(items), 64))
+    for r, it in enumerate(items):
+        b = np.asarray(it.record["bins"], dtype=float)
+        c = np.asarray(it.record["counts"], dtype=float)
+        centres = (b[:-1] + b[1:]) / 2
+        mat[r] = np.histogram(centres, bins=grid, weights=c)[0]
+    steps = [i.step for i in items]
+    heat = figure(width=width, height=height, title=title, x_axis_label="value", y_axis_label="step",
+                  tools="pan,wheel_zoom,reset,save")
+    heat.image(image=[mat], x=lo, y=min(steps), dw=hi - lo, dh=max(1, max(steps) - min(steps)),
+               color_mapper=LinearColorMapper(palette="Viridis256", low=0, high=float(mat.max() or 1)))
+    heat.background_fill_color = heat.border_fill_color = None
+    heat.toolbar.logo = None
+    return heat
+
+
 def tile_width(width: int, height: int, count: int = 2) -> int:
     """The width an image of ``width`` x ``height`` pixels is drawn at in a grid of ``count``."""
     if width <= 0:
@@ -303,7 +331,6 @@ class MediaView:
     def _histogram(self, item: Any) -> Any:
         import numpy as np
         from bokeh.layouts import row
-        from bokeh.models import LinearColorMapper
         from bokeh.plotting import figure
 
         from tracker.ui.bokeh import bokeh_widget
@@ -313,22 +340,7 @@ class MediaView:
         counts = np.asarray(rec["counts"], dtype=float)
         bars = figure(width=380, height=260, title=f"{item.key} at step {item.step}", tools="pan,wheel_zoom,reset,save")
         bars.quad(top=counts, bottom=0, left=bins[:-1], right=bins[1:], fill_alpha=0.7, line_color=None)
-        # over steps: each step's counts on a common grid of bins
-        hist = list(self.items.get(item.key, []))[::-1]
-        lo = min(float(i.record["bins"][0]) for i in hist)
-        hi = max(float(i.record["bins"][-1]) for i in hist)
-        grid = np.linspace(lo, hi, 65)
-        mat = np.zeros((len(hist), 64))
-        for r, it in enumerate(hist):
-            b = np.asarray(it.record["bins"], dtype=float)
-            c = np.asarray(it.record["counts"], dtype=float)
-            centres = (b[:-1] + b[1:]) / 2
-            mat[r] = np.histogram(centres, bins=grid, weights=c)[0]
-        steps = [i.step for i in hist]
-        heat = figure(width=380, height=260, title="over steps", x_axis_label="value", y_axis_label="step",
-                      tools="pan,wheel_zoom,reset,save")
-        heat.image(image=[mat], x=lo, y=min(steps), dw=hi - lo, dh=max(1, max(steps) - min(steps)),
-                   color_mapper=LinearColorMapper(palette="Viridis256", low=0, high=float(mat.max() or 1)))
+        heat = histogram_heat(list(self.items.get(item.key, []))[::-1], "over steps", width=380, height=260)
         for fig in (bars, heat):
             fig.background_fill_color = fig.border_fill_color = None
             fig.toolbar.logo = None

@@ -1,6 +1,6 @@
 """The run page in a notebook: ``run.display()``.
 
-Tabs Overview, Charts, System, Logs, Files, Artifacts, Execution and Media, as ipywidgets with Bokeh
+Tabs Overview, Charts, System, Logs, Files, Artifacts, Execution, Media and Model, as ipywidgets with Bokeh
 charts (jupyter_bokeh), reading the store. While the run is written (in this kernel or by another
 process) one background thread (:mod:`tracker.ui.live`) refreshes every open panel a few times a
 second, so a busy cell does not hold the updates back. Below the live panel, a static snapshot
@@ -22,7 +22,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-TABS = ("Overview", "Charts", "System", "Logs", "Files", "Artifacts", "Execution", "Media")
+TABS = ("Overview", "Charts", "System", "Logs", "Files", "Artifacts", "Execution", "Media", "Model")
 #: Console lines kept on the Logs tab, and lines per chunk (a live tail resends only the last chunk).
 LOG_LINES = 10_000
 LOG_CHUNK = 500
@@ -353,9 +353,13 @@ class RunPanel:
         from tracker.ui.media_view import MediaView
 
         self.media = MediaView(run, on_error=self.report_error)
+        from tracker.ui.model_view import ModelView
+
+        self.model = ModelView(run)
 
         self.tabs = w.Tab(children=[self.overview, self.charts.widget, self.system.widget, self.logs,
-                                    self.files, self.artifacts, self.execution, self.media.widget])
+                                    self.files, self.artifacts, self.execution, self.media.widget,
+                                    self.model.widget])
         for i, title in enumerate(TABS):
             self.tabs.set_title(i, title)
         self.tabs.observe(self._on_tab, "selected_index")
@@ -394,6 +398,8 @@ class RunPanel:
             self.system.refresh()  # metrics sampled since the panel was made
         if index is not None and TABS[index] == "Media":
             self.media.refresh()
+        if index is not None and TABS[index] == "Model":
+            self.model.refresh()
 
     # --- refresh ------------------------------------------------------------------------------
     def refresh(self) -> bool:
@@ -415,6 +421,8 @@ class RunPanel:
             if media != self._media_seen:
                 self._media_seen = media
                 self.media.refresh(only_if_new=True)
+                if self.tabs.selected_index is not None and TABS[self.tabs.selected_index] == "Model":
+                    self.model.refresh()
             running = is_live(state)
             if not running:
                 self.refresh_files()
