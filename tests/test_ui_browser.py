@@ -26,7 +26,7 @@ from tests.browser import (  # skips without a browser
 from tests.conftest import wait_until
 
 pytestmark = MARKS
-TABS = ("Overview", "Charts", "System", "Logs", "Files", "Artifacts", "Execution", "Media")
+TABS = ("Overview", "Charts", "System", "Logs", "Files", "Artifacts", "Execution", "Media", "Model")
 
 
 
@@ -64,7 +64,14 @@ def server(tmp_path_factory):
     run = tracker.init(project="ui", name="long-run", dir=str(store), config={"lr": 0.01, "model": {"depth": 4}},
                        tags=["baseline", "resnet"], notes="the reference run",
                        settings=tracker.Settings(strict=True))
+    import torch  # a watched model: the Model tab's tree and histograms
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+    run.watch(model, log="all", log_freq=1)
     for i in range(2000):
+        if i % 100 == 0:
+            model(torch.randn(32, 8)).pow(2).mean().backward()
         run.log({"train/loss": 1.0 / (i + 1), "val/acc": i / 2000, "train/lr": 0.003})
     run.log({"sample": tracker.Image(np.arange(48, dtype=np.uint8).reshape(4, 4, 3) * 5)})
     run.log({"sample": [tracker.Image(np.full((8, 8, 3), 40 * k, dtype=np.uint8), caption=f"digit {k}")
@@ -239,6 +246,9 @@ def test_the_run_page_renders_and_updates_live(server, app):
                     panel.locator("canvas").filter(visible=True).first.wait_for(timeout=30_000)
                 if tab == "Media":  # the step's images, each with its caption
                     panel.get_by_text("digit 3").filter(visible=True).first.wait_for(timeout=30_000)
+                if tab == "Model":  # the watched model's tree, and a heat map of its histograms
+                    panel.get_by_text("Sequential").filter(visible=True).first.wait_for(timeout=30_000)
+                    panel.locator("canvas").filter(visible=True).first.wait_for(timeout=30_000)
                 page.wait_for_timeout(800)
                 panel.screenshot(path=str(ARTIFACTS / f"{app}-{tab.lower()}.png"))
             page.set_viewport_size({"width": 1400, "height": 1000})

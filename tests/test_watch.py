@@ -112,3 +112,17 @@ def test_the_model_tab_of_a_run_that_watched_nothing(make_run, store):
     panel = RunPanel(tracker.Api(dir=store).run(run.path), build=False)
     panel.tabs.selected_index = TABS.index("Model")
     assert "no model watched" in panel.model.trees.value and panel.model.heat_fig is None
+
+
+def test_watch_histograms_stay_off_the_media_tab(make_run, store):
+    from tracker.ui.media_view import MediaView
+
+    run = make_run()
+    model = _model()
+    run.watch(model, log_freq=1)
+    _train(run, model, 2)
+    run.log({"my/hist": tracker.Histogram([1, 2, 3]), "parameters/mine": tracker.Histogram([1.0])})
+    run.finish()
+    view = MediaView(tracker.Api(dir=store).run(run.path))
+    view.refresh()
+    assert list(view.key.options) == ["my/hist"]  # watch's and look-alikes go to the Model tab

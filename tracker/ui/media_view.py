@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+#: Keys of the histograms ``run.watch`` logs: shown on the Model tab, not here, in a run that watched.
+WATCHED = ("gradients/", "parameters/")
 #: Rows of a logged table shown in the grid.
 TABLE_ROWS = 10_000
 #: Items of one step shown side by side (a list logged under one key); the rest are counted.
@@ -110,10 +112,13 @@ class MediaView:
     def refresh(self, only_if_new: bool = False) -> None:
         """Re-read the media index (when ``only_if_new``, only if items were added)."""
         items = self.run.media()
-        if only_if_new and len(items) == self._count:
+        total = len(items)
+        if only_if_new and total == self._count:
             return
+        if hasattr(self.run, "model_graphs") and self.run.model_graphs():  # run.watch's histograms: the Model tab's
+            items = [i for i in items if not (i.kind == "histogram" and i.key.startswith(WATCHED))]
         with self.lock:
-            self._count = len(items)
+            self._count = total
             by_key: dict[str, list[Any]] = {}
             for item in items:
                 by_key.setdefault(item.key, []).append(item)

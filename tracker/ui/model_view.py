@@ -49,7 +49,8 @@ def tree_html(graph: dict[str, Any]) -> str:
             "all": "gradient and parameter histograms"}.get(graph.get("log") or "", "no histograms")
     head = (f"<div style='margin:4px 0'><b>{_e(graph.get('type'))}</b> <span style='{MUTED}'>graph_{_e(graph.get('index'))}"
             f" · {_e(_count(total))} parameters ({_e(_count(trainable))} trainable) · {_e(what)}"
-            + (f" every {_e(graph.get('log_freq'))} passes" if graph.get("log") else "") + "</span></div>")
+            + ((" every pass" if graph.get("log_freq") == 1 else f" every {_e(graph.get('log_freq'))} passes")
+               if graph.get("log") else "") + "</span></div>")
     cell = f"padding:2px 10px 2px 0;border-bottom:1px solid {BORDER};text-align:left;white-space:nowrap"
     rows = []
     for m in modules[:TREE_ROWS]:
