@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 
 import tracker
 from tracker.ui.media_view import TILE_MAX, TILE_MIN, MediaView, tile_width
@@ -147,3 +148,71 @@ def test_plot_helpers_are_drawn_as_charts(tmp_path):
     assert list(shown("bar").x_range.factors) == ["n0", "n1", "n2"]
     assert shown("hist").select(GlyphRenderer)[0].glyph.__class__.__name__ == "Quad"
     assert shown("scatter").select(GlyphRenderer)[0].glyph.__class__.__name__ == "Scatter"
+
+
+def test_boxes_and_masks_are_drawn_over_their_image_with_filters(tmp_path):
+    img = np.zeros((40, 60, 3), dtype=np.uint8)
+    mask = np.zeros((40, 60), dtype=np.uint8)
+    mask[:20, :30] = 1
+    mask[20:, 30:] = 2
+    boxes = {"predictions": {"box_data": [
+        {"position": {"minX": 0.1, "maxX": 0.5, "minY": 0.1, "maxY": 0.5}, "class_id": 0, "scores": {"conf": 0.9}},
+        {"position": {"middle": [40, 30], "width": 10, "height": 8}, "domain": "pixel", "class_id": 1,
+         "scores": {"conf": 0.3}, "box_caption": "maybe a dog"},
+        {"position": {"minX": 0.6, "maxX": 0.9, "minY": 0.6, "maxY": 0.9}, "class_id": 0, "scores": {"conf": 0.6}},
+    ], "class_labels": {0: "cat", 1: "dog"}}}
+    masks = {"segmentation": {"mask_data": mask, "class_labels": {0: "background", 1: "road", 2: "car"}}}
+
+    def log(run):
+        run.log({"det": tracker.Image(img, boxes=boxes, masks=masks, caption="street")})
+
+    view = _view(tmp_path, log)
+    view.key.value = "det"
+    ov = view.overlay
+    assert ov is not None and view.area.children[0] is ov.widget
+    rows = ov.boxes["predictions"]
+    assert [r["class"] for r in rows] == ["cat", "dog", "cat"]
+    first = rows[0]  # fractions of the image, y measured from the top; Bokeh's points up
+    assert (first["left"], first["right"], first["top"], first["bottom"]) == (6.0, 30.0, 36.0, 20.0)
+    dog = rows[1]
+    assert (dog["left"], dog["right"], dog["top"], dog["bottom"]) == (35.0, 45.0, 14.0, 6.0)
+    assert dog["label"] == "maybe a dog conf 0.30"
+    assert len(ov.box_sources["predictions"].data["left"]) == 3
+    ov.threshold.value = 0.5  # the score filter
+    assert ov.box_sources["predictions"].data["label"] == ["cat conf 0.90", "cat conf 0.60"]
+    ov.box_classes.value = ("dog",)  # the class filter
+    assert ov.box_sources["predictions"].data["label"] == []
+    ov.threshold.value = 0.0
+    assert ov.box_sources["predictions"].data["label"] == ["maybe a dog conf 0.30"]
+    ov.groups.value = ()
+    assert ov.box_sources["predictions"].data["left"] == []
+    # the mask: classes present toggled, opacity applied
+    layer = ov.mask_sources["segmentation"].data["image"][0].view(np.uint8).reshape(40, 60, 4)[::-1]
+    assert layer[0, 0, 3] == 128 and layer[39, 59, 3] == 128 and layer[0, 59, 3] == 128  # 0 is labelled: drawn
+    ov.mask_classes["segmentation"].value = (2,)
+    ov.opacity.value = 1.0
+    layer = ov.mask_sources["segmentation"].data["image"][0].view(np.uint8).reshape(40, 60, 4)[::-1]
+    assert layer[0, 0, 3] == 0 and layer[39, 59, 3] == 255
+    assert layer[0, 59, 3] == 0
+    assert [label for label, _ in ov.mask_classes["segmentation"].options] == ["background", "road", "car"]
+
+
+def test_wandb_classes_name_boxes_and_masks_without_labels(tmp_path):
+    from tracker.media import MediaError
+
+    classes = tracker.Classes([{"id": 0, "name": "sky"}, {"id": 1, "name": "tree"}])
+    mask = np.zeros((10, 10), dtype=np.uint8)
+    mask[5:] = 1
+    box = {"position": {"minX": 0.0, "maxX": 0.5, "minY": 0.0, "maxY": 0.5}, "class_id": 1}
+
+    def log(run):
+        run.log({"scene": tracker.Image(np.zeros((10, 10, 3), dtype=np.uint8), classes=classes,
+                                        boxes={"gt": {"box_data": [box]}}, masks={"seg": {"mask_data": mask}})})
+
+    view = _view(tmp_path, log)
+    view.key.value = "scene"
+    assert view.current().record["classes"] == [{"id": 0, "name": "sky"}, {"id": 1, "name": "tree"}]
+    assert view.overlay.boxes["gt"][0]["class"] == "tree"
+    assert [label for label, _ in view.overlay.mask_classes["seg"].options] == ["sky", "tree"]
+    with pytest.raises(MediaError, match="Classes takes a list"):
+        tracker.Classes([{"id": "x"}])

@@ -227,7 +227,7 @@ def __getattr__(name: str) -> Any:
         import tracker.plot as _plot
 
         return _plot
-    if name in ("Image", "Audio", "Html", "Histogram", "Table", "Object3D", "Figure", "Video"):
+    if name in ("Image", "Audio", "Html", "Histogram", "Table", "Object3D", "Figure", "Video", "Classes"):
         import tracker.media as _media
 
         return getattr(_media, name)

@@ -85,7 +85,8 @@ class Image(Media):
         self._normalize = normalize
         self.boxes = boxes
         self.masks = masks
-        del grouping, classes
+        self.classes = classes
+        del grouping
 
     def _prepare(self) -> Prepared:
         data = self._data
@@ -119,6 +120,8 @@ class Image(Media):
         ext = "jpg" if self._file_type in ("jpeg", "jpg") else "png"
         meta = self._meta(width, height, channels, ext)
         masks = self._masks(height, width)
+        if self.classes is not None:
+            meta["classes"] = Classes.of(self.classes).class_set
         if self.boxes is not None:
             meta["boxes"] = self._boxes()
         if masks:
@@ -358,6 +361,32 @@ class Histogram(Media):
         meta["bins"] = [float(e) if math.isfinite(float(e)) else None for e in edges]
         meta["counts"] = [int(c) if float(c).is_integer() else float(c) for c in counts]
         return Prepared("histogram", meta, None)
+
+
+class Classes:
+    """The classes of an image's boxes and masks, as W&B's ``wandb.Classes``:
+    ``Classes([{"id": 1, "name": "cat"}, ...])``. Given as ``Image(classes=...)``, they name the class
+    ids of box groups and masks that have no ``class_labels`` of their own."""
+
+    def __init__(self, class_set: Any) -> None:
+        try:
+            items = list(class_set)
+            self.class_set: list[dict[str, Any]] = [{"id": int(c["id"]), "name": str(c["name"])} for c in items]
+        except Exception as exc:  # noqa: BLE001 - junk input may raise anything: refused as MediaError
+            raise MediaError(f"Classes takes a list of {{'id': int, 'name': str}}; reading the {type_name(class_set)} "
+                             f"raised {describe_exception(exc)}") from None
+
+    @classmethod
+    def of(cls, value: Any) -> Classes:
+        """``value`` as Classes (a Classes, or the list a Classes takes)."""
+        return value if isinstance(value, Classes) else cls(value)
+
+    def labels(self) -> dict[str, str]:
+        """``{str(id): name}``, the form of a box group's ``class_labels``."""
+        return {str(c["id"]): str(c["name"]) for c in self.class_set}
+
+    def __repr__(self) -> str:
+        return f"Classes({self.class_set!r})"
 
 
 class Table(Media):

@@ -103,6 +103,7 @@ class MediaView:
         self._image_fig: Any = None
         self.image_source: Any = None  # the shown image's Bokeh data source (None until one shows)
         self.plot_fig: Any = None  # the shown plot helper's Bokeh figure (None until one shows)
+        self.overlay: Any = None  # the shown image with boxes or masks (tracker.ui.image_overlay)
         self._image_model: Any = None
         controls = w.Box([self.key, self.prev, self.slider, self.next],
                          layout=w.Layout(display="flex", flex_flow="row wrap", align_items="center", width="100%"))
@@ -196,6 +197,11 @@ class MediaView:
         import ipywidgets as w
 
         kind = item.kind
+        if kind == "image" and (item.record.get("boxes") or item.record.get("masks")):
+            from tracker.ui.image_overlay import ImageOverlay
+
+            self.overlay = ImageOverlay(item)  # boxes and masks over the image, with their filters
+            return self.overlay.widget
         if kind == "image":
             return self._image(item.load())
         if kind == "audio":
