@@ -216,3 +216,17 @@ def test_wandb_classes_name_boxes_and_masks_without_labels(tmp_path):
     assert [label for label, _ in view.overlay.mask_classes["seg"].options] == ["sky", "tree"]
     with pytest.raises(MediaError, match="Classes takes a list"):
         tracker.Classes([{"id": "x"}])
+
+
+def test_image_cells_of_a_table_show_as_thumbnails(tmp_path):
+    def log(run):
+        table = tracker.Table(columns=["id", "picture", "label"])
+        for i in range(3):
+            table.add_data(i, tracker.Image(np.full((8, 8, 3), 60 * i, dtype=np.uint8)), f"<b>{i}</b>")
+        run.log({"preds": table})
+
+    view = _view(tmp_path, log)
+    view.key.value = "preds"
+    cells = view.table_data
+    assert all(v.startswith("data:image/png;base64,") for v in cells["picture"])
+    assert cells["id"] == [0, 1, 2] and cells["label"] == ["<b>0</b>", "<b>1</b>", "<b>2</b>"]

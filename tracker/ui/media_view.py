@@ -33,6 +33,31 @@ _WEB_IMAGES = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "gif": "gif", "webp"
 _MUTED = "color:var(--jp-ui-font-color2, #888)"
 
 
+#: Rows of a logged table whose image cells are drawn as thumbnails.
+THUMB_ROWS = 200
+THUMB_PX = 56
+
+
+def _thumbnail(item: Any) -> str | None:
+    """A media image as a small PNG data URI (None when its file cannot be read)."""
+    import base64
+    import io
+
+    try:
+        from PIL import Image as PILImage
+
+        with PILImage.open(item.path) as im:
+            im = im.convert("RGBA")
+            scale = THUMB_PX / max(im.size)
+            if scale < 1:
+                im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))))
+            out = io.BytesIO()
+            im.save(out, format="PNG")
+    except (OSError, ValueError):
+        return None
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+
+
 def histogram_heat(items: list[Any], title: str, width: int = 380, height: int = 260) -> Any:
     """A Bokeh heat map of histograms over steps (``items``: histogram media items in step order):
     each step's counts put on one grid of 64 bins spanning every step's range."""
@@ -104,6 +129,7 @@ class MediaView:
         self.image_source: Any = None  # the shown image's Bokeh data source (None until one shows)
         self.plot_fig: Any = None  # the shown plot helper's Bokeh figure (None until one shows)
         self.overlay: Any = None  # the shown image with boxes or masks (tracker.ui.image_overlay)
+        self.table_data: Any = None  # the shown table's cells as sent to the page
         self._image_model: Any = None
         controls = w.Box([self.key, self.prev, self.slider, self.next],
                          layout=w.Layout(display="flex", flex_flow="row wrap", align_items="center", width="100%"))
@@ -213,7 +239,7 @@ class MediaView:
 
             return w.HTML(sandboxed_iframe(item.read_bytes().decode("utf-8", "replace"), height=360))
         if kind == "table":
-            return self._table(item.load())
+            return self._table(item.load(), item)
         if kind == "histogram":
             return self._histogram(item)
         if kind == "object3d":
@@ -326,18 +352,42 @@ class MediaView:
             self._image_fig.y_range.start, self._image_fig.y_range.end = 0, h
         return self._image_model
 
-    def _table(self, df: Any) -> Any:
-        from bokeh.models import ColumnDataSource, DataTable, TableColumn
+    def _table(self, df: Any, item: Any = None) -> Any:
+        """A logged table as a sortable grid; image cells as thumbnails (the first THUMB_ROWS rows;
+        later ones as their size), other media cells by their kind."""
+        from bokeh.models import ColumnDataSource, DataTable, HTMLTemplateFormatter, TableColumn
 
         from tracker.ui.bokeh import bokeh_widget
 
         df = df.head(TABLE_ROWS)
-        data = {str(c): [v if isinstance(v, (int, float, str, bool)) or v is None else str(v) for v in df[c].tolist()]
-                for c in df.columns}
+        cells = {}
+        if item is not None:  # a table's media cells are logged under "<key>/cells", by id
+            cells = {c.record.get("id"): c for c in self.items.get(f"{item.key}/cells", []) if c.step == item.step}
+        data: dict[str, list[Any]] = {}
+        thumbs: set[str] = set()
+        for c in df.columns:
+            values = []
+            for row, v in enumerate(df[c].tolist()):
+                if isinstance(v, dict) and v.get("_type") == "image":
+                    thumbs.add(str(c))
+                    cell = cells.get(v.get("id"))
+                    uri = _thumbnail(cell) if cell is not None and row < THUMB_ROWS else None
+                    values.append(uri or f"image {v.get('width')}x{v.get('height')}")
+                elif isinstance(v, dict) and "_type" in v:
+                    values.append(str(v["_type"]))
+                else:
+                    values.append(v if isinstance(v, (int, float, str, bool)) or v is None else str(v))
+            data[str(c)] = values
         src = ColumnDataSource(data)
-        cols = [TableColumn(field=str(c), title=str(c), sortable=True) for c in df.columns]
-        return bokeh_widget(DataTable(source=src, columns=cols, sortable=True, width=760, height=320,
-                                    index_position=None))
+        # only a PNG data URI of base64 characters becomes an <img> (a logged string never does)
+        image = HTMLTemplateFormatter(template="<% if (/^data:image\\/png;base64,[A-Za-z0-9+\\/=]+$/.test(value)) { %>"
+                                               "<img src='<%= value %>' style='height:56px;image-rendering:pixelated'>"
+                                               "<% } else { %><%- value %><% } %>")
+        cols = [TableColumn(field=str(c), title=str(c), sortable=True,
+                            **({"formatter": image} if str(c) in thumbs else {})) for c in df.columns]
+        self.table_data = data
+        return bokeh_widget(DataTable(source=src, columns=cols, sortable=True, width=760, height=420 if thumbs else 320,
+                                    row_height=62 if thumbs else 25, index_position=None))
 
     def _histogram(self, item: Any) -> Any:
         import numpy as np
