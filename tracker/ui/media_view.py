@@ -46,13 +46,13 @@ def _thumbnail(item: Any) -> str | None:
     try:
         from PIL import Image as PILImage
 
-        with PILImage.open(item.path) as im:
-            im = im.convert("RGBA")
-            scale = THUMB_PX / max(im.size)
-            if scale < 1:
-                im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))))
-            out = io.BytesIO()
-            im.save(out, format="PNG")
+        with PILImage.open(item.path) as src:
+            thumb = src.convert("RGBA")
+        scale = THUMB_PX / max(thumb.size)
+        if scale < 1:
+            thumb = thumb.resize((max(1, round(thumb.width * scale)), max(1, round(thumb.height * scale))))
+        out = io.BytesIO()
+        thumb.save(out, format="PNG")
     except (OSError, ValueError):
         return None
     return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
@@ -366,7 +366,7 @@ class MediaView:
         data: dict[str, list[Any]] = {}
         thumbs: set[str] = set()
         for c in df.columns:
-            values = []
+            values: list[Any] = []
             for row, v in enumerate(df[c].tolist()):
                 if isinstance(v, dict) and v.get("_type") == "image":
                     thumbs.add(str(c))
