@@ -230,3 +230,35 @@ def test_image_cells_of_a_table_show_as_thumbnails(tmp_path):
     cells = view.table_data
     assert all(v.startswith("data:image/png;base64,") for v in cells["picture"])
     assert cells["id"] == [0, 1, 2] and cells["label"] == ["<b>0</b>", "<b>1</b>", "<b>2</b>"]
+
+
+def test_plotly_figures_and_the_pyplot_module_are_logged_and_drawn(tmp_path):
+    go = pytest.importorskip("plotly.graph_objects")
+    plt = pytest.importorskip("matplotlib.pyplot")
+    from bokeh.models import GlyphRenderer
+
+    xs = np.linspace(0, 1, 50)
+    plotly_fig = go.Figure([go.Scatter(x=xs, y=xs ** 2, mode="lines", name="square"),
+                            go.Bar(x=["a", "b"], y=[3, 1], name="counts"),
+                            go.Pie(values=[1, 2], name="share")])
+    plotly_fig.update_layout(title="growth", xaxis_title="x", yaxis_type="log")
+
+    def log(run):
+        plt.figure()
+        plt.plot([1, 2, 3], [1, 4, 9])
+        run.log({"chart": plt, "interactive": plotly_fig})  # the pyplot module, as W&B's docs show
+        plt.close("all")
+
+    view = _view(tmp_path, log)
+    view.key.value = "chart"
+    assert view.current().record["library"] == "matplotlib" and view.current().files.get("png")
+    view.key.value = "interactive"
+    assert view.current().record["library"] == "plotly"
+    fig = view.plot_fig
+    assert fig.title.text == "growth" and fig.xaxis[0].axis_label == "x" and fig.y_scale.__class__.__name__ == "LogScale"
+    glyphs = sorted(type(r.glyph).__name__ for r in fig.select(GlyphRenderer))
+    assert glyphs == ["Line", "VBar"]
+    line = next(r for r in fig.select(GlyphRenderer) if type(r.glyph).__name__ == "Line")
+    assert np.allclose(line.data_source.data["y"], xs ** 2)  # plotly's typed arrays decoded
+    note = view.area.children[0].children[1].value
+    assert "share (pie)" in note

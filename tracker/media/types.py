@@ -674,7 +674,8 @@ class Object3D(Media):
 
 class Figure(Media):
     """A chart figure logged as it is: a matplotlib figure (kept as PNG and SVG), the pyplot
-    module (its current figure), or a Bokeh figure (kept as its JSON document, for re-rendering).
+    module (its current figure), a Bokeh figure (kept as its JSON document, for re-rendering), or
+    a plotly figure (kept as its JSON, drawn by the Media tab in Bokeh).
     ``run.log({"chart": fig})`` wraps figures in this by itself."""
 
     kind = "figure"
@@ -704,14 +705,19 @@ class Figure(Media):
             doc = json.dumps(json_item(fig)).encode("utf-8")
             meta = {"library": "bokeh", "caption": _caption(self.caption, "Figure")}
             return Prepared("figure", meta, lambda: (doc, "json"), len(doc))
-        raise MediaError(f"Figure takes a matplotlib or Bokeh figure, not a {type_name(fig)}")
+        if is_instance_without_import(fig, "plotly", "Figure") or is_instance_without_import(fig, "plotly", "FigureWidget"):
+            doc = fig.to_json().encode("utf-8")
+            meta = {"library": "plotly", "caption": _caption(self.caption, "Figure")}
+            return Prepared("figure", meta, lambda: (doc, "json"), len(doc))
+        raise MediaError(f"Figure takes a matplotlib, Bokeh or plotly figure, not a {type_name(fig)}")
 
 
 def as_media(value: Any) -> Any:
-    """A figure logged directly (matplotlib, pyplot, Bokeh) wrapped as :class:`Figure`; else None."""
+    """A figure logged directly (matplotlib, pyplot, Bokeh, plotly) wrapped as :class:`Figure`; else None."""
     if getattr(value, "__name__", "") == "matplotlib.pyplot" or is_instance_without_import(
         value, "matplotlib", "Figure"
-    ) or is_instance_without_import(value, "bokeh", "Model"):
+    ) or is_instance_without_import(value, "bokeh", "Model") or is_instance_without_import(value, "plotly", "Figure") \
+            or is_instance_without_import(value, "plotly", "FigureWidget"):
         return Figure(value)
     return None
 

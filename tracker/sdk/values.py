@@ -54,7 +54,8 @@ def to_plain(value: Any, max_text: int, media: Callable[[Any], str] | None = Non
     cls = type(value)
     if cls in PLAIN_TYPES:
         return check_plain(value, cls, max_text)
-    if media is not None and class_module(value) in ("matplotlib", "bokeh"):
+    if media is not None and (class_module(value) in ("matplotlib", "bokeh", "plotly")
+                              or getattr(value, "__name__", None) == "matplotlib.pyplot"):
         from tracker.media.types import as_media
 
         figure = as_media(value)

@@ -545,6 +545,17 @@ class MediaView:
         if lib == "matplotlib":
             return w.Image(value=item.read_bytes(), format="png", layout=natural_layout())  # its PNG's own size
         text = item.read_bytes().decode("utf-8")
+        if lib == "plotly":
+            import json
+
+            from tracker.ui.bokeh import bokeh_widget
+            from tracker.ui.plotly_view import to_bokeh
+
+            fig, skipped = to_bokeh(json.loads(text))
+            self.plot_fig = fig
+            note = w.HTML(f"<i>not drawn here: {_e(', '.join(skipped))} (the figure's JSON is in the run)</i>"
+                          if skipped else "")
+            return w.VBox([bokeh_widget(fig), note])
         if "CustomJS" in text or '"code"' in text:
             return w.HTML("<i>this Bokeh figure carries JavaScript callbacks, which tracker does not run in the "
                           "notebook; open it with run.media(key)[i].load()</i>")
