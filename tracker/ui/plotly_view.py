@@ -74,8 +74,8 @@ def to_bokeh(spec: dict[str, Any]) -> tuple[Any, list[str]]:
     for i, t in enumerate(traces):
         kind = t.get("type") or "scatter"
         name = str(t.get("name") or f"trace {i}")
-        marker = t.get("marker") if isinstance(t.get("marker"), dict) else {}
-        line = t.get("line") if isinstance(t.get("line"), dict) else {}
+        marker: dict[str, Any] = t["marker"] if isinstance(t.get("marker"), dict) else {}
+        line: dict[str, Any] = t["line"] if isinstance(t.get("line"), dict) else {}
         colour = line.get("color") if isinstance(line.get("color"), str) else (
             marker.get("color") if isinstance(marker.get("color"), str) else PALETTE[i % len(PALETTE)])
         legend = {"legend_label": name} if t.get("name") else {}
