@@ -262,3 +262,43 @@ def test_plotly_figures_and_the_pyplot_module_are_logged_and_drawn(tmp_path):
     assert np.allclose(line.data_source.data["y"], xs ** 2)  # plotly's typed arrays decoded
     note = view.area.children[0].children[1].value
     assert "share (pie)" in note
+
+
+PDB = """\
+ATOM      1  N   GLY A   1       0.000   0.000   0.000  1.00  0.00           N
+ATOM      2  CA  GLY A   1       1.458   0.000   0.000  1.00  0.00           C
+ATOM      3  C   GLY A   1       2.009   1.420   0.000  1.00  0.00           C
+ATOM      4  O   GLY A   1       1.251   2.390   0.000  1.00  0.00           O
+END
+"""
+
+
+def test_point_clouds_and_molecules_rotate(tmp_path):
+    from tracker.media import MediaError
+    from tracker.ui.points_view import rotate
+
+    (tmp_path / "gly.pdb").write_text(PDB)
+    (tmp_path / "cube.obj").write_text("".join(f"v {x} {y} {z}\n" for x in (0, 1) for y in (0, 1) for z in (0, 1)))
+    cloud = np.c_[np.random.default_rng(0).normal(size=(500, 3)), np.full((500, 3), 200)]
+
+    def log(run):
+        run.log({"cloud": tracker.Object3D(cloud), "mesh": tracker.Object3D(str(tmp_path / "cube.obj")),
+                 "molecule": tracker.Molecule(str(tmp_path / "gly.pdb"), caption="glycine")})
+
+    view = _view(tmp_path, log)
+    view.key.value = "molecule"
+    pv = view.points_view
+    assert sorted(pv.source.data["element"]) == ["C", "C", "N", "O"] and "#ff0d0d" in pv.source.data["colour"]
+    before = list(pv.source.data["x"])
+    pv.azimuth.value = 120  # turned in the kernel: new coordinates reach the page
+    assert pv.source.data["x"] != before and len(pv.source.data["x"]) == 4
+    view.key.value = "mesh"
+    assert len(view.points_view.source.data["x"]) == 8
+    view.key.value = "cloud"
+    assert len(view.points_view.source.data["x"]) == 500 and view.points_view.source.data["colour"][0] == "#c8c8c8"
+    axis = np.array([[1.0, 0, 0], [-1.0, 0, 0]])
+    assert np.allclose(rotate(axis, 90, 0), [[0, 1, 0], [0, -1, 0]])  # a quarter turn about z: x to y
+    assert np.allclose(rotate(np.array([[0, 1.0, 0], [0, -1.0, 0]]), 0, 90), [[0, 0, 1], [0, 0, -1]])  # up: y to z
+    with pytest.raises(MediaError, match="RDKit"):
+        tracker.Molecule.from_smiles("CCO")
+    assert isinstance(tracker.Plotly(object()), tracker.Figure)

@@ -227,7 +227,8 @@ def __getattr__(name: str) -> Any:
         import tracker.plot as _plot
 
         return _plot
-    if name in ("Image", "Audio", "Html", "Histogram", "Table", "Object3D", "Figure", "Video", "Classes"):
+    if name in ("Image", "Audio", "Html", "Histogram", "Table", "Object3D", "Figure", "Video", "Classes",
+                "Molecule", "Plotly"):
         import tracker.media as _media
 
         return getattr(_media, name)

@@ -672,6 +672,50 @@ class Object3D(Media):
         return Prepared("object3d", meta, lambda: (raw, ext), len(raw))
 
 
+class Molecule(Media):
+    """A molecule file (W&B's ``wandb.Molecule``): PDB, PQR, mmCIF, SDF, MOL2, GRO, ... stored as it
+    is; the Media tab draws the atoms of PDB/PQR and SDF/MOL files in a rotatable view, coloured by
+    element. ``Molecule.from_rdkit`` / ``from_smiles`` need RDKit and are refused without it."""
+
+    kind = "molecule"
+    FILE_TYPES = ("pdb", "pqr", "mmcif", "mcif", "cif", "sdf", "sd", "gro", "mol2", "mmtf", "mol")
+
+    def __init__(self, data_or_path: Any, caption: str | None = None, **kwargs: Any) -> None:
+        self._data = data_or_path
+        self.caption = caption
+        del kwargs  # W&B's rendering options
+
+    @classmethod
+    def from_rdkit(cls, data_or_path: Any, caption: str | None = None, **kwargs: Any) -> Molecule:
+        raise MediaError("Molecule.from_rdkit needs RDKit, which tracker does not bundle: write the molecule "
+                         "to an SDF or PDB file (rdkit.Chem.MolToMolFile) and log Molecule(path)")
+
+    @classmethod
+    def from_smiles(cls, data: str, caption: str | None = None, **kwargs: Any) -> Molecule:
+        raise MediaError("Molecule.from_smiles needs RDKit to place the atoms in 3D, which tracker does not "
+                         "bundle: log the 3D structure as an SDF or PDB file with Molecule(path)")
+
+    def _prepare(self) -> Prepared:
+        data = self._data
+        if hasattr(data, "read") and not isinstance(data, (str, os.PathLike)):
+            name = getattr(data, "name", "")
+            raw = data.read()
+            raw = raw.encode("utf-8") if isinstance(raw, str) else raw
+            if not isinstance(raw, (bytes, bytearray)):
+                raise MediaError(f"Molecule: reading the file gave a {type_name(raw)}, not text or bytes")
+            raw = bytes(raw)
+            ext = os.path.splitext(name)[1].lstrip(".").lower() if name else "pdb"
+        elif isinstance(data, (str, os.PathLike)):
+            ext = os.path.splitext(os.fspath(data))[1].lstrip(".").lower()
+            raw = _read_file(os.fspath(data), "Molecule")
+        else:
+            raise MediaError(f"Molecule takes a file path or an open file, not a {type_name(data)}")
+        if ext not in self.FILE_TYPES:
+            raise MediaError(f"Molecule files are {self.FILE_TYPES}, not {safe_repr(ext)}")
+        meta = {"format": ext, "caption": _caption(self.caption, "Molecule")}
+        return Prepared("molecule", meta, lambda: (raw, ext), len(raw))
+
+
 class Figure(Media):
     """A chart figure logged as it is: a matplotlib figure (kept as PNG and SVG), the pyplot
     module (its current figure), a Bokeh figure (kept as its JSON document, for re-rendering), or
@@ -710,6 +754,11 @@ class Figure(Media):
             meta = {"library": "plotly", "caption": _caption(self.caption, "Figure")}
             return Prepared("figure", meta, lambda: (doc, "json"), len(doc))
         raise MediaError(f"Figure takes a matplotlib, Bokeh or plotly figure, not a {type_name(fig)}")
+
+
+class Plotly(Figure):
+    """W&B's ``wandb.Plotly(fig)``: a plotly figure (or a matplotlib one, as W&B converts it), kept
+    as a :class:`Figure`."""
 
 
 def as_media(value: Any) -> Any:

@@ -130,6 +130,7 @@ class MediaView:
         self.plot_fig: Any = None  # the shown plot helper's Bokeh figure (None until one shows)
         self.overlay: Any = None  # the shown image with boxes or masks (tracker.ui.image_overlay)
         self.table_data: Any = None  # the shown table's cells as sent to the page
+        self.points_view: Any = None  # the shown point cloud or molecule (tracker.ui.points_view)
         self._image_model: Any = None
         controls = w.Box([self.key, self.prev, self.slider, self.next],
                          layout=w.Layout(display="flex", flex_flow="row wrap", align_items="center", width="100%"))
@@ -242,7 +243,7 @@ class MediaView:
             return self._table(item.load(), item)
         if kind == "histogram":
             return self._histogram(item)
-        if kind == "object3d":
+        if kind in ("object3d", "molecule"):
             return self._points(item)
         if kind == "figure":
             return self._figure(item)
@@ -408,27 +409,22 @@ class MediaView:
         return bokeh_widget(row(bars, heat))
 
     def _points(self, item: Any) -> Any:
+        """A point cloud or a molecule in a rotatable view (tracker.ui.points_view)."""
         import ipywidgets as w
 
-        if item.record.get("format") != "npy":
-            return w.HTML(f"<i>3D file {_e(item.record.get('format'))}: {_e(item.path)}</i>")
-        import numpy as np
-        from bokeh.plotting import figure
+        from tracker.ui.points_view import PointsView, read_points
 
-        from tracker.ui.bokeh import bokeh_widget
-
-        pts = np.asarray(item.load(), dtype=float)
-        from bokeh.models import ColumnDataSource
-        from bokeh.transform import linear_cmap
-
-        z = pts[:, 2] if pts.shape[1] > 2 else np.zeros(len(pts))
-        src = ColumnDataSource({"x": pts[:, 0], "y": pts[:, 1], "z": z})
-        fig = figure(width=420, height=380, title="x / y projection (colour: z)", match_aspect=True,
-                     tools="pan,wheel_zoom,box_zoom,reset,save")
-        hi = float(z.max()) if z.max() > z.min() else float(z.min()) + 1.0
-        fig.scatter("x", "y", source=src, size=3, color=linear_cmap("z", "Viridis256", float(z.min()), hi))
-        fig.background_fill_color = fig.border_fill_color = None
-        return bokeh_widget(fig)
+        fmt = item.record.get("format")
+        title = item.record.get("caption") or f"{item.key} at step {item.step}"
+        try:
+            if fmt == "npy":
+                points, elements = item.load(), None
+            else:
+                points, elements = read_points(str(fmt), item.read_bytes())
+        except ValueError as exc:
+            return w.HTML(f"<i>{_e(exc)}: {_e(item.path)}</i>")
+        self.points_view = PointsView(points, elements, title)
+        return self.points_view.widget
 
     def _plot(self, item: Any) -> Any:
         """A plot helper's chart (``tracker.plot.*``), drawn from its table and spec: lines (one per
