@@ -302,3 +302,23 @@ def test_point_clouds_and_molecules_rotate(tmp_path):
     with pytest.raises(MediaError, match="RDKit"):
         tracker.Molecule.from_smiles("CCO")
     assert isinstance(tracker.Plotly(object()), tracker.Figure)
+
+
+def test_a_debug_sample_downloads_under_its_own_name(tmp_path):
+    import base64
+
+    def log(run):
+        run.log({"val/samples": _images("x", n=2)})
+        run.log({"val/one": tracker.Image(np.zeros((4, 4, 3), dtype=np.uint8))})
+
+    view = _view(tmp_path, log)
+    view.key.value = "val/one"
+    view.make_download()
+    links = re.findall(r"<a download='([^']+)' href='data:application/octet-stream;base64,([^']+)'", view.download_link.value)
+    assert [name for name, _ in links] == ["val_one_step1.png"]
+    assert base64.b64decode(links[0][1]) == view.current().read_bytes()
+    view.key.value = "val/samples"
+    assert view.download_link.value == ""  # a new item: the old link is gone
+    view.make_download()
+    names = re.findall(r"<a download='([^']+)'", view.download_link.value)
+    assert names == ["val_samples_step0_0.png", "val_samples_step0_1.png"]

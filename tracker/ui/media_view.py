@@ -10,6 +10,7 @@ themselves (unless they carry JavaScript callbacks, which are never run outside 
 
 from __future__ import annotations
 
+import os
 import threading
 
 from tracker.ui.html import escape as _e
@@ -56,6 +57,21 @@ def _thumbnail(item: Any) -> str | None:
     except (OSError, ValueError):
         return None
     return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+
+
+#: Bytes of a file a download link carries (larger ones: their path).
+DOWNLOAD_BYTES = 50 * 2**20
+
+
+def sample_name(item: Any) -> str:
+    """A media item's file name for a download: its key (``/`` as ``_``), step and place in the
+    step's list, and its extension (``val_samples_step12_3.png``)."""
+    import re
+
+    ext = os.path.splitext(item.path or "")[1] or ".bin"
+    base = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.key).strip("_") or "sample"
+    index = f"_{item.index}" if item.record.get("index") is not None else ""  # one of a list logged at one step
+    return f"{base}_step{item.step}{index}{ext}"
 
 
 def histogram_heat(items: list[Any], title: str, width: int = 380, height: int = 260) -> Any:
@@ -132,7 +148,11 @@ class MediaView:
         self.table_data: Any = None  # the shown table's cells as sent to the page
         self.points_view: Any = None  # the shown point cloud or molecule (tracker.ui.points_view)
         self._image_model: Any = None
-        controls = w.Box([self.key, self.prev, self.slider, self.next],
+        self.download = w.Button(description="download", icon="download", layout=w.Layout(width="120px"),
+                                 tooltip="save the shown item's file under its key and step")
+        self.download_link = w.HTML()
+        self.download.on_click(lambda _b: self.make_download())
+        controls = w.Box([self.key, self.prev, self.slider, self.next, self.download, self.download_link],
                          layout=w.Layout(display="flex", flex_flow="row wrap", align_items="center", width="100%"))
         self.widget = w.VBox([controls, self.caption, self.area], layout=w.Layout(width="100%"))
         self.refresh()
@@ -186,9 +206,29 @@ class MediaView:
         items = self.current_items()
         return items[0] if items else None
 
+    def make_download(self) -> None:
+        """Links that save the shown step's files under their own names: ``<key>_step<step>[_<n>].<ext>``
+        (ClearML's debug-sample download); an item over DOWNLOAD_BYTES gives its path instead."""
+        import base64
+
+        links = []
+        for item in self.current_items():
+            path = item.path
+            if path is None:
+                continue
+            name = sample_name(item)
+            size = os.path.getsize(path)
+            if size > DOWNLOAD_BYTES:
+                links.append(f"<span title='{_e(path)}'>{_e(name)}: {size // 2**20} MB, in the run's folder</span>")
+                continue
+            href = "data:application/octet-stream;base64," + base64.b64encode(item.read_bytes()).decode()
+            links.append(f"<a download='{_e(name)}' href='{href}'>save {_e(name)}</a>")
+        self.download_link.value = " · ".join(links) or f"<i style='{_MUTED}'>nothing to download</i>"
+
     def show(self) -> None:
         import ipywidgets as w
 
+        self.download_link.value = ""
         items = self.current_items()
         if not items:
             self.caption.value = f"<i style='{_MUTED}'>no media logged</i>"
