@@ -47,7 +47,7 @@ def test_build_log_and_read_back(make_run, store, data, tmp_path):
     logged = run.log_artifact(art, aliases=["first"])
     assert logged.name == "mnist:v0" and logged.version == "v0" and logged.state == "COMMITTED"
     assert logged.qualified_name == "test/mnist:v0" and sorted(logged.aliases) == ["first", "latest"]
-    assert logged.history_step == 0 and logged.logged_by().path == run.path
+    assert logged.history_step is None and logged.logged_by().path == run.path
     with pytest.raises(UsageError, match="cannot change"):
         logged.add_file(data / "train.csv", name="again.csv")
     run.finish()

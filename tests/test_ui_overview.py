@@ -231,3 +231,28 @@ def test_alerts_show_as_a_header_badge_and_a_list_on_the_overview(tmp_path):
     quiet.finish()
     quiet_panel = RunPanel(_read(tmp_path, quiet), build=False)
     assert "alert" not in quiet_panel.header.value and quiet_panel.failure.value == ""
+
+
+def test_tag_colours_chosen_in_the_table_show_on_run_pages(tmp_path):
+    from tracker.ui.project import RunTable
+
+    run = _run(tmp_path, tags=["baseline", "<b>x</b>"])
+    run.log({"loss": 1.0})
+    run.finish()
+    api = tracker.Api(_store(tmp_path))
+    table = RunTable(api.runs("p"))
+    assert list(table.tag_select.options) == ["<b>x</b>", "baseline"]
+    own = static.tag_colours("baseline")[0]
+    assert f"background:{own}" in table.source.data["_tag_chips"][0]
+    table.tag_select.value = "baseline"
+    table.set_tag_colour("baseline", "#AA0000")
+    assert api.tag_colours("p") == {"baseline": "#aa0000"}
+    chips = table.source.data["_tag_chips"][0]
+    assert "background:#aa0000;color:#ffffff" in chips and "&lt;b&gt;x&lt;/b&gt;" in chips and "<b>x" not in chips
+    header = RunPanel(api.run(run.path), build=False).header.value  # every run page of the project
+    assert "background:#aa0000" in header
+    table.set_tag_colour("baseline", None)
+    assert api.tag_colours("p") == {} and f"background:{own}" in table.source.data["_tag_chips"][0]
+    with pytest.raises(tracker.UsageError, match="#rrggbb"):
+        api.set_tag_colour("p", "baseline", "red;background:url(x)")
+    assert static.tag_colours("baseline", {"baseline": "#'><img"})[0] == own  # never inserted unchecked

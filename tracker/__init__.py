@@ -227,6 +227,12 @@ def __getattr__(name: str) -> Any:
         import tracker.plot as _plot
 
         return _plot
+    if name == "plots":  # W&B's older plot module
+        import tracker.plots as _plots
+
+        return _plots
+    if name == "Error":  # W&B's base exception: what wandb.Error catches, tracker raises as TrackerError
+        return TrackerError
     if name in ("Image", "Audio", "Html", "Histogram", "Table", "Object3D", "Figure", "Video", "Classes",
                 "Molecule", "Plotly"):
         import tracker.media as _media

@@ -49,6 +49,16 @@ class Api:
         """The project names in the store."""
         return self.query.projects()
 
+    def tag_colours(self, project: str) -> dict[str, str]:
+        """The colours set for a project's tags (``{tag: "#rrggbb"}``); a tag without one takes
+        a colour of its own, the same everywhere (a hash of its text)."""
+        return self.query.tag_colours(project)
+
+    def set_tag_colour(self, project: str, tag: str, colour: str | None) -> dict[str, str]:
+        """Set a project tag's colour (``#rrggbb``; None goes back to its own); it shows in the
+        run table and on every run page of the project. Returns the project's colours."""
+        return self.query.set_tag_colour(project, tag, colour)
+
     def project_summary(self, project: str) -> dict[str, Any]:
         """A project at a glance, from the runs index: ``{"name", "runs", "running",
         "last_activity"}`` (how many runs, how many are being written now, and the Unix time of the
@@ -178,6 +188,11 @@ class Runs(Sequence["Run"]):
 
     def __len__(self) -> int:
         return len(self._docs)
+
+    @property
+    def api(self) -> Api:
+        """The :class:`Api` these runs were read through."""
+        return self._api
 
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
@@ -720,6 +735,12 @@ class Run:
                                             whole=False, min_step=min_step, max_step=max_step)
             return _history.points_table(picked)
         return self._api.query.read_stream(self.dir, stream, keys, min_step, max_step)
+
+    def sample_history(self, min_step: int | None = None, max_step: int | None = None,
+                       keys: Sequence[str] | None = None, samples: int | None = None, pandas: bool = True) -> Any:
+        """W&B's name for :meth:`history` over a step window (``min_step`` included, ``max_step``
+        excluded), as the ``Artifact.history_step`` example calls it."""
+        return self.history(keys=keys, samples=samples, min_step=min_step, max_step=max_step, pandas=pandas)
 
     def scan_history(
         self,

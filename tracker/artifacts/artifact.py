@@ -248,7 +248,8 @@ class Artifact:
 
     @property
     def history_step(self) -> int | None:
-        """The step of the logging run when this version was logged."""
+        """The nearest step at which the logging run had logged history when this version was
+        logged (the step it was gathering, else its last committed one; None before any)."""
         return self._history_step
 
     @property

@@ -120,7 +120,7 @@ class Run:
         self._config.groups.update({k: list(v) for k, v in (record.get("config_groups") or {}).items()})
         self._files = FilesAndArtifacts(
             paths=paths, record=record, write_record=self._write_record, reporter=self._reporter,
-            step=lambda: self._step, ignore_globs=settings.ignore_globs,
+            step=self._history_step, ignore_globs=settings.ignore_globs,
         )
         self._config_groups = ConfigGroups(
             paths=paths, record=record, config=self._config, write_record=self._write_record,
@@ -882,6 +882,13 @@ class Run:
                 if items is None or any(watched.model is m for m in items):
                     watched.stop()
                     self._watched.remove(watched)
+
+    def _history_step(self) -> int | None:
+        """The nearest step with history at or before now (an artifact's ``history_step``): the
+        step being gathered when it holds values, else the last committed one (None before any)."""
+        if self._pending:
+            return self._step
+        return self._step - 1 if self._step > 0 else None
 
     def _alert_log(self) -> Any:
         if self._alerts is None:

@@ -32,7 +32,7 @@ class FilesAndArtifacts:
         record: the run's ``run.json`` record, shared with the run: lineage is added to it.
         write_record: writes ``record`` to ``run.json``.
         reporter: reports files that cannot be copied.
-        step: the run's current step (kept with each artifact version it logs).
+        step: the run's nearest step with history (kept with each artifact version it logs).
         ignore_globs: ``save`` copies no file whose name matches one of these globs.
     """
 
@@ -43,7 +43,7 @@ class FilesAndArtifacts:
         record: dict[str, Any],
         write_record: Callable[[], None],
         reporter: Reporter,
-        step: Callable[[], int],
+        step: Callable[[], int | None],
         ignore_globs: tuple[str, ...] = (),
     ) -> None:
         self._paths = paths

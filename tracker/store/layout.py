@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 #: Version of the on-disk layout and segment schema; see docs/store.md for upgrades.
 SCHEMA_VERSION = 1
 STORE_FILE = "tracker-store.json"
+#: A project's tag colours set by hand (``{tag: "#rrggbb"}``), beside its runs.
+TAG_COLOURS_FILE = ".tag-colours.json"
 #: Alerts of a run (``run.alert``): one JSON object per line, appended by the run's process.
 ALERTS_FILE = "alerts.jsonl"
 RUN_FILE = "run.json"

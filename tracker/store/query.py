@@ -630,6 +630,30 @@ class Query:
         """Project names in the store, sorted."""
         return self.index.projects()
 
+    def tag_colours(self, project: str) -> dict[str, str]:
+        """The colours set for a project's tags (``{tag: "#rrggbb"}``; empty when none were set)."""
+        data = layout.read_json(os.path.join(self.root, project, layout.TAG_COLOURS_FILE)) or {}
+        return {str(k): v for k, v in data.items() if isinstance(v, str) and is_colour(v)}
+
+    def set_tag_colour(self, project: str, tag: str, colour: str | None) -> dict[str, str]:
+        """Set (or with None, forget) the colour of a project's tag; returns the project's colours.
+
+        Raises:
+            UsageError: ``colour`` is not ``#rrggbb``, or the project does not exist.
+        """
+        if colour is not None and not is_colour(colour):
+            raise UsageError(f"a tag colour is written #rrggbb, not {colour!r}")
+        folder = os.path.join(self.root, layout.check_name(project, "project name"))
+        if not os.path.isdir(folder):
+            raise UsageError(f"no project {project!r} in {self.root}")
+        colours = self.tag_colours(project)
+        if colour is None:
+            colours.pop(str(tag), None)
+        else:
+            colours[str(tag)] = colour.lower()
+        layout.write_json_atomic(os.path.join(folder, layout.TAG_COLOURS_FILE), colours)
+        return colours
+
     def run_doc(self, project: str, run_id: str) -> RunDoc | None:
         """One run's document, read now from its side files; None when there is no such run."""
         return self.index.read_doc(project, run_id)
@@ -872,3 +896,8 @@ def _bucketed(
             out[k] = {"x": x[a:b], "y": pts["value"][a:b], "step": pts["step"][a:b], "time": pts["time"][a:b],
                       "n": int(totals[i])}
     return out
+
+
+def is_colour(value: str) -> bool:
+    """Whether ``value`` is a colour written ``#rrggbb``."""
+    return len(value) == 7 and value[0] == "#" and all(c in "0123456789abcdefABCDEF" for c in value[1:])

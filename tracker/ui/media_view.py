@@ -555,11 +555,11 @@ class MediaView:
 
         xs = [str(v) for v in df[spec["x"]].tolist()]
         ys = [str(v) for v in df[spec["y"]].tolist()]
-        counts = [int(v) for v in df[spec["value"]].tolist()]
+        counts = [float(v) for v in df[spec["value"]].tolist()]
         classes = list(dict.fromkeys(ys + xs))
         top = max(counts) if counts else 1
         src = ColumnDataSource({"x": xs, "y": ys, "n": counts,
-                                "label": [str(c) if c else "" for c in counts],
+                                "label": [(str(int(c)) if c.is_integer() else f"{c:.3g}") if c else "" for c in counts],
                                 "ink": ["#ffffff" if c > top * 0.55 else "#222222" for c in counts]})
         side = max(240, min(640, 56 * len(classes)))  # the cells' square, in pixels
         fig = figure(frame_width=side, frame_height=side, title=title, tools=tools, x_range=classes,

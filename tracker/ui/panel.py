@@ -97,6 +97,14 @@ def alerts_html(alerts: list[dict[str, Any]]) -> str:
             f"</span></h4>{''.join(rows)}{more}</div>")
 
 
+def _tag_colours(run: Any) -> dict[str, str]:
+    """The colours chosen for the tags of the run's project (none for a run object without them)."""
+    try:
+        return dict(run.api.tag_colours(run.project))
+    except Exception:  # noqa: BLE001 - an older reader, an unreadable file: the tags' own colours
+        return {}
+
+
 def _alerts(run: Any) -> list[dict[str, Any]]:
     try:
         alerts = run.alerts
@@ -105,12 +113,13 @@ def _alerts(run: Any) -> list[dict[str, Any]]:
     return alerts if isinstance(alerts, list) else []
 
 
-def header_html(doc: dict[str, Any], path: str, alerts: list[dict[str, Any]] | None = None) -> str:
+def header_html(doc: dict[str, Any], path: str, alerts: list[dict[str, Any]] | None = None,
+                tag_colours: dict[str, str] | None = None) -> str:
     """A run page's header: name, state badge (and "live"), path, duration and step, a badge of
     its alerts; the run's tags as coloured chips and the first line of its notes (all escaped)."""
     state = doc["state"]
     live = f" <span style='{MUTED}'>(live)</span>" if is_live(state) else ""
-    chips = "".join(static.tag_chip(t) for t in doc.get("tags") or [])
+    chips = "".join(static.tag_chip(t, tag_colours) for t in doc.get("tags") or [])
     notes = doc.get("notes") or ""
     line = static.first_line(notes)
     title = _e(static.clip(notes, TITLE_CHARS))
@@ -435,7 +444,7 @@ class RunPanel:
         run = self.run
         doc = run.fields()
         alerts = _alerts(run)
-        self.header.value = header_html(doc, run.path, alerts)
+        self.header.value = header_html(doc, run.path, alerts, _tag_colours(run))
         if header_only:
             return
         if self._meta is None or "os" not in self._meta:  # captured once, shortly after the start

@@ -436,6 +436,21 @@ class RunTable:
         self.column_select.observe(lambda c: None if self._syncing else self.set_columns(list(c["new"])), "value")
         self.band_select.observe(lambda _c: self._update_compare(), "value")
         self.clear_button.on_click(lambda _b: self.clear_brushes())
+        # ClearML's tag colours: chosen here, shown in this table and on every run page of the project
+        self.tag_colours = self._read_tag_colours()
+        tags = sorted({t for row in self.frame.get("tags", []) for t in str(row).split(", ") if t})
+        self.tag_select = w.Dropdown(options=tags, description="tag", layout=w.Layout(width="220px"))
+        self.tag_picker = w.ColorPicker(concise=True, value=self._tag_colour(tags[0]) if tags else "#1f77b4",
+                                        layout=w.Layout(width="40px"))
+        self.tag_set = w.Button(description="set colour", icon="tint", layout=w.Layout(width="auto"))
+        self.tag_reset = w.Button(description="own colour", layout=w.Layout(width="auto"),
+                                  tooltip="back to the colour the tag takes by itself")
+        self.tag_select.observe(lambda c: setattr(self.tag_picker, "value", self._tag_colour(c["new"])) if c["new"]
+                                else None, "value")
+        self.tag_set.on_click(lambda _b: self.set_tag_colour(self.tag_select.value, self.tag_picker.value))
+        self.tag_reset.on_click(lambda _b: self.set_tag_colour(self.tag_select.value, None))
+        self.tag_box = w.HBox([self.tag_select, self.tag_picker, self.tag_set, self.tag_reset],
+                              layout=w.Layout(align_items="center", display="" if tags else "none"))
         self.count = w.HTML()
         self.compare_box = w.VBox([])
         self.diff = w.HTML()
@@ -445,7 +460,8 @@ class RunTable:
             self.filter_msg,
             w.HBox([w.HTML(_muted("columns"), layout=w.Layout(width="auto", margin="0 8px 0 4px")), self.column_select],
                    layout=w.Layout(align_items="center")),
-            w.HBox([self.count, self.clear_button], layout=w.Layout(align_items="center")),
+            w.HBox([self.count, self.clear_button, self.tag_box], layout=w.Layout(align_items="center",
+                                                                                 flex_flow="row wrap")),
             self.model,
             w.HTML("<b>Comparison of the selected runs</b> " + _muted(
                 "(tick rows, or click lines in the parallel coordinates; draw a box across an axis to "
@@ -471,12 +487,40 @@ class RunTable:
                 data[col] = s.to_numpy(dtype=float)
             else:
                 data[col] = [("" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)) for v in s]
+        if "tags" in df:  # chips in the tags' colours (escaped here: the template inserts them as they are)
+            from tracker.ui import static
+
+            data["_tag_chips"] = ["".join(static.tag_chip(t, self.tag_colours) for t in str(v).split(", ") if t)
+                                  for v in df["tags"]]
         pcols = self._parallel_columns()
         xs, ys, _ = parallel_lines(df, pcols) if pcols else ([[]] * len(df), [[]] * len(df), [])
         data["_xs"], data["_ys"] = xs, ys
         group = self.group_select.value
         data["_colour"] = _colours(df[group].tolist() if group in df else df["path"].tolist())
         return data
+
+    def _read_tag_colours(self) -> dict[str, str]:
+        api, project = getattr(self.runs, "api", None), getattr(self.runs, "project", None)
+        if api is None or not project:
+            return {}
+        try:
+            return dict(api.tag_colours(project))
+        except Exception:  # noqa: BLE001 - an unreadable file: the tags' own colours
+            return {}
+
+    def _tag_colour(self, tag: str) -> str:
+        from tracker.ui import static
+
+        return static.tag_colours(tag, self.tag_colours)[0]
+
+    def set_tag_colour(self, tag: str | None, colour: str | None) -> None:
+        """Choose a tag's colour for the project (None: back to its own); the table redraws."""
+        api, project = getattr(self.runs, "api", None), getattr(self.runs, "project", None)
+        if not tag or api is None or not project:
+            return
+        self.tag_colours = dict(api.set_tag_colour(project, tag, colour))
+        self.tag_picker.value = self._tag_colour(tag)
+        self._refresh_bokeh()
 
     def _parallel_columns(self) -> list[str]:
         chosen = [c for c in self.columns if c.startswith(_PREFIXES) and c not in self.frame.attrs.get("media", ())]
@@ -491,6 +535,8 @@ class RunTable:
             return [_duration_text(v) for v in s]
         if column == "state":
             return [f"{v}__" for v in s]  # the badge's padding
+        if column == "tags":  # chips: each tag with its padding and margin
+            return ["".join(f"{t}___" for t in str(v).split(", ") if t) for v in s]
         if s.dtype.kind in "fiu":
             return [_number_text(v) for v in s]
         return ["" if v is None else str(v) for v in s]
@@ -514,6 +560,8 @@ class RunTable:
                 fmt = HTMLTemplateFormatter(template=_STATE_TEMPLATE)
             elif c == "duration":
                 fmt = HTMLTemplateFormatter(template=_DURATION_TEMPLATE)
+            elif c == "tags":
+                fmt = HTMLTemplateFormatter(template='<span title="<%- value %>"><%= _tag_chips %></span>')
             elif self.view[c].dtype.kind in "fiu":
                 fmt = HTMLTemplateFormatter(template=_NUMBER_TEMPLATE)
             else:

@@ -38,14 +38,19 @@ def _luminance(colour: str) -> float:
     return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
 
 
-def tag_colours(tag: str) -> tuple[str, str]:
-    """``(background, text colour)`` of a tag's chip: the background from a stable hash of the
-    tag's text (the same tag has the same colour in every run, process and session), the text
-    white or near-black, whichever contrasts more with it."""
+def tag_colours(tag: str, chosen: dict[str, str] | None = None) -> tuple[str, str]:
+    """``(background, text colour)`` of a tag's chip: the colour chosen for it in its project
+    (``chosen``, see ``Api.set_tag_colour``), else one from a stable hash of the tag's text (the
+    same tag has the same colour in every run, process and session); the text white or
+    near-black, whichever contrasts more with it."""
     import hashlib
 
-    digest = hashlib.sha1(str(tag).encode("utf-8", "backslashreplace"), usedforsecurity=False).digest()
-    background = TAG_PALETTE[int.from_bytes(digest[:8], "big") % len(TAG_PALETTE)]
+    from tracker.store.query import is_colour
+
+    background = (chosen or {}).get(str(tag)) or ""
+    if not (isinstance(background, str) and is_colour(background)):
+        digest = hashlib.sha1(str(tag).encode("utf-8", "backslashreplace"), usedforsecurity=False).digest()
+        background = TAG_PALETTE[int.from_bytes(digest[:8], "big") % len(TAG_PALETTE)]
     lum = _luminance(background)
     # contrast ratios against white (1.0) and near-black (#111: ~0.0056)
     on_white = 1.05 / (lum + 0.05)
@@ -53,9 +58,9 @@ def tag_colours(tag: str) -> tuple[str, str]:
     return background, ("#ffffff" if on_white >= on_dark else "#111111")
 
 
-def tag_chip(tag: str) -> str:
-    """A tag as a coloured chip (escaped)."""
-    background, colour = tag_colours(tag)
+def tag_chip(tag: str, chosen: dict[str, str] | None = None) -> str:
+    """A tag as a coloured chip (escaped; ``chosen``: the project's tag colours)."""
+    background, colour = tag_colours(tag, chosen)
     return (f'<span class="tracker-tag" style="background:{background};color:{colour};border-radius:10px;'
             f'padding:1px 8px;margin:0 3px 0 0;font-size:12px;white-space:nowrap;display:inline-block">'
             f'{_e(tag)}</span>')
