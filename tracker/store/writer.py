@@ -132,15 +132,20 @@ class StreamWriter:
             level += 1
 
     def compact_all(self) -> None:
-        """At the end of a run: merge the stream's live segments (earlier writers' too) into one
-        file, unless they are already few (``fanin`` or fewer): rewriting a run that is a handful of
-        files buys readers nothing."""
+        """At the end of a run: merge the stream's small segments (earlier writers' too) into one
+        file, unless the stream is already a handful of files (``fanin`` or fewer). Segments that are
+        merges already (covering ``fanin`` or more numbers) stay as they are: the end of a long run
+        rewrites its last few small segments, never the whole run, so finishing costs time and
+        memory bounded by a segment's size, not by the run's length."""
         names = layout.list_segments(self.dir)
         m4.remove_orphan_pyramids(self.dir, names)
         if len(names) <= self.fanin:
             return
         parsed = [(p[0], p[1], n) for n in names if (p := layout.parse_segment(n))]
-        merged = self._merge(parsed)
+        small = [f for f in parsed if f[1] - f[0] + 1 < self.fanin]
+        if len(small) < 2:
+            return
+        merged = self._merge(small)
         self.levels = [[], [merged]]
 
     def _merge(self, files: list[tuple[int, int, str]]) -> tuple[int, int, str]:
