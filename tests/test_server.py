@@ -20,8 +20,8 @@ from tracker.server import TrackerExtension
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
-RUN_FIELDS = {"project", "id", "name", "state", "created_at", "heartbeat_at", "duration", "last_step", "tags",
-              "notes", "group", "job_type", "host", "user", "config", "summary"}
+RUN_FIELDS = {"project", "id", "name", "state", "created_at", "heartbeat_at", "duration", "last_step", "alerts",
+              "tags", "notes", "group", "job_type", "host", "user", "config", "summary"}
 QUIET = {"strict": True, "quiet": True, "flush_interval": 0.05}
 
 LIVE = """
