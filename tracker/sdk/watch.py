@@ -114,9 +114,9 @@ class Watched:
         if self.log in ("parameters", "all"):
             self.handles.append(model.register_forward_hook(self._on_forward))
         if self.log in ("gradients", "all"):
-            for name, param in model.named_parameters():
-                if param.requires_grad:
-                    self.handles.append(param.register_hook(self._grad_hook(name)))
+            named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+            if named:
+                self.handles.append(self._grad_hooks(named))
         for name, module in model.named_modules():  # output shapes, from the first forward pass
             self.shape_handles.append(module.register_forward_hook(self._shape_hook(name)))
         self.write_tree()
@@ -161,6 +161,32 @@ class Watched:
                 hists[f"parameters/{self.prefix}{name}"] = h
         self._emit(hists)
 
+    def _grad_hooks(self, named: list[tuple[str, Any]]) -> Any:
+        """One hook for a whole backward pass (``register_multi_grad_hook``: one Python call a pass,
+        not one per parameter), or a hook per parameter where torch has no such function."""
+        import torch
+
+        multi = getattr(getattr(torch.autograd, "graph", None), "register_multi_grad_hook", None)
+        names = [n for n, _ in named]
+        if multi is None:  # an old torch: a hook per parameter, each counting its own passes
+            return _Handles([p.register_hook(self._grad_hook(n)) for n, p in named])
+
+        def hook(grads: Any) -> None:
+            n = self.backwards.get("", 0)
+            self.backwards[""] = n + 1
+            if n % self.log_freq:
+                return
+            hists = {}
+            for name, grad in zip(names, grads, strict=True):
+                if grad is not None:
+                    key = f"gradients/{self.prefix}{name}"
+                    h = self._guarded(histogram, grad, key)
+                    if h is not None:
+                        hists[key] = h
+            self._emit(hists)
+
+        return multi([p for _, p in named], hook, mode="all")
+
     def _grad_hook(self, name: str) -> Callable[[Any], None]:
         key = f"gradients/{self.prefix}{name}"
 
@@ -193,3 +219,14 @@ class Watched:
         for key, (counts, edges, _bad) in hists.items():
             data[key] = Histogram(np_histogram=(counts, edges))
         self.emit(data)
+
+
+class _Handles:
+    """Several hook handles removed as one."""
+
+    def __init__(self, handles: list[Any]) -> None:
+        self.handles = handles
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
