@@ -623,6 +623,22 @@ def _parquet(columns: list[str], rows: list[list[Any]]) -> bytes:
     return write(pa.table(arrays))
 
 
+def _file_input(data: Any, what: str, default_ext: str) -> tuple[bytes, str] | None:
+    """``(bytes, extension)`` of a file given as a path or an open file (text or binary; an open
+    file without a name takes ``default_ext``); None for anything else."""
+    if hasattr(data, "read") and not isinstance(data, (str, os.PathLike)):
+        name = getattr(data, "name", "")
+        raw = data.read()
+        raw = raw.encode("utf-8") if isinstance(raw, str) else raw
+        if not isinstance(raw, (bytes, bytearray)):
+            raise MediaError(f"{what}: reading the file gave a {type_name(raw)}, not text or bytes")
+        ext = os.path.splitext(name)[1].lstrip(".").lower() if isinstance(name, str) and name else default_ext
+        return bytes(raw), ext
+    if isinstance(data, (str, os.PathLike)):
+        return _read_file(os.fspath(data), what), os.path.splitext(os.fspath(data))[1].lstrip(".").lower()
+    return None
+
+
 class Object3D(Media):
     """A 3D object: a numpy point cloud (N x 3 positions, N x 4 with a category, N x 6 with RGB
     colours) stored as ``.npy``, or an ``.obj``, ``.gltf`` or ``.glb`` file stored as it is."""
@@ -638,17 +654,9 @@ class Object3D(Media):
         import numpy as np
 
         data = self._data
-        if hasattr(data, "read") and not isinstance(data, (str, os.PathLike)):
-            name = getattr(data, "name", "")
-            raw = data.read()
-            raw = raw.encode("utf-8") if isinstance(raw, str) else raw
-            if not isinstance(raw, (bytes, bytearray)):
-                raise MediaError(f"Object3D: reading the file gave a {type_name(raw)}, not text or bytes")
-            raw = bytes(raw)
-            ext = os.path.splitext(name)[1].lstrip(".").lower() if name else "obj"
-        elif isinstance(data, (str, os.PathLike)):
-            ext = os.path.splitext(os.fspath(data))[1].lstrip(".").lower()
-            raw = _read_file(os.fspath(data), "Object3D")
+        given = _file_input(data, "Object3D", "obj")
+        if given is not None:
+            raw, ext = given
         else:
             arr = tensor_to_numpy(data)
             what = f"Object3D: a {_describe(arr)}"
@@ -696,20 +704,10 @@ class Molecule(Media):
                          "bundle: log the 3D structure as an SDF or PDB file with Molecule(path)")
 
     def _prepare(self) -> Prepared:
-        data = self._data
-        if hasattr(data, "read") and not isinstance(data, (str, os.PathLike)):
-            name = getattr(data, "name", "")
-            raw = data.read()
-            raw = raw.encode("utf-8") if isinstance(raw, str) else raw
-            if not isinstance(raw, (bytes, bytearray)):
-                raise MediaError(f"Molecule: reading the file gave a {type_name(raw)}, not text or bytes")
-            raw = bytes(raw)
-            ext = os.path.splitext(name)[1].lstrip(".").lower() if name else "pdb"
-        elif isinstance(data, (str, os.PathLike)):
-            ext = os.path.splitext(os.fspath(data))[1].lstrip(".").lower()
-            raw = _read_file(os.fspath(data), "Molecule")
-        else:
-            raise MediaError(f"Molecule takes a file path or an open file, not a {type_name(data)}")
+        given = _file_input(self._data, "Molecule", "pdb")
+        if given is None:
+            raise MediaError(f"Molecule takes a file path or an open file, not a {type_name(self._data)}")
+        raw, ext = given
         if ext not in self.FILE_TYPES:
             raise MediaError(f"Molecule files are {self.FILE_TYPES}, not {safe_repr(ext)}")
         meta = {"format": ext, "caption": _caption(self.caption, "Molecule")}
