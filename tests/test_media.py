@@ -378,3 +378,13 @@ def test_table_column_types_as_in_wandb():
     with pytest.raises(MediaError, match="log_mode"):
         tracker.Table(columns=["a"], log_mode="APPEND")
     assert tracker.Table(columns=["a"], log_mode="INCREMENTAL").log_mode == "INCREMENTAL"
+
+
+def test_a_tables_log_mode_is_kept_with_it(make_run, store):
+    run = make_run()
+    table = tracker.Table(columns=["id", "img"], log_mode="MUTABLE")
+    table.add_data(1, tracker.Image(np.zeros((2, 2, 3), dtype=np.uint8)))  # media cells: stored via a copy
+    run.log({"t": table})
+    run.finish()
+    (item,) = tracker.Api(dir=store).run(run.path).media(key="t")
+    assert item.record["log_mode"] == "MUTABLE"

@@ -499,7 +499,7 @@ class Table(Media):
         """A copy whose media cells are replaced by ``store(cell)`` (their stored references)."""
         if not any(is_media(v) for row in self.data for v in row):
             return self
-        copy = Table(columns=list(self.columns))
+        copy = Table(columns=list(self.columns), allow_mixed_types=self.allow_mixed_types, log_mode=self.log_mode)
         copy.data = [[store(v) if is_media(v) else v for v in row] for row in self.data]
         return copy
 
@@ -551,7 +551,7 @@ class Table(Media):
         def encode() -> tuple[bytes, str]:
             return _parquet(columns, rows), "parquet"
 
-        meta = {"columns": columns, "rows": len(rows)}
+        meta = {"columns": columns, "rows": len(rows), "log_mode": self.log_mode}
         return Prepared("table", meta, encode, sum(len(r) for r in rows) * 16)
 
 
