@@ -267,3 +267,14 @@ def test_media_summaries_read_as_their_kind_and_are_no_axis(tmp_path):
     axes = table._parallel_columns()
     assert "summary.loss" in axes and "config.lr" in axes
     assert "summary.sample" not in axes and "summary.grid" not in axes
+
+
+def test_metric_summaries_come_before_media_summaries_in_the_default_columns(tmp_path):
+    store = str(tmp_path / "store")
+    run = tracker.init(project="m2", dir=store, settings=tracker.Settings(strict=True, quiet=True))
+    hists = {f"gradients/layer{i:02d}": tracker.Histogram([1.0, 2.0, float(i)]) for i in range(12)}
+    run.log({**hists, "train/loss": 0.5, "val/acc": 0.9})
+    run.finish()
+    table = RunTable(tracker.Api(store).runs("m2"))
+    assert "summary.train/loss" in table.columns and "summary.val/acc" in table.columns
+    assert table.columns.index("summary.train/loss") < table.columns.index("summary.gradients/layer00")

@@ -416,7 +416,7 @@ class RunTable:
         # the alert count is shown when a run has alerts (W&B's and ClearML's tables have no such
         # column; a project where nothing alerted does not need one)
         alerted = ["alerts"] if "alerts" in self.frame and bool((self.frame["alerts"] > 0).any()) else []
-        self.columns = [*FIXED, *alerted, *_default_columns(extra)]
+        self.columns = [*FIXED, *alerted, *_default_columns(extra, self.frame.attrs.get("media", ()))]
         self.filter_box = w.Text(placeholder='filter, e.g. config.lr > 1e-3 and state == "finished"',
                                  layout=w.Layout(flex="1 1 420px", min_width="280px"), continuous_update=False)
         self.filter_msg = w.HTML()
@@ -1011,10 +1011,13 @@ def compare_runs(runs: list[Any], metrics: list[str] | None = None) -> Compariso
     return Comparison(runs, metrics)
 
 
-def _default_columns(extra: list[str]) -> list[str]:
+def _default_columns(extra: list[str], media: Any = ()) -> list[str]:
+    """The config and summary columns shown at first: half config keys, then summaries, numbers
+    before media summaries (a watched model's histograms must not push the metrics out)."""
     config = [c for c in extra if c.startswith("config.")][: DEFAULT_COLUMNS // 2]
-    summary = [c for c in extra if c.startswith("summary.")][: DEFAULT_COLUMNS - len(config)]
-    return config + summary
+    summaries = [c for c in extra if c.startswith("summary.")]
+    ordered = [c for c in summaries if c not in media] + [c for c in summaries if c in media]
+    return config + ordered[: DEFAULT_COLUMNS - len(config)]
 
 
 def _colours(labels: list[Any]) -> list[str]:
