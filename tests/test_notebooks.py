@@ -29,7 +29,8 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     client.execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors, errors
-    landed = {"quickstart.ipynb": "notebook", "artifacts.ipynb": "_artifacts", "media.ipynb": "media-demo"}[path.name]
+    landed = {"quickstart.ipynb": "notebook", "artifacts.ipynb": "_artifacts", "media.ipynb": "media-demo",
+              "lightning.ipynb": "lightning-demo"}[path.name]
     assert os.path.exists(store / landed)  # what the notebook wrote is in the store
 
 

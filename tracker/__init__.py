@@ -246,4 +246,8 @@ def __getattr__(name: str) -> Any:
         from tracker.artifacts import Artifact as _Artifact
 
         return _Artifact
+    if name in ("keras", "xgboost", "lightgbm", "sklearn", "integration", "integrations"):
+        import importlib  # W&B's wandb.keras & co: imported when first reached (the framework with it)
+
+        return importlib.import_module(f"tracker.{name}")
     raise AttributeError(f"module 'tracker' has no attribute {name!r}")

@@ -44,6 +44,11 @@ class QueryError(TrackerError, ValueError):
     """A filter, order or SQL query could not be evaluated."""
 
 
+class MissingDependencyError(TrackerError, ImportError):
+    """An optional package that a feature needs is not installed; the message names the extra
+    that installs it (``pip install "tracker[lightning]"``)."""
+
+
 class TrackerWarning(UserWarning):
     """A tracking problem that did not stop training (a dropped value, an unwritable store, ...).
 

@@ -141,6 +141,7 @@ class Run:
         self._record_written = False
         self._media: Any = None  # tracker.media.base.MediaEncoder, made at the first media logged
         self._context: Any = None  # tracker.context.RunContext: init() starts it (start_context)
+        self._trees = 0  # model trees recorded by log_model_tree
         self._write_record()
         self._try_write_status(durable=False)
         for kind, message in problems or ():
@@ -872,6 +873,32 @@ class Run:
                                            files_dir=self._paths.files_dir, problem=self._reporter.background_problem)
                 watched.start()
                 self._watched.append(watched)
+
+    def log_model_tree(self, model_type: str, modules: list[dict[str, Any]], idx: int | None = None) -> None:
+        """Record a model's layer tree for the Model tab, as ``watch`` does for a PyTorch model:
+        for frameworks whose models tracker does not hook itself (a Keras model's summary).
+
+        Args:
+            model_type: the model's class name.
+            modules: rows with ``name``, ``type``, ``depth`` (0 for the model itself), ``params``
+                (its own), ``total_params``, ``trainable_params`` and ``output_shape`` (a list, or
+                None when unknown).
+            idx: the tree's index (``graph_<idx>``); default the next free one.
+        """
+        from tracker.sdk import watch as watching
+
+        with self._lock:
+            index = idx if idx is not None else len(self._watched) + self._trees
+            self._trees += 1
+        watching.write_tree_record(os.path.join(self._paths.files_dir, "model", f"graph_{index}.json"),
+                                   {"index": index, "type": str(model_type), "log": None, "log_freq": None,
+                                    "modules": modules}, self._reporter.background_problem)
+
+    def report_problem(self, kind: str, message: str) -> None:
+        """Report a tracking problem found by code driving this run (an integration's callback):
+        one warning per ``kind`` pointing at the user's line, or :class:`~tracker.TrackingFailure`
+        under ``strict``. Training goes on."""
+        self._reporter.problem(("reported", kind), message)
 
     def unwatch(self, models: Any = None) -> None:
         """Stop watching ``models`` (a model or a list; all watched models with None): their hooks

@@ -140,15 +140,7 @@ class Watched:
     def write_tree(self) -> None:
         record = {"index": self.idx, "type": type(self.model).__name__, "log": self.log, "log_freq": self.log_freq,
                   "modules": module_tree(self.model, self.shapes)}
-        try:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            tmp = f"{self.path}.{os.getpid()}.tmp"
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(record, fh)
-            os.replace(tmp, self.path)
-        except OSError as exc:
-            self.problem(("watch-write",), f"the module tree of {type(self.model).__name__} could not be written "
-                         f"({exc.strerror or exc})")
+        write_tree_record(self.path, record, self.problem)
 
     def _on_forward(self, module: Any, inputs: Any, output: Any) -> None:
         self.forwards += 1
@@ -219,6 +211,18 @@ class Watched:
         for key, (counts, edges, _bad) in hists.items():
             data[key] = Histogram(np_histogram=(counts, edges))
         self.emit(data)
+
+
+def write_tree_record(path: str, record: dict[str, Any], problem: Callable[[tuple[str, ...], str], None]) -> None:
+    """Write one model tree (``files/model/graph_<idx>.json``) whole: readers never see half of it."""
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(record, fh)
+        os.replace(tmp, path)
+    except (OSError, TypeError, ValueError) as exc:
+        problem(("watch-write",), f"the module tree of {record.get('type')} could not be written ({exc})")
 
 
 class _Handles:

@@ -485,6 +485,8 @@ class MediaView:
             fig = figure(width=560, height=380, title=title, tools=tools, x_axis_label=str(spec.get("x")),
                          y_axis_label=str(spec.get("y")))
             self._lines(fig, df, spec, kind)
+        elif kind == "bar" and spec.get("group") in df:
+            fig = self._grouped_bars(df, spec, title, tools)
         elif kind == "bar":
             labels = [str(v) for v in df[spec["label"]].tolist()]
             values = [float(v) for v in df[spec["value"]].tolist()]
@@ -509,6 +511,31 @@ class MediaView:
         fig.toolbar.logo = None
         self.plot_fig = fig
         return bokeh_widget(fig)
+
+    @staticmethod
+    def _grouped_bars(df: Any, spec: dict[str, Any], title: str, tools: str) -> Any:
+        """Bars side by side per label, one colour per group (``spec["group"]``: a column), with a legend
+        (``tracker.sklearn.plot_class_proportions``: train and test counts per class)."""
+        from bokeh.models import ColumnDataSource, FactorRange
+        from bokeh.palettes import Category10_10
+        from bokeh.plotting import figure
+        from bokeh.transform import factor_cmap
+
+        labels = [str(v) for v in df[spec["label"]].tolist()]
+        groups = [str(v) for v in df[spec["group"]].tolist()]
+        names = list(dict.fromkeys(groups))
+        factors = list(zip(labels, groups, strict=True))
+        source = ColumnDataSource({"x": factors, "top": [float(v) for v in df[spec["value"]].tolist()],
+                                   "group": groups})
+        fig = figure(width=560, height=380, title=title, tools=tools, x_range=FactorRange(*dict.fromkeys(factors)),
+                     y_axis_label=str(spec["value"]),
+                     tooltips=[("label", "@x"), (str(spec["value"]), "@top")])
+        fig.vbar(x="x", top="top", width=0.9, source=source, line_color=None, fill_alpha=0.85, legend_field="group",
+                 fill_color=factor_cmap("x", palette=Category10_10[: max(3, len(names))][: len(names)] or ["#1f77b4"],
+                                        factors=names, start=1, end=2))
+        fig.xaxis.major_label_orientation = 0.8 if len(set(labels)) > 8 else 0
+        fig.legend.location = "top_right"
+        return fig
 
     @staticmethod
     def _lines(fig: Any, df: Any, spec: dict[str, Any], kind: str) -> None:
