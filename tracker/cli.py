@@ -141,9 +141,32 @@ def export_runs_table(api: Any, project: str, path: str | Path) -> str:
     return write_frame(table, path.resolve(), format)
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from tracker.importers import import_runs
+
+    results = import_runs(args.tool, args.source, project=args.project, name=args.name, dir=args.dir,
+                          force=args.force, progress=not args.no_progress)
+    for r in results:
+        print(f"{r.status}: {r.path} ({r.rows} history rows) from {r.source}")
+        for note in r.notes:
+            print(f"  note: {note}")
+    counts = {s: sum(1 for r in results if r.status == s) for s in ("imported", "replaced", "skipped")}
+    print(f"{len(results)} runs: {counts['imported']} imported, {counts['replaced']} replaced, "
+          f"{counts['skipped']} already in the store (--force imports them again)")
+    return 0 if results else 1
+
+
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.format == "tensorboard":
+        from tracker.importers.tensorboard import export_tensorboard
+
+        if "/" not in args.project:
+            raise UsageError("tracker export --format tensorboard takes a run (PROJECT/RUN_ID) and a folder")
+        path = export_tensorboard(args.project, args.dest or args.out or "tensorboard-export", dir=args.dir)
+        print(f"wrote {path} (open it with: tensorboard --logdir {Path(path).parent.parent})")
+        return 0
     api = _api(args)
-    out = Path(args.out or f"{args.project}-export")
+    out = Path(args.dest or args.out or f"{args.project}-export")
     out.mkdir(parents=True, exist_ok=True)
     table = runs_table(api, args.project)
     history = api.sql(
@@ -230,10 +253,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project", nargs="?")
     p = add("show", cmd_show, "show one run (PROJECT/RUN_ID)")
     p.add_argument("run")
-    p = add("export", cmd_export, "export a project's runs table and history")
-    p.add_argument("project")
-    p.add_argument("--format", choices=EXPORT_FORMATS, default="parquet")
+    p = add("export", cmd_export, "export a project's runs table and history (parquet, csv), or one run as "
+            "TensorBoard event files (--format tensorboard PROJECT/RUN_ID DIR)")
+    p.add_argument("project", help="the project; for --format tensorboard the run (PROJECT/RUN_ID)")
+    p.add_argument("dest", nargs="?", default=None, help="output folder (same as --out)")
+    p.add_argument("--format", choices=(*EXPORT_FORMATS, "tensorboard"), default="parquet")
     p.add_argument("--out", default=None, help="output folder (default PROJECT-export)")
+    p = add("import", cmd_import, "import runs of W&B (offline runs), TensorBoard (a log folder) or MLflow "
+            "(a mlruns/ folder or a sqlite:/// URI)")
+    p.add_argument("tool", choices=("wandb", "tensorboard", "mlflow"))
+    p.add_argument("source", help="a wandb/ folder or .wandb file, a TensorBoard log folder, mlruns/ or sqlite:///...")
+    p.add_argument("--project", default=None, help="put every run in this project (default: the source's)")
+    p.add_argument("--name", default=None, help="the display name (for a single run)")
+    p.add_argument("--force", action="store_true", help="import again runs already in the store (replacing them)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p = add("sql", cmd_sql, "run DuckDB SQL over the views runs, history, system")
     p.add_argument("query")
     p = add("gc", cmd_gc, "remove expired artifact versions and unreferenced objects")

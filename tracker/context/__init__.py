@@ -190,7 +190,8 @@ class RunContext:
             from tracker.context.execution import git_info, installed_packages, program_info
 
             program = program_info()
-            meta.update(program)
+            if not s.disable_meta:  # "no host and program facts" (an imported run keeps its source's)
+                meta.update(program)
             if s.program:  # the program the user names (W&B's Settings(program=...))
                 meta["program"] = s.program
             if s.label:

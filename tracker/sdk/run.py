@@ -88,6 +88,8 @@ class Run:
         self._reporter = Reporter(settings.strict, f"run {record['id']}")
         self._reporter.on_pending = self._leave_fast_path
         self._start_time = _now()
+        self._clock: float | None = None  # the source's wall time while import_row logs a row
+        self._open_end: float | None = None  # an imported run that never ended: its last record's time
         self._state = "running"
         self._exit_code: int | None = None
         self._exception: dict[str, str] | None = None  # what the run failed with (record_exception)
@@ -429,7 +431,7 @@ class Run:
                 self._paths.dir, self._writer.queue("media").append,
                 lambda kind, msg: self._reporter.background_problem(kind, msg),
             )
-        now = _now()
+        now = _now() if self._clock is None else self._clock
         for prep, key, record in jobs:
             self._media.submit(prep, key, step, now, record)
 
@@ -488,7 +490,7 @@ class Run:
                 if step_key not in row and step_key in self._sync_last:
                     if any(k == metric.name or self._metrics.resolve(k) is metric for k in row):
                         row[step_key] = self._sync_last[step_key]
-        self._append((self._step, _now(), row))
+        self._append((self._step, _now() if self._clock is None else self._clock, row))
         self._step += 1
         if len(self._queue) > _QUEUE_LIMIT:
             self._writer.drain()
@@ -632,7 +634,8 @@ class Run:
         except Exception:  # noqa: BLE001 - tracking never stops the program it tracks
             pass
 
-    def finish_as(self, state: str, exit_code: int | None, quiet: bool | None = None) -> None:
+    def finish_as(self, state: str, exit_code: int | None, quiet: bool | None = None,
+                  ended_at: float | None = None) -> None:
         """End the run in a given final state: what ``finish`` and the process's exit hooks
         (normal exit, an uncaught exception, SIGTERM) call. A run that already ended, or one
         inherited by a forked child, is left as it is.
@@ -642,6 +645,7 @@ class Run:
             exit_code: the process's exit code, kept in ``status.json`` (with the exception given
                 to :meth:`record_exception`, unless the state is ``finished``).
             quiet: no closing message (default: the ``quiet`` setting).
+            ended_at: when it ended (Unix seconds; default now): an imported run's own end.
         """
         with self._lock:
             if not is_live(self._state):
@@ -653,7 +657,7 @@ class Run:
             self._exit_code = exit_code
             if state == "finished":
                 self._exception = None
-            self._finished_at = _now()
+            self._finished_at = _now() if ended_at is None else float(ended_at)
             self._fast = False
         self.unwatch()  # no hook of a watched model calls into an ended run
         self._files.sync_saved()  # "end" and "live" files, as they are now
@@ -874,6 +878,75 @@ class Run:
                 watched.start()
                 self._watched.append(watched)
 
+    # --- importing runs from other trackers (tracker.integrations.importers) -----------------------
+    def import_row(self, data: Mapping[str, Any], step: int, time: float) -> None:
+        """Log ``data`` at ``step`` as another tracker recorded it at wall-clock ``time`` (Unix
+        seconds): what importers use to keep a run's own steps and times. The checks and
+        conversions of :meth:`log` apply; the row is committed at once. Steps only increase."""
+        with self._lock:
+            self._clock = float(time)
+            try:
+                self._log_checked(data, step, True)
+            finally:
+                self._clock = None
+
+    def import_stream_rows(self, stream: str, rows: Any) -> int:
+        """Append another tracker's ``system`` metrics (``(sample, time, {metric: number})``) or
+        ``console`` lines (``(line, time, {"stdout" or "stderr": text})``) to this run, in order;
+        rows that are not of that form are skipped, and their number said once. Returns the rows kept."""
+        if stream not in ("system", "console"):
+            raise UsageError(f"import_stream_rows: stream {stream!r} is 'system' or 'console'")
+        append = self._writer.queue(stream).append
+        kept = skipped = 0
+        for row in rows:
+            try:
+                n, at, values = row
+                ok = isinstance(n, int) and isinstance(values, dict) and values and (
+                    all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values.values())
+                    if stream == "system" else
+                    all(k in ("stdout", "stderr") and isinstance(v, str) for k, v in values.items()))
+                at = float(at)
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                skipped += 1
+                continue
+            append((n, at, {str(k): (float(v) if stream == "system" else v) for k, v in values.items()}))
+            kept += 1
+        if skipped:
+            self._problem(("import-rows", stream), f"{skipped} {stream} rows to import were not (number, time, "
+                          "{name: value}) rows: skipped")
+        return kept
+
+    def finish_import(self, state: str | None, exit_code: int | None = None, ended_at: float | None = None) -> None:
+        """End an imported run as its source ended: ``finished``, ``failed`` or ``killed`` at
+        ``ended_at``; None for a source that never ended (its process crashed, or it is still being
+        written): the status then says ``running`` with no process and a heartbeat at ``ended_at``,
+        so every reader derives ``crashed`` once that is older than the heartbeat timeout."""
+        if state is not None and state not in ("finished", "failed", "killed"):
+            raise UsageError(f"finish_import(state={state!r}): 'finished', 'failed', 'killed' or None")
+        self._open_end = None if state is not None else float(ended_at if ended_at is not None else self._start_time)
+        self.finish_as(state or "finished", exit_code, quiet=True, ended_at=ended_at)
+
+    #: the run.json facts an importer may set from its source (set_origin)
+    ORIGIN_FIELDS = ("host", "user", "program", "args", "cwd", "python", "executable", "imported_from")
+
+    def set_origin(self, started_at: float | None = None, **facts: Any) -> None:
+        """Where and when an imported run really ran: its start (Unix seconds; ``_runtime`` and the
+        duration count from it) and run.json facts among :attr:`ORIGIN_FIELDS` (``host``, ``user``,
+        ``program``, ..., and ``imported_from``: the source, e.g. ``{"tool": "wandb", "path": ...}``)."""
+        unknown = sorted(set(facts) - set(self.ORIGIN_FIELDS))
+        if unknown:
+            raise UsageError(f"set_origin: {unknown} are not among {self.ORIGIN_FIELDS}")
+        with self._lock:
+            if started_at is not None:
+                self._start_time = float(started_at)
+                self._record["created_at"] = float(started_at)
+            for key, value in facts.items():
+                self._record[key] = to_jsonable(value, key, self._problem)
+            self._write_record()
+            self._try_write_status(durable=False)
+
     def log_model_tree(self, model_type: str, modules: list[dict[str, Any]], idx: int | None = None) -> None:
         """Record a model's layer tree for the Model tab, as ``watch`` does for a PyTorch model:
         for frameworks whose models tracker does not hook itself (a Keras model's summary).
@@ -1036,6 +1109,12 @@ class Run:
             )
 
     def _status_record(self) -> dict[str, Any]:
+        if self._open_end is not None:  # an imported run that never ended (finish_import): it reads as crashed
+            return {**self._live_status_record(), "state": "running", "pid": None, "pid_start": None,
+                    "host": self._record.get("host"), "heartbeat_at": self._open_end, "finished_at": None}
+        return self._live_status_record()
+
+    def _live_status_record(self) -> dict[str, Any]:
         return {
             "schema_version": layout.SCHEMA_VERSION,
             "state": self._state,
