@@ -335,3 +335,73 @@ def test_a_single_point_shows_as_a_dot_until_a_second_arrives(tmp_path):
     assert grid.charts["cpu"].dots[many.path].visible and len(src.data["x"]) == 1
     grid._append(grid.charts["cpu"], many, {"x": np.array([1.0]), "y": np.array([2.0]), "step": np.array([1])})
     assert not grid.charts["cpu"].dots[many.path].visible
+
+
+def test_group_by_metric_draws_every_variant_of_a_metric_on_one_chart(tmp_path):
+    """ClearML's "group by metric": train/loss and val/loss on one chart "loss", a line each (a
+    colour a variant for one run; a run's colour and a dash a variant for several), a legend naming
+    the variants; live logging of a new variant remakes its chart; back to sections by prefix."""
+    from bokeh.models import GlyphRenderer, Legend
+
+    store = _store(tmp_path)
+    live = tracker.init(project="p", dir=store, settings=tracker.Settings(strict=True, quiet=True, flush_interval=0.05))
+    for i in range(20):
+        live.log({"train/loss": 1.0 / (i + 1), "val/loss": 2.0 / (i + 1), "train/acc": i / 20})
+    live.flush()
+    run = tracker.Api(store).run(live.path)
+    grid = ChartGrid([run], grouping="metric")
+    assert sorted(grid.charts) == ["acc", "loss"]
+    loss = grid.charts["loss"]
+    assert loss.members == ["train/loss", "val/loss"]
+    for key, scale in (("train/loss", 1.0), ("val/loss", 2.0)):
+        data = loss.sources[loss.line_id(run.path, key)].data
+        assert list(data["y"]) == pytest.approx([scale / (i + 1) for i in range(20)])
+    legend = loss.figure.select_one(Legend)
+    assert [item.label["value"] for item in legend.items] == ["train/loss", "val/loss"]
+    colours = {r.glyph.line_color for r in loss.figure.select(GlyphRenderer) if r.name == "raw"}
+    assert len(colours) == 2  # one run: a colour a variant
+    assert grid.charts["acc"].figure.select_one(Legend) is None  # one variant: no legend needed
+    assert list(grid.hide_select.options) == ["acc", "loss"]
+    # a new variant logged while the panel is open: its metric's chart is made again with it
+    for _ in range(5):
+        live.log({"train/loss": 0.01, "val/loss": 0.02, "train/acc": 1.0, "test/loss": 0.5})
+    live.flush()
+    run.refresh()
+    grid.refresh()
+    loss = grid.charts["loss"]
+    assert loss.members == ["test/loss", "train/loss", "val/loss"]
+    assert list(loss.sources[loss.line_id(run.path, "test/loss")].data["y"]) == [0.5] * 5
+    assert len(loss.sources[loss.line_id(run.path, "train/loss")].data["y"]) == 25
+    live.log({"train/loss": 0.005, "val/loss": 0.01, "test/loss": 0.4})
+    live.finish()
+    run.refresh()
+    grid.refresh()
+    assert loss.sources[loss.line_id(run.path, "test/loss")].data["y"][-1] == 0.4  # live appends reach each line
+    grid.set_grouping("prefix")
+    assert sorted(grid.charts) == ["test/loss", "train/acc", "train/loss", "val/loss"]
+    assert len(grid.charts["val/loss"].sources[run.path].data["y"]) == 26
+
+
+def test_group_by_metric_with_several_runs_keeps_run_colours_and_dashes_variants(tmp_path):
+    from bokeh.models import GlyphRenderer
+
+    runs = [_run(tmp_path, {"train/loss": lambda i, s=s: s / (i + 1), "val/loss": lambda i, s=s: 2 * s / (i + 1)},
+                 steps=10, name=f"r{s}") for s in (1, 2)]
+    grid = ChartGrid(runs, grouping="prefix")
+    grid.group_select.value = "metric"  # the dropdown, as a user changes it
+    assert sorted(grid.charts) == ["loss"]
+    raws = [r for r in grid.charts["loss"].figure.select(GlyphRenderer) if r.name == "raw"]
+    assert len(raws) == 4
+    by_run: dict[str, set[str]] = {}
+    for r in raws:
+        by_run.setdefault(r.tags[0], set()).add(r.glyph.line_color)
+    assert all(len(c) == 1 for c in by_run.values()) and len({next(iter(c)) for c in by_run.values()}) == 2
+    dashes = {key: {tuple(r.glyph.line_dash) for r in raws if r.tags[1].endswith(key)} for key in ("train/loss", "val/loss")}
+    assert len(dashes["train/loss"]) == len(dashes["val/loss"]) == 1 and dashes["train/loss"] != dashes["val/loss"]
+    grid.highlight(runs[1].path)  # the highlight still works per run
+    faded = [r for r in raws if r.tags[0] == runs[0].path]
+    assert all(r.glyph.line_alpha == pytest.approx(FADED) for r in faded)
+    grid.zoom("loss", 2, 5)
+    chart = grid.charts["loss"]
+    assert chart.zoomed is not None
+    assert all(2 <= x <= 5 for src in chart.sources.values() for x in src.data["x"])

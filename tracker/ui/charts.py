@@ -30,6 +30,7 @@ MAX_POINTS = 2_000
 #: The grid's status line while it has no chart, and once every chart is filtered out.
 #: Line widths (a highlighted run's are doubled) and the alpha of the other runs' lines then.
 RAW_WIDTH, SMOOTH_WIDTH, FADED = 1.5, 2.0, 0.2
+DASHES = ("solid", "dashed", "dotted", "dotdash", "dashdot")  # a variant's line, when colours name the runs
 NO_METRICS = "<i style='color:var(--jp-ui-font-color2, #888)'>no metrics logged yet</i>"
 DRAWING = "<i style='color:var(--jp-ui-font-color2, #888)'>drawing the charts...</i>"
 NO_MATCH = "<i style='color:var(--jp-ui-font-color2, #888)'>no chart matches the filter</i>"
@@ -276,20 +277,35 @@ def _as_float(a: Any) -> Any:
     return np.asarray(a, dtype=float)
 
 
-class _Chart:
-    """One metric's figure and, per run, its data source."""
+def metric_name(key: str) -> str:
+    """The metric a key is a variant of, for ClearML's "group by metric": the text after its last
+    ``/`` (``train/loss`` and ``val/loss`` are two variants of ``loss``)."""
+    return key.rsplit("/", 1)[-1] if "/" in key else key
 
-    def __init__(self, key: str) -> None:
-        self.key = key
+
+class _Chart:
+    """One chart's figure and its lines: one a run, or (grouped by metric) one a run and variant.
+
+    A line is named by its id: the run's path for a chart of one key, ``<path>\x1f<key>`` for a
+    chart of several (``members``); ``line_run`` and ``line_key`` say whose and which it is."""
+
+    def __init__(self, key: str, members: list[str] | None = None) -> None:
+        self.key = key                        # the chart's id: the metric key, or (by metric) the metric's name
+        self.members = members or [key]       # the data keys drawn in it
         self.figure: Any = None
-        self.sources: dict[str, Any] = {}     # run path -> ColumnDataSource (x, y, ys)
-        self.last_step: dict[str, int] = {}   # run path -> last step drawn
-        self.width: dict[str, float] = {}     # run path -> M4 bucket width in drawn x units (0: whole)
-        self.extent: dict[str, tuple[float, float]] = {}  # run path -> first and last x of the whole series
+        self.sources: dict[str, Any] = {}     # line id -> ColumnDataSource (x, y, ys)
+        self.line_run: dict[str, str] = {}    # line id -> run path
+        self.line_key: dict[str, str] = {}    # line id -> data key
+        self.last_step: dict[str, int] = {}   # line id -> last step drawn
+        self.width: dict[str, float] = {}     # line id -> M4 bucket width in drawn x units (0: whole)
+        self.extent: dict[str, tuple[float, float]] = {}  # line id -> first and last x of the whole series
         self.zoomed: tuple[float, float] | None = None
         self.reset_at = 0.0  # monotonic time of the last reset
         self.model: Any = None  # its widget (one Bokeh document a chart: they wrap as the panel's width allows)
-        self.dots: dict[str, Any] = {}  # run path -> a marker renderer, shown while the run has one point
+        self.dots: dict[str, Any] = {}  # line id -> a marker renderer, shown while the line has one point
+
+    def line_id(self, path: str, key: str) -> str:
+        return path if len(self.members) == 1 else f"{path}\x1f{key}"
 
 
 class ChartGrid:
@@ -298,8 +314,10 @@ class ChartGrid:
     Args:
         runs: read-side runs (``tracker.Api().run(...)``); more than one overlays them per metric.
         stream: ``"default"`` (metrics) or ``"system"``.
-        grouping: ``"prefix"`` (sections by the text before the last ``/``), ``"system"``
-            (CPU, Memory, Disk, Network, GPU i) or ``"none"``.
+        grouping: ``"prefix"`` (sections by the text before the last ``/``), ``"metric"``
+            (ClearML's "group by metric": one chart a metric name with every variant of it, e.g.
+            ``train/loss`` and ``val/loss`` on one chart ``loss``), ``"system"`` (CPU, Memory,
+            Disk, Network, GPU i) or ``"none"``.
         x_axis: ``_step``, ``_runtime``, ``_timestamp`` or a metric; default: the first
             ``define_metric`` step metric, else ``_step``.
         chart_width / chart_height / columns: the size of each chart and charts per row.
@@ -327,7 +345,8 @@ class ChartGrid:
         self.sent_points = 0          # points sent to the browser (for tests and benchmarks)
         self.lock = threading.RLock()
         self._on_error = on_error
-        self.charts: dict[str, _Chart] = {}
+        self.charts: dict[str, _Chart] = {}  # chart id -> chart
+        self._chart_of: dict[str, list[str]] = {}  # data key -> the charts drawing it
         self.closed = False
         self.x_axis = x_axis or self._default_x_axis()
 
@@ -345,8 +364,12 @@ class ChartGrid:
         self.log_box = w.Checkbox(value=False, description="log y", indent=False, layout=w.Layout(width="80px"))
         self.hover_select = w.Dropdown(options=[("closest point", "mouse"), ("all at x", "vline")], value="mouse",
                                        description="hover", layout=w.Layout(width="200px"))
-        self.group_select = w.Dropdown(options=[("sections", grouping), ("none", "none")], value=grouping,
-                                       description="group", layout=w.Layout(width="180px"))
+        groupings = ([("by prefix", "prefix"), ("by metric", "metric"), ("none", "none")] if stream == "default"
+                     else [("sections", grouping), ("none", "none")])
+        if grouping not in [g for _, g in groupings]:
+            groupings.insert(0, (grouping, grouping))
+        self.group_select = w.Dropdown(options=groupings, value=grouping, description="group",
+                                       layout=w.Layout(width="190px"))
         self.filter_text = w.Text(placeholder="show metrics matching (regex)", layout=w.Layout(width="260px"),
                                   continuous_update=False)
         self.hide_select = w.SelectMultiple(options=keys, value=[], description="hide",
@@ -437,7 +460,8 @@ class ChartGrid:
         try:
             with self.lock:
                 keys, self._pending = self._pending, []
-            groups = self._groups(keys)
+                layout = self._chart_layout(keys)
+            groups = self._groups(list(layout))
             if not keys and not self.charts:
                 self.status.value = NO_METRICS
             heads = [skeys[: self.columns] for skeys in groups.values()]
@@ -449,12 +473,15 @@ class ChartGrid:
                     with self.lock:
                         made = [k for k in skeys if k not in self.charts]
                         for key in made:
-                            self._make_figure(key)
+                            self._make_figure(key, layout[key])
                         if made:
                             self._load(made)
                             self._relayout()
                 if self.first_row_seconds is None:
                     self.first_row_seconds = time.perf_counter() - t0
+            with self.lock:
+                if list(self.hide_select.options) != sorted(self.charts):
+                    self.hide_select.options = sorted(self.charts)
             self._set_status()
         finally:
             self.built.set()
@@ -493,9 +520,23 @@ class ChartGrid:
             keys.update(_series.scalar_keys(run, self.stream))
         return sorted(keys)
 
+    def _chart_layout(self, keys: list[str]) -> dict[str, list[str]]:
+        """The charts for data ``keys``: chart id -> its keys. One chart a key, or grouped by
+        metric one chart a metric name with its variants (those of charts already made included)."""
+        if self.grouping != "metric":
+            return {k: [k] for k in keys}
+        out: dict[str, list[str]] = {}
+        for key in keys:
+            name = metric_name(key)
+            if name not in out:
+                out[name] = list(self.charts[name].members) if name in self.charts else []
+            if key not in out[name]:
+                out[name].append(key)
+        return {name: sorted(members) for name, members in out.items()}
+
     def _groups(self, keys: list[str]) -> dict[str, list[str]]:
-        if self.grouping == "none":
-            return {"": keys}
+        if self.grouping in ("none", "metric"):
+            return {"": sorted(keys)}
         if self.grouping == "system":
             out: dict[str, list[str]] = {}
             for k in keys:
@@ -515,7 +556,7 @@ class ChartGrid:
     def _x_units(self) -> float:
         return 1000.0 if self.x_axis == "_timestamp" else 1.0  # Bokeh's datetime axis is in ms
 
-    def _make_figure(self, key: str) -> Any:
+    def _make_figure(self, key: str, members: list[str] | None = None) -> Any:
         from bokeh.models import (
             ColumnDataSource,
             CustomAction,
@@ -526,7 +567,14 @@ class ChartGrid:
         )
         from bokeh.plotting import figure
 
-        chart = _Chart(key)
+        old = self.charts.get(key)
+        if old is not None and old.model is not None:  # a metric's chart remade with a new variant
+            old.model.close()
+        chart = _Chart(key, members)
+        for member in chart.members:
+            charts_of = self._chart_of.setdefault(member, [])
+            if key not in charts_of:
+                charts_of.append(key)
         # the wheel scrolls the notebook; a drag zooms the x range (as in W&B); Reset or a double
         # click return to the whole run; the toolbar shows when the pointer is over the chart. The
         # y range is the kernel's: it fits the drawn data (all runs', the zoomed window's) each time
@@ -548,23 +596,50 @@ class ChartGrid:
         fig.title.text_font_size = "12px"
         fig.xaxis.formatter = DatetimeTickFormatter() if self.x_axis == "_timestamp" else tick_formatter()
         multi = len(self.runs) > 1  # the grid's one legend names the runs (see _make_legend)
+        variants = len(chart.members) > 1
         y_tip = "@y{%.6g}"
         raws = []
-        for run in self.runs:
-            src = ColumnDataSource({"x": [], "y": [], "ys": []}, name=f"{key}@{run.path}")
-            colour = self.colours.get(run.path, PALETTE[0])
-            raw = fig.line("x", "y", source=src, color=colour, line_alpha=1.0, line_width=RAW_WIDTH, name="raw")
-            raw.tags = [run.path]
-            raws.append(raw)
-            chart.sources[run.path] = src
-            # a single point draws no line: a dot shows it until a second point arrives
-            chart.dots[run.path] = fig.scatter("x", "y", source=src, size=6, color=colour, visible=False, name="dot")
-            if multi:  # a tooltip a run, titled with its name
-                fig.add_tools(HoverTool(renderers=[raw], tooltips=[(run.name, y_tip), (self.x_axis, "@x{0,0.[000]}")],
-                                        formatters={"@y": "printf"}, mode=self.hover_mode))
-        if not multi:
+        legend_items: list[tuple[str, list[Any]]] = []
+        for v, member in enumerate(chart.members):
+            drawn = []
+            for run in self.runs:
+                line = chart.line_id(run.path, member)
+                src = ColumnDataSource({"x": [], "y": [], "ys": []}, name=f"{member}@{run.path}")
+                # variants of one run: a colour each; of several runs: the run's colour, a dash a variant
+                colour = (PALETTE[v % len(PALETTE)] if variants and not multi
+                          else self.colours.get(run.path, PALETTE[0]))
+                dash = DASHES[v % len(DASHES)] if variants and multi else "solid"
+                raw = fig.line("x", "y", source=src, color=colour, line_alpha=1.0, line_width=RAW_WIDTH,
+                               line_dash=dash, name="raw")
+                raw.tags = [run.path, line]
+                raws.append(raw)
+                drawn.append(raw)
+                chart.sources[line] = src
+                chart.line_run[line] = run.path
+                chart.line_key[line] = member
+                # a single point draws no line: a dot shows it until a second point arrives
+                chart.dots[line] = fig.scatter("x", "y", source=src, size=6, color=colour, visible=False, name="dot")
+                if multi:  # a tooltip a line, titled with its run's name (and the variant)
+                    title_ = f"{run.name} {member}" if variants else run.name
+                    fig.add_tools(HoverTool(renderers=[raw], tooltips=[(title_, y_tip), (self.x_axis, "@x{0,0.[000]}")],
+                                            formatters={"@y": "printf"}, mode=self.hover_mode))
+                elif variants:
+                    fig.add_tools(HoverTool(renderers=[raw], tooltips=[(member, y_tip), (self.x_axis, "@x{0,0.[000]}")],
+                                            formatters={"@y": "printf"}, mode=self.hover_mode))
+            if multi:  # the colours name the runs: the legend shows the variant's dash in grey
+                drawn = [fig.line([], [], color="#888888", line_width=RAW_WIDTH, line_dash=DASHES[v % len(DASHES)],
+                                  name="legend")]
+            legend_items.append((member, drawn[:1]))
+        if not multi and not variants:
             fig.add_tools(HoverTool(renderers=raws, tooltips=[(self.x_axis, "@x{0,0.[000]}"), (key, y_tip)],
                                     formatters={"@y": "printf"}, mode=self.hover_mode))
+        if variants:  # which line is which variant: a small legend in the chart
+            from bokeh.models import Legend, LegendItem
+
+            legend = Legend(items=[LegendItem(label=m, renderers=r) for m, r in legend_items],
+                            location="top_right", label_text_font_size="10px", glyph_height=8, glyph_width=16,
+                            spacing=0, padding=4, margin=4, background_fill_alpha=0.0, border_line_alpha=0.0)
+            fig.add_layout(legend)
         chart.figure = fig
         if self.smoothing != "none":
             self._add_smooth(chart)
@@ -601,10 +676,12 @@ class ChartGrid:
         fig = chart.figure
         if any(r.name == "smooth" for r in fig.renderers):
             return
-        for run in self.runs:
-            line = fig.line("x", "ys", source=chart.sources[run.path], color=self.colours.get(run.path, PALETTE[0]),
-                            line_width=SMOOTH_WIDTH, visible=self.smoothing != "none", name="smooth")
-            line.tags = [run.path]
+        for r in [r for r in fig.renderers if r.name == "raw"]:
+            path, line_id = r.tags[0], r.tags[1]
+            line = fig.line("x", "ys", source=chart.sources[line_id], color=r.glyph.line_color,
+                            line_dash=r.glyph.line_dash, line_width=SMOOTH_WIDTH, visible=self.smoothing != "none",
+                            name="smooth")
+            line.tags = [path, line_id]
 
     # --- runs: highlight and search -----------------------------------------------------------
     def _line_style(self, path: str, kind: str) -> tuple[bool, float, float]:
@@ -713,7 +790,7 @@ class ChartGrid:
                     self.sections[section] = (box, outer)
                 else:
                     box, outer = self.sections[section]
-                    if [m.model_id for m in models] != [m.model_id for m in box.children]:
+                    if not _same_widgets(models, box.children):
                         box.children = models
                     outer.layout.display = display
                 if section:
@@ -721,7 +798,7 @@ class ChartGrid:
                         f"<span style='font-size:13px;color:var(--jp-ui-font-color1, inherit)'><b>{_e(section)}</b> "
                         f"<span style='color:var(--jp-ui-font-color2, #888)'>({len(models)})</span></span>")
                 shown.append(outer)
-            if [m.model_id for m in shown] != [m.model_id for m in self.section_box.children]:
+            if not _same_widgets(shown, self.section_box.children):
                 self.section_box.children = shown
             if self.status.value != DRAWING or self.built.is_set():
                 self._set_status()
@@ -737,19 +814,21 @@ class ChartGrid:
             return _as_float(y)
         return _series.smooth(y, self.smoothing, self.weight, x=x)
 
-    def _set_source(self, chart: _Chart, run: Any, got: dict[str, Any], last_step: int) -> None:
-        """Draw a series read by :func:`~tracker.ui.series.chart_series` (whole or a zoom window)."""
+    def _set_source(self, chart: _Chart, run: Any, got: dict[str, Any], last_step: int, key: str | None = None) -> None:
+        """Draw a series read by :func:`~tracker.ui.series.chart_series` (whole or a zoom window)
+        as the line of ``run`` and data ``key`` (the chart's own key by default)."""
+        line = chart.line_id(run.path, key or chart.members[0])
         x = _as_float(got["x"]) * self._x_units()
         y = _as_float(got["y"])
         if self.log_y:
             y = _positive(y)
-        chart.sources[run.path].data = {"x": x, "y": y, "ys": self._smoothed(x, y)}
-        self._show_dot(chart, run.path, len(x))
-        chart.last_step[run.path] = last_step
+        chart.sources[line].data = {"x": x, "y": y, "ys": self._smoothed(x, y)}
+        self._show_dot(chart, line, len(x))
+        chart.last_step[line] = last_step
         reduced = got["n"] > len(x) > 1  # reduced by M4: live points are bucketed alike
-        chart.width[run.path] = (float(x[-1]) - float(x[0])) / max(1, self.chart_width // 2) if reduced else 0.0
+        chart.width[line] = (float(x[-1]) - float(x[0])) / max(1, self.chart_width // 2) if reduced else 0.0
         if chart.zoomed is None and len(x):
-            chart.extent[run.path] = (float(x[0]), float(x[-1]))
+            chart.extent[line] = (float(x[0]), float(x[-1]))
         self.sent_points += len(x)
         self._unfitted.add(chart.key)
 
@@ -758,8 +837,8 @@ class ChartGrid:
         reset values too, so the toolbar's Reset keeps it."""
         import numpy as np
 
-        parts = [np.asarray(src.data["y"], dtype=float) for path, src in chart.sources.items()
-                 if path not in self.filtered_runs]
+        parts = [np.asarray(src.data["y"], dtype=float) for line, src in chart.sources.items()
+                 if chart.line_run[line] not in self.filtered_runs]
         y = np.concatenate(parts) if parts else np.empty(0)
         y = y[np.isfinite(y) & (y > 0)] if self.log_y else y[np.isfinite(y)]
         if not y.size:
@@ -776,8 +855,10 @@ class ChartGrid:
                 if key in self.charts:
                     self._fit_y(self.charts[key])
 
-    def _load(self, keys: list[str], x_range: tuple[float, float] | None = None) -> None:
-        """(Re)load whole series of ``keys`` for every run, reduced to the chart's width."""
+    def _load(self, chart_ids: list[str], x_range: tuple[float, float] | None = None) -> None:
+        """(Re)load the whole series of the charts ``chart_ids`` for every run, reduced to the chart's width."""
+        charts = [self.charts[c] for c in chart_ids if c in self.charts]
+        keys = list(dict.fromkeys(k for c in charts for k in c.members))
         for run in self.runs:
             try:
                 got = _series.chart_series(run, keys, self.chart_width, self.x_axis, x_range, self.stream)
@@ -785,11 +866,11 @@ class ChartGrid:
             except Exception as exc:  # noqa: BLE001 - a panel never raises into the user's loop
                 self._error(exc)
                 continue
-            for key in keys:
-                data = got.get(key)
-                if data is None or key not in self.charts:
-                    continue
-                self._set_source(self.charts[key], run, data, last.get(key, -1))
+            for chart in charts:
+                for key in chart.members:
+                    data = got.get(key)
+                    if data is not None:
+                        self._set_source(chart, run, data, last.get(key, -1), key)
         self._fit_pending()
 
     def refresh(self, unwritten: list[tuple[int, float, dict[str, Any]]] | None = None) -> int:
@@ -803,26 +884,30 @@ class ChartGrid:
         """
         sent = 0
         with self.lock:
-            known = set(self.charts)
+            known = set(self._chart_of)
             building = not self.built.is_set()  # the builder makes the charts known at the start
             new_keys = [] if building else [k for k in self._keys() if k not in known]
             if new_keys:
                 self.status.value = ""  # "no metrics logged yet" no longer true
-                for key in new_keys:
-                    self._make_figure(key)
-                self._load(new_keys)
+                layout = self._chart_layout(new_keys)
+                for chart_id, members in layout.items():
+                    self._make_figure(chart_id, members)  # a metric's chart with a new variant is made anew
+                self._load(list(layout))
                 self.hide_select.options = sorted(self.charts)
                 self._relayout()
-            keys = [k for k in self.charts if k not in new_keys]
+                new_keys = [k for members in layout.values() for k in members]
+            keys = [k for k in self._chart_of if k not in new_keys]
             for run in self.runs:
-                after = min((self.charts[k].last_step.get(run.path, -1) for k in keys), default=-1)
+                after = min((c.last_step.get(c.line_id(run.path, k), -1) for k in keys
+                             for c in (self.charts[i] for i in self._chart_of[k])), default=-1)
                 try:
                     tails = _series.tail_points(run, keys, after, self.x_axis, self.stream)
                 except Exception as exc:  # noqa: BLE001
                     self._error(exc)
                     continue
                 for key in keys:
-                    sent += self._append(self.charts[key], run, tails[key])
+                    for chart_id in self._chart_of[key]:
+                        sent += self._append(self.charts[chart_id], run, tails[key], key)
             if unwritten and len(self.runs) == 1 and self.x_axis in _series.X_AXES:
                 sent += self._append_unwritten(self.runs[0], keys, unwritten)
             self._fit_pending()
@@ -846,34 +931,37 @@ class ChartGrid:
             y = np.fromiter((p[2] for p in pts), dtype=np.float64, count=len(pts))
             x = (step.astype(np.float64) if self.x_axis == "_step" else
                  time_ if self.x_axis == "_timestamp" else time_ - created)
-            sent += self._append(self.charts[key], run, {"x": x, "y": y, "step": step})
+            for chart_id in self._chart_of.get(key, []):
+                sent += self._append(self.charts[chart_id], run, {"x": x, "y": y, "step": step}, key)
         return sent
 
-    def _append(self, chart: _Chart, run: Any, tail: dict[str, Any]) -> int:
+    def _append(self, chart: _Chart, run: Any, tail: dict[str, Any], key: str | None = None) -> int:
         import numpy as np
 
-        last = chart.last_step.get(run.path, -1)
+        key = key or chart.members[0]
+        line = chart.line_id(run.path, key)
+        last = chart.last_step.get(line, -1)
         fresh = tail["step"] > last
         if not fresh.any() or chart.zoomed is not None:
             if fresh.any():
-                chart.last_step[run.path] = int(tail["step"][-1])
+                chart.last_step[line] = int(tail["step"][-1])
             return 0
         x = _as_float(tail["x"][fresh]) * self._x_units()
         y = _as_float(tail["y"][fresh])
-        chart.last_step[run.path] = int(tail["step"][fresh][-1])
-        src = chart.sources[run.path]
+        chart.last_step[line] = int(tail["step"][fresh][-1])
+        src = chart.sources[line]
         have = len(src.data["x"])
-        width = chart.width.get(run.path, 0.0)
+        width = chart.width.get(line, 0.0)
         if width > 0:  # a reduced series has points, the first being its buckets' origin
             x, y = _series.m4(x, y, float(src.data["x"][0]), width)
         if have + len(x) > MAX_POINTS or (have and len(x) and x[0] < src.data["x"][-1]):
             # the range grew past the budget (or x is not monotonic): reduce again from the store
-            got = _series.chart_series(run, [chart.key], self.chart_width, self.x_axis, None, self.stream)
-            self._set_source(chart, run, got[chart.key], chart.last_step[run.path])
+            got = _series.chart_series(run, [key], self.chart_width, self.x_axis, None, self.stream)
+            self._set_source(chart, run, got[key], chart.last_step[line], key)
             return len(src.data["x"])
         if self.log_y:
             y = _positive(y)
-        chart.extent[run.path] = (float(src.data["x"][0]) if have else float(x[0]), float(x[-1]))
+        chart.extent[line] = (float(src.data["x"][0]) if have else float(x[0]), float(x[-1]))
         if self.smoothing == "none":
             ys = y
         else:
@@ -881,13 +969,13 @@ class ChartGrid:
             old_y = np.asarray(src.data["y"], dtype=float)
             ys = self._smoothed(np.r_[old_x, x], np.r_[old_y, y])[have:]
         src.stream({"x": x, "y": y, "ys": ys})
-        self._show_dot(chart, run.path, have + len(x))
+        self._show_dot(chart, line, have + len(x))
         self._unfitted.add(chart.key)
         return len(x)
 
     @staticmethod
-    def _show_dot(chart: _Chart, path: str, points: int) -> None:
-        dot = chart.dots.get(path)
+    def _show_dot(chart: _Chart, line: str, points: int) -> None:
+        dot = chart.dots.get(line)
         if dot is not None and dot.visible != (points == 1):
             dot.visible = points == 1
 
@@ -905,11 +993,14 @@ class ChartGrid:
             chart.zoomed = None
             for run in self.runs:
                 try:
-                    got = _series.chart_series(run, [key], self.chart_width, self.x_axis, None, self.stream)[key]
+                    got = _series.chart_series(run, chart.members, self.chart_width, self.x_axis, None, self.stream)
                 except Exception as exc:  # noqa: BLE001 - a panel never raises into the user's loop
                     self._error(exc)
                     return
-                self._set_source(chart, run, got, chart.last_step.get(run.path, -1))
+                for member in chart.members:
+                    if member in got:
+                        self._set_source(chart, run, got[member],
+                                         chart.last_step.get(chart.line_id(run.path, member), -1), member)
             self._fit_pending()
 
     def _on_range(self, key: str, event: Any) -> None:
@@ -924,17 +1015,20 @@ class ChartGrid:
         x0, x1 = float(event.x0), float(event.x1)
         window = (x0 / self._x_units(), x1 / self._x_units())
         with self.lock:
+            extents = [e for e in chart.extent.values()]
+            whole = not extents or (x0 <= min(e[0] for e in extents) and x1 >= max(e[1] for e in extents))
+            chart.zoomed = None if whole else window
             for run in self.runs:
-                extent = chart.extent.get(run.path)
-                whole = extent is None or (x0 <= extent[0] and x1 >= extent[1])
-                chart.zoomed = None if whole else window
                 try:
-                    got = _series.chart_series(run, [key], self.chart_width, self.x_axis,
-                                               None if whole else window, self.stream)[key]
+                    got = _series.chart_series(run, chart.members, self.chart_width, self.x_axis,
+                                               None if whole else window, self.stream)
                 except Exception as exc:  # noqa: BLE001 - a panel never raises into the user's loop
                     self._error(exc)
                     return
-                self._set_source(chart, run, got, chart.last_step.get(run.path, -1))
+                for member in chart.members:
+                    if member in got:
+                        self._set_source(chart, run, got[member],
+                                         chart.last_step.get(chart.line_id(run.path, member), -1), member)
             self._fit_pending()
 
     def zoom(self, key: str, x0: float, x1: float) -> None:
@@ -998,8 +1092,25 @@ class ChartGrid:
                     tool.mode = mode
 
     def set_grouping(self, grouping: str) -> None:
-        self.grouping = grouping
-        self._relayout()
+        """Sections by prefix, none, or (``"metric"``) one chart a metric with all its variants:
+        changing to or from ``"metric"`` makes the charts anew (each chart draws other keys)."""
+        with self.lock:
+            remake = (grouping == "metric") != (self.grouping == "metric")
+            self.grouping = grouping
+            if self.group_select.value != grouping:
+                self.group_select.value = grouping  # its observer finds nothing more to do
+            if not remake:
+                self._relayout()
+                return
+            for chart in self.charts.values():
+                if chart.model is not None:
+                    chart.model.close()
+            self.charts, self._chart_of = {}, {}
+            self._pending = self._keys()
+            self.built.clear()
+        self.build()
+        with self.lock:
+            self.hide_select.options = sorted(self.charts)
 
     def set_filter(self, pattern: str) -> None:
         self.pattern = pattern
@@ -1026,6 +1137,11 @@ class ChartGrid:
         if self.legend is not None:
             self.legend.close()
         self.widget.close()
+
+
+def _same_widgets(a: Any, b: Any) -> bool:
+    """The same widgets in the same order (by identity: a closed widget has no model id any more)."""
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
 
 
 def _positive(y: Any) -> Any:
