@@ -578,3 +578,62 @@ def test_artifact_link_unlink_url_and_commit_hash(make_run, store, tmp_path):
     assert api.artifact(f"{run.project}/net:v0").digest == logged.digest  # the linked version stays
     with pytest.raises(UsageError, match="log it first"):
         tracker.Artifact("draft", "model").link("model-registry/classifier")
+
+
+@pytest.fixture
+def web(tmp_path):
+    """A web server on loopback serving tmp_path/web, counting GET and HEAD requests."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "web"
+    root.mkdir()
+    counts = {"GET": 0, "HEAD": 0}
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            counts["GET"] += 1
+            super().do_GET()
+
+        def do_HEAD(self):  # noqa: N802
+            counts["HEAD"] += 1
+            super().do_HEAD()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}", counts
+    server.shutdown()
+    server.server_close()
+
+
+def test_http_references_are_checksummed_downloaded_and_said_when_changed(make_run, store, tmp_path, web):
+    import hashlib
+
+    root, base, counts = web
+    (root / "train.csv").write_text("a,b\n1,2\n")
+    run = make_run()
+    art = tracker.Artifact("web-data", "dataset")
+    (entry,) = art.add_reference(f"{base}/train.csv")
+    assert entry.path == "train.csv" and entry.size == 8
+    assert entry.digest == hashlib.sha256(b"a,b\n1,2\n").hexdigest() and counts["GET"] == 1
+    (light,) = art.add_reference(f"{base}/train.csv", name="head-only.csv", checksum=False)
+    assert counts == {"GET": 1, "HEAD": 1} and light.size == 8  # only a HEAD request
+    logged = run.log_artifact(art)
+    assert objects(store) == []  # a reference is the URL, not a copy
+    got = tracker.Api(dir=store).artifact(f"test/web-data:{logged.version}")
+    assert got.get_entry("train.csv").ref == f"{base}/train.csv"
+    out = got.download(tmp_path / "out")
+    assert (tmp_path / "out" / "train.csv").read_text() == "a,b\n1,2\n"
+    got.verify(out)  # what was downloaded is what was checksummed
+    (root / "train.csv").write_text("a,b\n9,9\n")  # the web file changed since it was logged
+    with pytest.warns(tracker.TrackerWarning, match="changed since it was added"):
+        got.download(tmp_path / "out2")
+    # an unreachable URL is recorded all the same, with one warning
+    with pytest.warns(tracker.TrackerWarning, match="could not be read"):
+        (gone,) = tracker.Artifact("gone", "dataset").add_reference("http://127.0.0.1:9/nothing.bin")
+    assert gone.ref == "http://127.0.0.1:9/nothing.bin" and gone.path == "nothing.bin"

@@ -44,11 +44,15 @@ class ManifestEntry:
     """One file of an artifact: its path in the artifact, digest, size, and reference URI if any."""
 
     def __init__(self, path: str, digest: str, size: int, ref: str | None = None,
-                 source: str | None = None, mtime_ns: int | None = None, artifact: Artifact | None = None) -> None:
+                 source: str | None = None, mtime_ns: int | None = None, artifact: Artifact | None = None,
+                 checksum: bool = True) -> None:
         self.path = path
         self.digest = digest
         self.size = size
         self.ref = ref
+        #: False for a reference recorded without reading its content (``checksum=False``, or an
+        #: unreachable URL): its digest names the reference, not the bytes
+        self.checksum = checksum
         self._source = source
         self._mtime_ns = mtime_ns
         self._artifact = artifact
@@ -57,7 +61,10 @@ class ManifestEntry:
         return f"<ManifestEntry {self.path} sha256:{self.digest[:12]} {self.size} B>"
 
     def to_json(self) -> dict[str, Any]:
-        return {"digest": self.digest, "size": self.size, "ref": self.ref}
+        out: dict[str, Any] = {"digest": self.digest, "size": self.size, "ref": self.ref}
+        if not self.checksum:
+            out["checksum"] = False
+        return out
 
     def download(self, root: str | None = None) -> str:
         """Copy this file out (atomically); returns its path."""
@@ -354,14 +361,22 @@ class Artifact:
 
     def add_reference(self, uri: str, name: str | None = None, checksum: bool = True,
                       max_objects: int | None = None) -> list[ManifestEntry]:
-        """Track files by reference (``file://`` URIs): hashed, not copied; ``download`` reads them
-        from where they are. Object-store URIs (``s3://``, ...) come with object-store roots."""
+        """Track files by reference: hashed, not copied; ``download`` reads them from where they are.
+
+        ``file://`` paths (a file, or a folder's files); ``http://`` and ``https://`` URLs (one file:
+        read once for its SHA-256 with ``checksum=True``, only a ``HEAD`` for its ``ETag`` otherwise;
+        an unreachable URL is recorded all the same with one warning; see
+        :mod:`tracker.artifacts.http_refs`). Object-store URIs (``s3://``, ...) come with
+        object-store roots."""
         self._check_draft("add_reference")
         if not isinstance(uri, str) or "://" not in uri:
             raise UsageError(f"add_reference takes a URI such as file:///data/train.csv, not {uri!r}")
         scheme, _, rest = uri.partition("://")
+        if scheme.lower() in ("http", "https"):
+            return [self._add_http_ref(uri, name, checksum)]
         if scheme != "file":
-            raise UsageError(f"references with the {scheme}:// scheme are not supported yet; use file://")
+            raise UsageError(f"references with the {scheme}:// scheme are not supported yet; use file://, http:// "
+                             "or https://")
         path = rest if rest.startswith("/") else "/" + rest
         added = []
         if os.path.isdir(path):
@@ -384,6 +399,19 @@ class Artifact:
             raise UsageError(f"add_reference: {path} does not exist")
         return added
 
+    def _add_http_ref(self, url: str, name: str | None, checksum: bool) -> ManifestEntry:
+        from tracker._report import warn_user
+        from tracker.artifacts import http_refs
+
+        digest, size, problem = http_refs.digest_url(url, checksum, self._progress)
+        if problem is not None:
+            warn_user(f"tracker: artifact {self._name}: {url} could not be read ({problem}); the reference is "
+                      "recorded without its checksum")
+        entry_name = _clean_path(name or http_refs.entry_name(url))
+        entry = ManifestEntry(entry_name, digest, size, ref=url, artifact=self, checksum=checksum and problem is None)
+        self._entries[entry_name] = entry
+        return entry
+
     def _add_ref(self, uri: str, path: str, entry_name: str, checksum: bool) -> ManifestEntry:
         if checksum:
             digest, size = sha256_file(path, self._progress)
@@ -393,7 +421,7 @@ class Artifact:
             st = os.stat(path)
             size = st.st_size
             digest = hashlib.sha256(f"{uri}\0{size}\0{st.st_mtime_ns}".encode()).hexdigest()
-        entry = ManifestEntry(entry_name, digest, size, ref=uri, artifact=self)
+        entry = ManifestEntry(entry_name, digest, size, ref=uri, artifact=self, checksum=checksum)
         self._entries[entry_name] = entry
         return entry
 
@@ -781,9 +809,23 @@ class Artifact:
         if os.path.isfile(dest) and os.path.getsize(dest) == entry.size and sha256_file(dest)[0] == entry.digest:
             return dest  # resumable: what is already there and right is kept
         os.makedirs(os.path.dirname(dest), exist_ok=True)
-        source = self._local_path(entry)
         from tracker.artifacts import objects
         from tracker.store.layout import Publish
+
+        if entry.ref is not None and entry.ref.partition("://")[0].lower() in ("http", "https"):
+            from tracker._report import warn_user
+            from tracker.artifacts import http_refs
+
+            with Publish(dest) as tmp:
+                digest, _size = http_refs.fetch(entry.ref, tmp)
+                os.chmod(tmp, 0o644)
+            if entry.checksum and digest != entry.digest:
+                warn_user(f"tracker: {entry.ref} changed since it was added to {self.qualified_name}: "
+                          f"{entry.path} holds what the URL serves now")
+            if self._progress is not None:
+                self._progress(entry.size)
+            return dest
+        source = self._local_path(entry)
 
         with Publish(dest) as tmp:
             objects.copy_file(source, tmp)
@@ -828,7 +870,7 @@ class Artifact:
             path = os.path.join(target, *entry.path.split("/"))
             if not os.path.isfile(path):
                 return f"missing: {entry.path}"
-            if sha256_file(path, self._progress)[0] != entry.digest:
+            if entry.checksum and sha256_file(path, self._progress)[0] != entry.digest:
                 return f"changed: {entry.path}"
             return None
 
@@ -914,7 +956,8 @@ def load(root: str, project: str, name: str, version: int) -> Artifact:
     art._history_step = info.get("history_step")
     art._link_of = info.get("link_of")
     for path, e in ((info.get("manifest") or {}).get("entries") or {}).items():
-        art._entries[path] = ManifestEntry(path, e["digest"], e["size"], ref=e.get("ref"), artifact=art)
+        art._entries[path] = ManifestEntry(path, e["digest"], e["size"], ref=e.get("ref"), artifact=art,
+                                           checksum=e.get("checksum", True) is not False)
     art._aliases = sorted(a for a, v in registry.aliases(cdir).items() if v == version)
     return art
 

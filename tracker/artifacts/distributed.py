@@ -56,7 +56,8 @@ def finish(artifact: Any, root: str, project: str, distributed_id: str, run_id: 
     merged: dict[str, Any] = {}
     for _, _, part in parts:
         for path, e in (part.get("entries") or {}).items():
-            merged[path] = ManifestEntry(path, e["digest"], e["size"], ref=e.get("ref"), artifact=artifact)
+            merged[path] = ManifestEntry(path, e["digest"], e["size"], ref=e.get("ref"), artifact=artifact,
+                                         checksum=e.get("checksum", True) is not False)
         artifact.metadata = {**(part.get("metadata") or {}), **artifact.metadata}
     artifact._entries = merged
     committed = artifact._commit(root, project, run_path, history_step, aliases)
