@@ -305,3 +305,18 @@ def test_warnings_point_at_the_users_line(store):
     assert [(w.filename, w.lineno) for w in caught] == [(__file__, line_log), (__file__, line_config),
                                                          (__file__, line_init)]
     run.finish()
+
+
+def test_log_with_no_data_commits_the_gathered_step(store):
+    """W&B's metrics-at-different-steps example: log(..., commit=False) a few times, then log()."""
+    run = tracker.init(dir=store, project="p", settings={"quiet": True, "strict": True})
+    for i in range(3):
+        run.log({"loss": float(i)}, commit=False)
+        if i % 2 == 0:
+            run.log({"val": float(i)}, commit=False)
+        run.log()
+    tracker.log()  # the module function too: an empty step
+    run.finish()
+    rows = list(tracker.Api(dir=store).run(run.path).scan_history())
+    assert [(r["_step"], r.get("loss"), r.get("val")) for r in rows] == [(0, 0.0, 0.0), (1, 1.0, None), (2, 2.0, 2.0)]
+    assert run.step == 4

@@ -113,7 +113,7 @@ def _current(what: str) -> Any:
     return run
 
 
-def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+def log(data: dict[str, Any] | None = None, step: int | None = None, commit: bool | None = None) -> None:
     """Log to the current run (see :meth:`tracker.sdk.run.Run.log`).
 
     Raises:

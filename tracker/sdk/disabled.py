@@ -40,7 +40,7 @@ class DisabledRun:
         self.url = self.project_url = self.sweep_id = self.sweep_url = None
         self._metrics = MetricTable()
 
-    def log(self, data: Any, step: int | None = None, commit: bool | None = None) -> None:
+    def log(self, data: Any = None, step: int | None = None, commit: bool | None = None) -> None:
         """Accepted and discarded."""
 
     def define_metric(self, name: str, *args: Any, **kwargs: Any) -> Metric:

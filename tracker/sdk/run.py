@@ -260,12 +260,14 @@ class Run:
         return f"<tracker.Run {self.path} name={self.name!r} state={self._state}>"
 
     # --- logging --------------------------------------------------------------------------
-    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+    def log(self, data: Mapping[str, Any] | None = None, step: int | None = None, commit: bool | None = None) -> None:
         """Log a dict of values to the run's history.
 
         Args:
             data: ``{key: value}``; nested dicts become ``a/b`` keys. Values: numbers, bools,
                 strings, None, numpy scalars and arrays, 0-d tensors, lists, media objects.
+                None (W&B's ``wandb.log()``) is ``{}``: it commits the step being gathered (an
+                empty step when nothing is gathered, as in W&B).
             step: the step to log at; must not be below the current step. Values for one step
                 gather until a later step arrives (or ``commit=True``).
             commit: False gathers values into the current step without ending it. Defaults to
@@ -343,6 +345,8 @@ class Run:
                 "run: values were dropped; call tracker.init() in the child process",
             )
             return
+        if data is None:
+            data = {}
         if not isinstance(data, Mapping):
             self._problem(
                 ("data-type", type_name(data)),
