@@ -423,3 +423,59 @@ def test_sklearn_charts_are_drawn_in_the_media_tab(store):
     view.key.value = "confusion_matrix"
     cells = view.plot_fig.select(GlyphRenderer)[0].data_source.data
     assert sorted(cells["n"]) == [0, 0.5, 0.5, 1]  # each actual row as fractions
+
+
+DDP_SCRIPT = '''
+import sys
+import torch
+import lightning.pytorch as pl
+from tracker.integrations.lightning import TrackerLogger
+
+class Tiny(pl.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.save_hyperparameters({"lr": 0.1})
+        self.net = torch.nn.Linear(4, 1)
+
+    def training_step(self, batch, index):
+        x, y = batch
+        loss = torch.nn.functional.mse_loss(self.net(x), y)
+        self.log("train/loss", loss)
+        print(f"rank {self.global_rank} batch {index}")
+        return loss
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+g = torch.Generator().manual_seed(0)
+data = torch.utils.data.TensorDataset(torch.randn(64, 4, generator=g), torch.randn(64, 1, generator=g))
+logger = TrackerLogger(project="ddp", id="ddp-run", dir=sys.argv[1],
+                       settings={"quiet": True, "stats_sampling_interval": 0.2, "flush_interval": 0.05})
+trainer = pl.Trainer(max_epochs=2, accelerator="cpu", devices=2, strategy="ddp", logger=logger, log_every_n_steps=1,
+                     enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
+trainer.fit(Tiny(), torch.utils.data.DataLoader(data, batch_size=8))
+'''
+
+
+@pytest.mark.slow
+def test_lightning_ddp_keeps_every_ranks_system_metrics_and_console_with_a_label(store, tmp_path):
+    """Real DDP (two CPU processes, gloo): rank 0 logs the metrics, and rank 1 joins the same run
+    in shared mode, its system metrics and console lines labelled rank_1."""
+    import subprocess
+    import sys
+
+    from tests.conftest import python_env
+
+    script = tmp_path / "ddp_fit.py"
+    script.write_text(DDP_SCRIPT)
+    out = subprocess.run([sys.executable, str(script), str(store)], cwd=tmp_path, env=python_env(),
+                         capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-4000:]
+    run = tracker.Api(dir=store).run("ddp/ddp-run")
+    assert run.config["lr"] == 0.1
+    steps, _ = _column(run.history(), "train/loss")
+    assert steps == list(range(8))  # 64 samples / 2 ranks / batch 8 = 4 steps an epoch, logged by rank 0 only
+    system = tracker.Api(dir=store).sql("SELECT DISTINCT key FROM system WHERE run_id = 'ddp-run'")["key"].tolist()
+    assert any(k.startswith("rank_0/") for k in system) and any(k.startswith("rank_1/") for k in system)
+    streams = {r["stream"] for r in run.logs(n=None) if "batch" in r["text"]}
+    assert streams == {"rank_0/stdout", "rank_1/stdout"}

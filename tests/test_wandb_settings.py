@@ -52,7 +52,7 @@ def test_every_field_of_wandbs_reference_is_accepted():
     for field in WANDB_FIELDS:
         value = SAMPLE.get(field, True if field.startswith(("x_disable", "disable", "show_", "x_sync")) else "v")
         if field in ("quiet", "silent", "strict", "save_code", "allow_val_change", "x_save_requirements",
-                     "x_stats_track_process_tree", "disable_git", "disable_code", "x_disable_meta",
+                     "x_stats_track_process_tree", "x_primary", "disable_git", "disable_code", "x_disable_meta",
                      "x_disable_stats", "x_disable_machine_info"):
             value = True
         if field in ("project", "entity", "run_id", "run_name", "run_group", "run_job_type", "run_notes"):
@@ -108,8 +108,7 @@ def test_an_unknown_name_names_the_closest_field():
         Settings(flush_intervall=1.0)
     with pytest.raises(AttributeError, match="did you mean 'console'"):
         Settings().consle  # noqa: B018
-    with pytest.raises(UsageError, match="not supported yet"):
-        Settings(mode="shared")
+    assert Settings(mode="shared", x_primary=False).primary is False  # shared mode: tests/test_shared.py
 
 
 def test_wandb_variables_set_honoured_and_recorded_fields(monkeypatch, tmp_path):

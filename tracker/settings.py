@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     _T = TypeVar("_T")
 
-MODES = ("online", "offline", "disabled")
+MODES = ("online", "offline", "disabled", "shared")
 RESUME_MODES = ("allow", "must", "never", "auto")
 REINIT_MODES = ("default", "return_previous", "finish_previous", "create_new")
 CONSOLE_MODES = ("wrap", "redirect", "off")
@@ -204,7 +204,7 @@ class Settings:
     dir: str | None = setting(None, "the store root; unset means `./tracker-runs`", path=True)
     project: str | None = setting(None, "project when `init` gets none; unset means `uncategorized`", env="WANDB_PROJECT")
     mode: str = setting(
-        "online", "`online` and `offline` both write the local store (offline marks the run); `disabled` makes every call a no-op",
+        "online", "`online` and `offline` both write the local store (offline marks the run); `disabled` makes every call a no-op; `shared`: one run written by several processes (see `primary`)",
         env="WANDB_MODE", aliases={"dryrun": "offline", "run": "online"}, choices=MODES,
     )
     strict: bool = setting(False, "raise `TrackingFailure` instead of warning on tracking problems (tests turn this on)")
@@ -241,6 +241,8 @@ class Settings:
                            aliases={"auto": "wrap", "wrap_raw": "wrap", "wrap_emu": "wrap"}, choices=CONSOLE_MODES)
     program: str | None = setting(None, "the program recorded with the run (`metadata.json`), instead of the script or notebook detected")
     ignore_globs: tuple[str, ...] = setting((), "globs, relative to the run's `files/`: files that match are not copied by `run.save`")
+    primary: bool = setting(True, "with `mode='shared'`: False for a process that adds to the run its primary process started (`init(id=...)`, W&B's `x_primary`): it writes its own history, media, system metrics and console lines (labelled with `label`), never the config, summary or final state")
+    shared_wait: float = setting(60.0, "with `mode='shared'` and `primary=False`: seconds `init` waits for the primary process to create the run", gt=0, unit="seconds")
     label: str | None = setting(None, "a label of this process, recorded with the run (W&B's `x_label`)")
     alert_command: str | None = setting(None, "a shell command run for each alert sent by `run.alert`, with `TRACKER_ALERT_TITLE`, `_TEXT`, `_LEVEL`, `_RUN`, `_RUN_DIR` and `_STEP` in its environment (see [logging.md](logging.md))")
     env_vars: tuple[str, ...] = setting((), "names or globs of environment variables recorded in the `Environment` config group (none by default: it may hold secrets)")
@@ -285,9 +287,6 @@ class Settings:
         Raises:
             UsageError: naming the setting, the value and what is accepted.
         """
-        if self._values["mode"] == "shared":
-            raise UsageError("setting mode='shared' (one run written by many processes) is not supported yet; "
-                             f"use one of {MODES}")
         for s in _CHECKED:
             s.check(self._values[s.name])
 

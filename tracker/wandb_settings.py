@@ -54,6 +54,7 @@ HONOURED: dict[str, tuple[str, Callable[[Any], Any] | None]] = {
     "x_disable_meta": ("disable_meta", None),
     "x_disable_stats": ("disable_stats", None),
     "x_label": ("label", None),
+    "x_primary": ("primary", None),
     "x_save_requirements": ("save_requirements", None),
     "x_stats_disk_paths": ("stats_disk_paths", None),
     "x_stats_open_metrics_endpoints": ("stats_open_metrics_endpoints", None),
@@ -80,7 +81,7 @@ RECORDED: frozenset[str] = frozenset("""
     x_file_transfer_timeout_seconds x_files_dir x_flow_control_custom x_flow_control_disabled
     x_graphql_retry_max x_graphql_retry_wait_min_seconds x_graphql_retry_wait_max_seconds
     x_graphql_timeout_seconds x_internal_check_process x_jupyter_name x_jupyter_path x_jupyter_root
-    x_live_policy_rate_limit x_live_policy_wait_time x_log_level x_network_buffer x_primary x_proxies
+    x_live_policy_rate_limit x_live_policy_wait_time x_log_level x_network_buffer x_proxies
     x_runqueue_item_id x_server_side_derived_summary x_server_side_expand_glob_metrics
     x_service_transport x_service_wait x_skip_transaction_log x_start_time x_stats_pid
     x_stats_neuron_monitor_config_path x_stats_dcgm_exporter x_stats_open_metrics_http_headers

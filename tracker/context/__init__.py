@@ -61,7 +61,7 @@ class RunContext:
         if s.console != "off":
             from tracker.context.console import ConsoleCapture
 
-            self.console = ConsoleCapture(writer.queue("console").append, s.console)
+            self.console = ConsoleCapture(self._labelled(writer.queue("console").append), s.console)
             self.console.lines = self._next_number("console")  # a resumed run's lines go on after its own
             try:
                 self.console.start()
@@ -84,7 +84,7 @@ class RunContext:
             writer.start()
         if not s.disable_stats:
             self.sampler = SystemSampler(
-                writer.queue("system").append,
+                self._labelled(writer.queue("system").append),
                 s.stats_sampling_interval,
                 disk_paths=list(s.stats_disk_paths),
                 track_tree=s.stats_track_process_tree,
@@ -97,7 +97,23 @@ class RunContext:
                 self.sampler.sample_and_append()
             else:
                 self.sampler.start()
+        if s.mode == "shared" and not s.primary:
+            return  # the run's facts (metadata.json, requirements, diff) are its primary process's
         self._capture_facts()
+
+    def _labelled(self, append: Any) -> Any:
+        """``append`` of the system or console stream; in a ``mode="shared"`` run with a ``label``,
+        each key prefixed ``<label>/`` (``rank_1/cpu``, ``rank_1/stdout``): every process's samples
+        and lines kept apart under one run."""
+        label = self.settings.label
+        if self.settings.mode != "shared" or not label:
+            return append
+        prefix = f"{label}/"
+
+        def labelled(row: tuple[int, float, dict[str, Any]]) -> None:
+            append((row[0], row[1], {prefix + k: v for k, v in row[2].items()}))
+
+        return labelled
 
     def _next_number(self, stream: str) -> int:
         """The first free step of a stream: 0 for a new run; after a resume, one past the stored

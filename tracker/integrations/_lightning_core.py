@@ -29,8 +29,25 @@ def _rank() -> int:
     return 0
 
 
+def _with(settings: Any, **changes: Any) -> Any:
+    """``settings`` (a dict, a ``tracker.Settings`` or None) with ``changes``."""
+    from tracker.settings import Settings
+
+    if isinstance(settings, Settings):
+        return settings.copy(**changes)
+    return {**(settings or {}), **changes}
+
+
+def _world_size() -> int:
+    for var in ("WORLD_SIZE", "SLURM_NTASKS"):
+        if os.environ.get(var, "").isdigit():
+            return int(os.environ[var])
+    return 1
+
+
 class _NoRun:
-    """What ``experiment`` is on ranks other than 0: every call does nothing."""
+    """What ``experiment`` is on ranks other than 0 when the run's id is not known there: every call
+    does nothing."""
 
     def __getattr__(self, name: str) -> Any:
         return lambda *args, **kwargs: None
@@ -74,12 +91,15 @@ class TrackerLoggerCore:
     def experiment(self) -> Any:
         """The tracker run (``tracker.Run``) this logger writes into; started at first use (or
         the current run when one is open). On ranks other than 0 an object that ignores every call."""
-        if _rank() != 0:
-            return _NoRun()
+        rank = _rank()
+        if rank != 0:
+            return self._rank_run(rank)
         if self._experiment is None:
             kwargs = dict(self._init_kwargs)
             if self._offline:
                 kwargs.setdefault("mode", "offline")
+            if _world_size() > 1:  # the other ranks join this run (see _rank_run)
+                kwargs["settings"] = _with(kwargs.get("settings"), mode="shared", label="rank_0")
             if self._id is not None:
                 kwargs.setdefault("resume", "allow")  # the same id after a restart: the same run
             self._experiment = run_or_init(project=self._project, name=self._name, id=self._id, dir=self._store,
@@ -88,6 +108,25 @@ class TrackerLoggerCore:
             if hasattr(self._experiment, "define_metric"):
                 self._experiment.define_metric(STEP_KEY)
                 self._experiment.define_metric("*", step_metric=STEP_KEY, step_sync=True)
+        return self._experiment
+
+    def _rank_run(self, rank: int) -> Any:
+        """On a rank other than 0: when the run's id is known to every rank (``id=`` / ``version=``,
+        or ``TRACKER_RUN_ID`` / ``WANDB_RUN_ID`` set for the job), this process joins rank 0's run in
+        ``mode="shared"`` with the label ``rank_<r>``: its system metrics and console lines are kept
+        in the run beside rank 0's. Its metrics are not logged (rank 0 logs the trainer's)."""
+        if self._experiment is not None:
+            return self._experiment
+        run_id = self._id or os.environ.get("TRACKER_RUN_ID") or os.environ.get("WANDB_RUN_ID")
+        if not run_id:
+            self._experiment = _NoRun()
+            return self._experiment
+        from tracker.sdk.init import init
+
+        settings = _with(self._init_kwargs.get("settings"), primary=False, label=f"rank_{rank}", mode="shared")
+        kwargs = {k: v for k, v in self._init_kwargs.items() if k not in ("settings", "config", "mode", "resume")}
+        self._experiment = init(project=self._project, id=run_id, dir=self._store, settings=settings,
+                                reinit="create_new", **kwargs)
         return self._experiment
 
     @property

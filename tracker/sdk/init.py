@@ -185,7 +185,9 @@ def init(
             raise StoreError(f"cannot create the store at {root}: {exc}") from exc
         # Not warned here: the run's first write fails too and says it once, for the whole run.
 
-    if branch_from is not None:
+    if s.mode == "shared" and not s.primary:
+        run = _attach(s, root, project_name, cfg)
+    elif branch_from is not None:
         run = _branch(s, root, project_name, cfg, cfg_group, *branch_from)
     else:
         run = _create_or_resume(s, root, project_name, cfg, cfg_group)
@@ -341,6 +343,28 @@ def _new_run(
     run = Run(settings=s, paths=paths, record=record, resumed=False, start_step=start_step,
               summary_state=summary_state, problems=[(("config", msg), msg) for msg in problems])
     return run
+
+
+def _attach(s: Settings, root: str, project: str, cfg: dict[str, Any]) -> Run:
+    """A non-primary process of a ``mode="shared"`` run: the run its primary process made (waited
+    for up to ``shared_wait`` seconds: ranks start in any order), written alongside it."""
+    if s.run_id is None:
+        raise UsageError("mode='shared' with primary=False (W&B's x_primary=False) adds to a run another process "
+                         "started: pass its id, tracker.init(id=..., mode='shared', settings={'primary': False})")
+    deadline = time.monotonic() + s.shared_wait
+    existing = Query.at(root).run_doc(project, s.run_id)
+    while existing is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+        existing = Query.at(root).run_doc(project, s.run_id)
+    if existing is None:
+        raise RunNotFoundError(f"mode='shared': run {project}/{s.run_id} was not created by its primary process "
+                               f"within {s.shared_wait:g} s (shared_wait) in {root}")
+    if cfg:
+        _warn(s, "init(config=...) in a process of a shared run other than its primary is not written: the "
+                 "primary process owns the run's config")
+    paths = RunPaths(root, project, existing.id)
+    return Run(settings=s, paths=paths, record=dict(existing.record), resumed=False, start_step=0,
+               summary_state=None, attached=True)
 
 
 def _resume(s: Settings, existing: RunDoc, cfg: dict[str, Any], cfg_group: str | None,

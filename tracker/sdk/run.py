@@ -77,10 +77,14 @@ class Run:
         start_step: int,
         summary_state: dict[str, Any] | None,
         problems: list[tuple[tuple[Any, ...], str]] | None = None,
+        attached: bool = False,
     ) -> None:
         """Made by :func:`tracker.init`; ``problems`` (``(kind, message)``, found while making
-        ``record``) are reported once the run exists."""
+        ``record``) are reported once the run exists. ``attached``: a non-primary process of a
+        ``mode="shared"`` run: it writes its own segments, media and files, never run.json,
+        status.json or the summary (the primary process owns them)."""
         self._settings = settings
+        self._attached = attached
         self._max_text = settings.max_text_bytes
         self._paths = paths
         self._record = record
@@ -105,6 +109,7 @@ class Run:
             max_buffered_points=settings.max_buffered_points,
             reporter=self._reporter,
             side_files=self._write_side_files,
+            shared=settings.mode == "shared",
         )
         scalars = self._writer.streams["scalars"]
         self._queue = scalars.queue
@@ -140,7 +145,7 @@ class Run:
         self._status_step = -1
         self._summary_written = -1
         self._fast = not self._sync_pairs
-        self._record_written = False
+        self._record_written = attached  # an attached process never writes run.json
         self._media: Any = None  # tracker.media.base.MediaEncoder, made at the first media logged
         self._context: Any = None  # tracker.context.RunContext: init() starts it (start_context)
         self._trees = 0  # model trees recorded by log_model_tree
@@ -228,6 +233,11 @@ class Run:
     def start_time(self) -> float:
         """Unix time when this process started (or resumed) the run."""
         return self._start_time
+
+    @property
+    def primary(self) -> bool:
+        """False in a process that adds to a ``mode="shared"`` run started by another process."""
+        return not self._attached
 
     @property
     def resumed(self) -> bool:
@@ -1093,11 +1103,17 @@ class Run:
         self._reporter.problem(kind, message, stacklevel=5)
 
     def _config_changed(self, items: dict[str, Any]) -> None:
+        if self._attached:
+            self._problem(("shared-config",), "config changes in a process of a shared run other than its primary "
+                          "are kept in this process only: the primary process owns the run's config")
+            return
         self._record["config"] = items
         self._record["config_groups"] = self._config.groups
         self._write_record()
 
     def _write_record(self) -> None:
+        if self._attached:
+            return
         try:
             os.makedirs(self._paths.dir, exist_ok=True)
             layout.write_run_file(self._paths, self._paths.run_file, self._record)
@@ -1138,6 +1154,8 @@ class Run:
         }
 
     def _write_status(self, durable: bool) -> None:
+        if self._attached:
+            return
         os.makedirs(self._paths.dir, exist_ok=True)
         layout.write_run_file(self._paths, self._paths.status_file, self._status_record(), durable=durable)
         self._status_written = _now()
@@ -1156,6 +1174,8 @@ class Run:
     def _write_side_files(self, durable: bool) -> None:
         """Called on the writer thread after each flush (an OSError here means: retry later)."""
         self._files.sync_live_if_due(_now())
+        if self._attached:
+            return  # run.json, the summary and status.json are the primary process's
         if not self._record_written:
             layout.ensure_store(self._paths.root)
             os.makedirs(self._paths.dir, exist_ok=True)

@@ -48,6 +48,9 @@ class StreamWriter:
         self.on_batch: Callable[[dict[str, Any], segments.KeyTable], None] | None = None
         #: Told of a value that has no stored form (``(kind...), message``): RunWriter reports it.
         self.on_problem: Callable[[tuple[str, ...], str], None] | None = None
+        #: merge only this writer's segments at the end (a shared run: other processes write the
+        #: same stream now, and their segments are theirs to merge)
+        self.own_only = False
 
     def _first_free_seq(self) -> int:
         seqs = [p[1] for n in layout.list_segments(self.dir) if (p := layout.parse_segment(n))]
@@ -138,7 +141,10 @@ class StreamWriter:
         rewrites its last few small segments, never the whole run, so finishing costs time and
         memory bounded by a segment's size, not by the run's length."""
         names = layout.list_segments(self.dir)
-        m4.remove_orphan_pyramids(self.dir, names)
+        if self.own_only:
+            names = [n for n in names if (p := layout.parse_segment(n)) and p[2] == self.writer_id]
+        else:
+            m4.remove_orphan_pyramids(self.dir, names)
         if len(names) <= self.fanin:
             return
         parsed = [(p[0], p[1], n) for n in names if (p := layout.parse_segment(n))]
@@ -244,6 +250,7 @@ class RunWriter:
         max_buffered_points: int,
         reporter: Reporter,
         side_files: Callable[[bool], None],
+        shared: bool = False,
     ) -> None:
         self.paths = paths
         self.writer_id = layout.new_writer_id()
@@ -258,6 +265,7 @@ class RunWriter:
         }
         for stream in self.streams.values():
             stream.on_problem = reporter.background_problem
+            stream.own_only = shared
         self.dropped_points = 0
         self._wake = threading.Event()
         self._closing = False

@@ -229,9 +229,22 @@ _GPU_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
+def _split_label(key: str) -> tuple[str, str]:
+    """``("rank_1", "cpu")`` for a labelled system key of a shared run (``rank_1/cpu``); ``("", key)``."""
+    label, sep, rest = key.partition("/")
+    if sep and label and rest and re.fullmatch(r"[A-Za-z0-9_-]+", label):  # not disk./ (a mount point's key)
+        return label, rest
+    return "", key
+
+
 def system_label(key: str) -> tuple[str, str]:
     """A system metric's readable title (with its unit) and its unit, e.g. ``("Disk I/O read (MB)",
-    "MB")``; an unknown key is its own title."""
+    "MB")``; an unknown key is its own title. A process's label (a shared run's ``rank_1/cpu``)
+    ends the title: ``Process CPU utilization (%) [rank_1]``."""
+    label, key = _split_label(key)
+    if label:
+        title, unit = system_label(key)
+        return f"{title} [{label}]", unit
     title, unit = SYSTEM_LABELS.get(key, ("", ""))
     if not title and key.startswith("gpu."):
         parts = key.split(".")
@@ -249,7 +262,11 @@ def system_label(key: str) -> tuple[str, str]:
 
 
 def system_group(key: str) -> str:
-    """The System tab's section of a system metric: CPU, Memory, Disk, Network, GPU i, or Other."""
+    """The System tab's section of a system metric: CPU, Memory, Disk, Network, GPU i, or Other;
+    a labelled process's metrics (a shared run) in sections of their own, ``CPU [rank_1]``."""
+    label, key = _split_label(key)
+    if label:
+        return f"{system_group(key)} [{label}]"
     if key.startswith("gpu.process."):
         return "GPU " + key.split(".")[2] + " (this process)"
     if key.startswith("gpu."):
