@@ -129,8 +129,8 @@ def test_references_are_hashed_not_copied(make_run, store, data, tmp_path):
     assert objects(store) == []  # nothing copied
     assert logged.download(tmp_path / "refs-out") == str(tmp_path / "refs-out")
     assert (tmp_path / "refs-out" / "raw" / "train.csv").read_text() == "x,y\n1,2\n"
-    with pytest.raises(UsageError, match="s3:// scheme"):
-        tracker.Artifact("x", "dataset").add_reference("s3://bucket/key")
+    with pytest.raises(UsageError, match="gs:// scheme"):
+        tracker.Artifact("x", "dataset").add_reference("gs://bucket/key")
 
 
 def test_download_is_resumable_checkout_cleans_and_verify_names_files(make_run, data, tmp_path):
@@ -637,3 +637,60 @@ def test_http_references_are_checksummed_downloaded_and_said_when_changed(make_r
     with pytest.warns(tracker.TrackerWarning, match="could not be read"):
         (gone,) = tracker.Artifact("gone", "dataset").add_reference("http://127.0.0.1:9/nothing.bin")
     assert gone.ref == "http://127.0.0.1:9/nothing.bin" and gone.path == "nothing.bin"
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    """A local S3-compatible server (moto) on loopback, with the standard AWS settings pointing at it."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    for key, value in {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "testing",
+                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=f"http://{host}:{port}")
+    client.create_bucket(Bucket="data")
+    yield client
+    server.stop()
+
+
+def test_s3_references_hash_each_object_under_a_prefix_and_download_them(make_run, store, tmp_path, s3):
+    import hashlib
+
+    s3.put_object(Bucket="data", Key="mnist/train.csv", Body=b"x,y\n1,2\n")
+    s3.put_object(Bucket="data", Key="mnist/sub/labels.txt", Body=b"cat\n")
+    s3.put_object(Bucket="data", Key="other.bin", Body=b"\0" * 10)
+    run = make_run()
+    art = tracker.Artifact("s3-data", "dataset")
+    entries = art.add_reference("s3://data/mnist", name="raw")
+    assert [(e.path, e.size) for e in entries] == [("raw/sub/labels.txt", 4), ("raw/train.csv", 8)]
+    assert entries[1].digest == hashlib.sha256(b"x,y\n1,2\n").hexdigest() and entries[1].ref == "s3://data/mnist/train.csv"
+    (single,) = art.add_reference("s3://data/other.bin", checksum=False)
+    assert single.path == "other.bin" and single.size == 10 and not single.checksum
+    logged = run.log_artifact(art)
+    assert objects(store) == []  # references: nothing copied
+    got = tracker.Api(dir=store).artifact(f"test/s3-data:{logged.version}")
+    out = got.download(tmp_path / "out")
+    assert (tmp_path / "out" / "raw" / "train.csv").read_bytes() == b"x,y\n1,2\n"
+    assert (tmp_path / "out" / "other.bin").read_bytes() == b"\0" * 10
+    got.verify(out)
+    s3.put_object(Bucket="data", Key="mnist/train.csv", Body=b"changed\n")
+    with pytest.warns(tracker.TrackerWarning, match="changed since it was added"):
+        got.download(tmp_path / "out2")
+    with pytest.raises(UsageError, match="max_objects=1"):
+        tracker.Artifact("x", "dataset").add_reference("s3://data/mnist", max_objects=1)
+
+
+def test_an_unreachable_bucket_is_recorded_with_a_warning(monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.warns(tracker.TrackerWarning, match="could not be read"):
+        (entry,) = tracker.Artifact("gone", "dataset").add_reference("s3://nowhere/data.bin")
+    assert entry.ref == "s3://nowhere/data.bin" and entry.path == "data.bin" and not entry.checksum

@@ -374,9 +374,11 @@ class Artifact:
         scheme, _, rest = uri.partition("://")
         if scheme.lower() in ("http", "https"):
             return [self._add_http_ref(uri, name, checksum)]
+        if scheme.lower() == "s3":
+            return self._add_s3_refs(uri, name, checksum, max_objects)
         if scheme != "file":
-            raise UsageError(f"references with the {scheme}:// scheme are not supported yet; use file://, http:// "
-                             "or https://")
+            raise UsageError(f"references with the {scheme}:// scheme are not supported; use file://, s3://, "
+                             "http:// or https://")
         path = rest if rest.startswith("/") else "/" + rest
         added = []
         if os.path.isdir(path):
@@ -398,6 +400,40 @@ class Artifact:
         else:
             raise UsageError(f"add_reference: {path} does not exist")
         return added
+
+    def _add_s3_refs(self, uri: str, name: str | None, checksum: bool, max_objects: int | None) -> list[ManifestEntry]:
+        from tracker._report import warn_user
+        from tracker.artifacts import s3_refs
+
+        prefix = s3_refs.split(uri)
+        try:
+            fs = s3_refs.filesystem()
+            found = s3_refs.list_objects(fs, uri, max_objects)
+            if not found:
+                raise UsageError(f"add_reference: no object at or under {uri}")
+            single = len(found) == 1 and found[0][0] == prefix
+            added = []
+            for path, size, mtime in found:
+                if single:
+                    entry_name = _clean_path(name or os.path.basename(path))
+                else:
+                    rel = path[len(prefix):].lstrip("/")
+                    entry_name = _clean_path(f"{name}/{rel}" if name else rel)
+                digest = s3_refs.digest(fs, path, size, mtime, checksum, self._progress)
+                entry = ManifestEntry(entry_name, digest, size, ref=f"s3://{path}", artifact=self, checksum=checksum)
+                self._entries[entry_name] = entry
+                added.append(entry)
+            return added
+        except OSError as exc:
+            warn_user(f"tracker: artifact {self._name}: {uri} could not be read ({type(exc).__name__}: {exc}); the "
+                      "reference is recorded without its checksum")
+            import hashlib
+
+            entry_name = _clean_path(name or os.path.basename(prefix) or "object")
+            entry = ManifestEntry(entry_name, hashlib.sha256(uri.encode()).hexdigest(), 0, ref=uri, artifact=self,
+                                  checksum=False)
+            self._entries[entry_name] = entry
+            return [entry]
 
     def _add_http_ref(self, url: str, name: str | None, checksum: bool) -> ManifestEntry:
         from tracker._report import warn_user
@@ -812,12 +848,13 @@ class Artifact:
         from tracker.artifacts import objects
         from tracker.store.layout import Publish
 
-        if entry.ref is not None and entry.ref.partition("://")[0].lower() in ("http", "https"):
+        remote = entry.ref.partition("://")[0].lower() if entry.ref is not None else None
+        if entry.ref is not None and remote in ("http", "https", "s3"):
             from tracker._report import warn_user
-            from tracker.artifacts import http_refs
+            from tracker.artifacts import http_refs, s3_refs
 
             with Publish(dest) as tmp:
-                digest, _size = http_refs.fetch(entry.ref, tmp)
+                digest = s3_refs.fetch(entry.ref, tmp) if remote == "s3" else http_refs.fetch(entry.ref, tmp)[0]
                 os.chmod(tmp, 0o644)
             if entry.checksum and digest != entry.digest:
                 warn_user(f"tracker: {entry.ref} changed since it was added to {self.qualified_name}: "
