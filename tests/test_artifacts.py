@@ -694,3 +694,31 @@ def test_an_unreachable_bucket_is_recorded_with_a_warning(monkeypatch):
     with pytest.warns(tracker.TrackerWarning, match="could not be read"):
         (entry,) = tracker.Artifact("gone", "dataset").add_reference("s3://nowhere/data.bin")
     assert entry.ref == "s3://nowhere/data.bin" and entry.path == "data.bin" and not entry.checksum
+
+
+def test_module_functions_act_on_the_current_run(store, data):
+    """wandb.log_artifact / use_artifact / log_model ... as W&B's example scripts call them."""
+    with pytest.raises(UsageError, match="log_artifact"):
+        tracker.log_artifact(str(data / "train.csv"), name="early", type="dataset")
+    run = tracker.init(project="test", dir=store, settings={"strict": True, "quiet": True})
+    art = tracker.Artifact("mod-data", "dataset")
+    art.add_file(str(data / "train.csv"))
+    tracker.log_artifact(art)
+    used = tracker.use_artifact("mod-data:latest", type="dataset")
+    assert used.name.startswith("mod-data") and tracker.log_model.__doc__ == tracker.Run.log_model.__doc__
+    run.finish()
+
+
+def test_a_registered_model_name_may_hold_spaces(make_run, store, data):
+    """W&B's registry names models like "MNIST Classifier"; artifact names themselves stay strict."""
+    run = make_run()
+    art = tracker.Artifact("clf", "model")
+    art.add_file(str(data / "train.csv"))
+    run.log_artifact(art)
+    run.link_artifact(art, "model-registry/MNIST Classifier", aliases=["production"])
+    got = run.use_artifact("model-registry/MNIST Classifier:production", type="model")
+    assert got.name.startswith("MNIST Classifier")
+    with pytest.raises(UsageError, match="not valid"):
+        tracker.Artifact("MNIST Classifier", "model")
+    with pytest.raises(UsageError, match="not valid"):
+        run.link_artifact(art, "model-registry/ padded ")

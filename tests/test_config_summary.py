@@ -169,3 +169,12 @@ def test_config_static_and_to_html(make_run, store):
     run.finish()
     read = tracker.Api(dir=store).run(run.path)
     assert "loss" in read.to_html() and read.to_html(hidden=True) == ""
+
+
+def test_a_simple_namespace_is_a_config(make_run):
+    """W&B's example scripts keep their defaults in a types.SimpleNamespace and pass it as the config."""
+    from types import SimpleNamespace
+
+    run = make_run(config=SimpleNamespace(lr=0.1, model="resnet"))
+    run.config.update(SimpleNamespace(epochs=3))
+    assert dict(run.config) == {"lr": 0.1, "model": "resnet", "epochs": 3}

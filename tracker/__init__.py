@@ -212,7 +212,23 @@ def load_ipython_extension(ipython: Any) -> None:
     register(ipython)
 
 
+#: Run methods W&B also offers as module functions (``wandb.log_artifact(...)``): they act on the
+#: current run, and say so when there is none.
+_RUN_FUNCTIONS = ("log_artifact", "use_artifact", "log_model", "use_model", "link_model", "link_artifact",
+                  "log_code", "upsert_artifact", "finish_artifact")
+
+
 def __getattr__(name: str) -> Any:
+    if name in _RUN_FUNCTIONS:
+        import functools
+
+        method = getattr(Run, name)
+
+        @functools.wraps(method)
+        def on_current_run(*args: Any, **kwargs: Any) -> Any:
+            return getattr(_current(f"{name}()"), name)(*args, **kwargs)
+
+        return on_current_run
     # Module attributes that follow the current run, as in W&B (tracker.run, tracker.config, ...).
     if name in ("run", "config", "summary"):
         run = _state.current

@@ -10,9 +10,13 @@ stands in for torchvision's MNIST download and for the LightGBM example's ``requ
 data, and data files the scripts read from disk are written beside them. The scripts' own
 arguments make them short (fewer epochs); their ``time.sleep`` calls are kept.
 
-Not run, and why (the note on issue 14 has the list): the DDP example needs NCCL (GPUs); the Keras
-CNN example imports ``keras.utils.np_utils``, gone from Keras 3; the XGBoost housing example passes
-``callbacks=`` to ``fit``, which XGBoost 2 removed, and downloads its data with scikit-learn.
+Not run, and why (the note on issue 14 has the list): the DDP example needs NCCL and CUDA (it
+calls ``.cuda()``); the Keras CNN example imports ``keras.utils.np_utils``, gone from Keras 3; the
+XGBoost housing example passes ``callbacks=`` to ``fit``, which XGBoost 2 removed, and downloads its
+data with scikit-learn. The eval-tables example (``wandb-automations``) needs timm, hence the real
+torchvision: it is skipped where they do not import (with the CPU build of torch used here,
+torchvision from PyPI does not load; ``pip install torch==2.14.1 torchvision==0.29.1 timm`` in
+another environment runs it).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ import tracker
 from tests.conftest import PYTHON, python_env
 
 EXAMPLES = os.environ.get("TRACKER_WANDB_EXAMPLES")
+#: the interpreter the scripts run with (default this one): another environment's, e.g. one with timm
+SCRIPT_PYTHON = os.environ.get("TRACKER_EXAMPLES_PYTHON") or PYTHON
 SHIMS = Path(__file__).parent / "example_shims"
 
 pytestmark = [pytest.mark.slow,
@@ -49,7 +55,7 @@ def run_example(rel: str, tmp_path: Path, *args: str, env: dict[str, str] | None
     script = work / src.name
     environment = python_env(TRACKER_DIR=str(tmp_path / "store"), MPLBACKEND="Agg", **(env or {}))
     environment["PYTHONPATH"] = os.pathsep.join([str(SHIMS), environment["PYTHONPATH"]])
-    out = subprocess.run([PYTHON, str(script), *args], cwd=work, env=environment, capture_output=True, text=True,
+    out = subprocess.run([SCRIPT_PYTHON, str(script), *args], cwd=work, env=environment, capture_output=True, text=True,
                          timeout=timeout)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "Traceback" not in out.stderr, out.stderr[-3000:]
@@ -116,9 +122,30 @@ def test_pytorch_cnn_mnist(tmp_path):
     (run,) = runs(tmp_path)
     history = run.history(keys=["Test Accuracy", "Test Loss"])
     assert len(history) == 2
-    assert len(run.media(key="Examples")) == 2 * 2  # one example image a test batch (128 / 64), each epoch
+    assert len(run.media(key="Examples")) == 2 * 4  # one example image a test batch (256 / 64), each epoch
     assert run.model_graphs() and run.media(key="gradients/fc2.weight")  # wandb.watch(model)
     assert run.config["epochs"] == 2 and run.config["lr"] == 0.01
+
+
+def test_eval_tables(tmp_path):
+    """wandb-automations: train.py logs a model and links it to the registry's "MNIST Classifier";
+    eval.py uses it from the registry and logs a Table of images, labels, predictions and scores."""
+    check = subprocess.run([SCRIPT_PYTHON, "-c", "import timm, torchvision"], capture_output=True, timeout=120)
+    if check.returncode:
+        pytest.skip("timm and the real torchvision do not import here (see the module's docstring)")
+    run_example("examples/wandb-automations/train.py", tmp_path, "--batch_size=2", "--model_name=resnet10t",
+                "--link_model", timeout=600)
+    run_example("examples/wandb-automations/eval.py", tmp_path, timeout=600)
+    found = {r.job_type: r for r in runs(tmp_path, "wandb_automations")}
+    assert set(found) == {"train", "eval"}
+    train, evaluation = found["train"], found["eval"]
+    assert len(train.history(keys=["train_loss"])) == 70 + 1
+    (table,) = evaluation.media(key="predictions")
+    frame = table.load()
+    assert list(frame.columns[:3]) == ["image", "label", "pred"] and len(frame) == 256
+    assert "val_acc" in evaluation.summary
+    registered = tracker.Api(dir=tmp_path / "store").artifact("model-registry/MNIST Classifier:latest")
+    assert registered.type == "model" and [a.id for a in evaluation.used_artifacts()]
 
 
 def test_lightgbm_regression(tmp_path):

@@ -978,7 +978,9 @@ def load(root: str, project: str, name: str, version: int) -> Artifact:
     if info is None:
         raise ArtifactNotFoundError(f"artifact {project}/{name}:v{version} does not exist in {root}")
     art = Artifact.__new__(Artifact)
-    Artifact.__init__(art, name, info["type"], info.get("description"), None)
+    stored = name.replace(" ", "_") if project == registry.REGISTRY_PROJECT else name  # a portfolio may hold spaces
+    Artifact.__init__(art, stored, info["type"], info.get("description"), None)
+    art._name = name
     art._metadata = info.get("metadata") or {}
     art._tags = list(info.get("tags") or [])
     ttl = info.get("ttl")

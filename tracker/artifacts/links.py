@@ -16,7 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-REGISTRY_PROJECT = "model-registry"
+REGISTRY_PROJECT = registry.REGISTRY_PROJECT
 
 
 def link(artifact: Any, target_path: str, aliases: list[str] | None, default_project: str,
@@ -35,7 +35,7 @@ def link(artifact: Any, target_path: str, aliases: list[str] | None, default_pro
         project, portfolio = parts
     else:
         raise UsageError(f"target_path {target_path!r} is not [project/]portfolio")
-    registry.check_artifact_name(portfolio, "portfolio name")
+    registry.check_artifact_name(portfolio, "portfolio name", spaces=True)
     root = artifact._root
     source = f"{artifact.project}/{artifact.collection}:v{artifact._version}"
     cdir = registry.collection_dir(root, project, portfolio)

@@ -27,21 +27,25 @@ if TYPE_CHECKING:
     from typing import Any
 
 RESERVED_TYPE_PREFIXES = ("wandb-", "tracker-")
+REGISTRY_PROJECT = "model-registry"  # the local model registry: its portfolios may hold spaces
 RESERVED_TYPES = ("job",)
 STALE_CLAIM_SECONDS = 3600.0
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 
-def check_artifact_name(name: str, what: str = "artifact name") -> str:
-    """Letters, digits, ``_``, ``-`` and ``.``; 1-128 characters, not starting with ``.``.
+def check_artifact_name(name: str, what: str = "artifact name", spaces: bool = False) -> str:
+    """Letters, digits, ``_``, ``-`` and ``.``; 1-128 characters, not starting with ``.``. With
+    ``spaces``, also spaces inside (a registered model, a portfolio, is named like "MNIST Classifier",
+    as in W&B's registry).
 
     Raises:
         UsageError: naming the value and what is allowed.
     """
-    if not isinstance(name, str) or not 0 < len(name) <= 128 or not _NAME_CHARS.issuperset(name) or name[0] == ".":
-        raise UsageError(
-            f"{what} {name!r} is not valid: use 1-128 letters, digits, '_', '-' or '.' (not first)"
-        )
+    chars = _NAME_CHARS | {" "} if spaces else _NAME_CHARS
+    if (not isinstance(name, str) or not 0 < len(name) <= 128 or not chars.issuperset(name) or name[0] == "."
+            or name != name.strip()):
+        allowed = "letters, digits, spaces inside, '_', '-' or '.'" if spaces else "letters, digits, '_', '-' or '.'"
+        raise UsageError(f"{what} {name!r} is not valid: use 1-128 {allowed} (not '.' first)")
     return name
 
 
@@ -246,7 +250,7 @@ def parse_ref(ref: str, default_project: str | None) -> tuple[str, str, str]:
     else:
         raise UsageError(f"artifact reference {ref!r} is not [project/]name[:alias]")
     layout.check_name(project, "project name")
-    check_artifact_name(name)
+    check_artifact_name(name, spaces=project == REGISTRY_PROJECT)
     return project, name, alias or "latest"
 
 

@@ -36,16 +36,23 @@ def _as_mapping(data: Any, what: str) -> Mapping[str, Any]:
         return {}
     if isinstance(data, Mapping):
         return data
-    if is_instance_without_import(data, "argparse", "Namespace"):
+    if is_instance_without_import(data, "argparse", "Namespace") or _simple_namespace(data):
         return vars(data)
     import dataclasses
 
     if dataclasses.is_dataclass(data) and not isinstance(data, type):
         return dataclasses.asdict(data)
     raise ConfigError(
-        f"{what} takes a dict, an argparse.Namespace or a dataclass instance, "
+        f"{what} takes a dict, an argparse.Namespace, a types.SimpleNamespace or a dataclass instance, "
         f"not a {type_name(data)}"
     )
+
+
+def _simple_namespace(data: Any) -> bool:
+    """A ``types.SimpleNamespace`` (W&B's examples pass their defaults as one)."""
+    import types
+
+    return isinstance(data, types.SimpleNamespace)
 
 
 def _pairs(data: Any, what: str, problem: Problem) -> list[tuple[Any, Any]]:
@@ -61,14 +68,14 @@ def _pairs(data: Any, what: str, problem: Problem) -> list[tuple[Any, Any]]:
     read: Callable[[], list[tuple[Any, Any]]]
     if isinstance(data, Mapping):
         read = lambda: list(data.items())  # noqa: E731
-    elif is_instance_without_import(data, "argparse", "Namespace"):
+    elif is_instance_without_import(data, "argparse", "Namespace") or _simple_namespace(data):
         read = lambda: list(vars(data).items())  # noqa: E731
     else:
         import dataclasses
 
         if not (dataclasses.is_dataclass(data) and not isinstance(data, type)):
             raise ConfigError(
-                f"{what} takes a dict, an argparse.Namespace or a dataclass instance, "
+                f"{what} takes a dict, an argparse.Namespace, a types.SimpleNamespace or a dataclass instance, "
                 f"not a {type_name(data)}"
             )
         fields = dataclasses.fields(data)

@@ -14,6 +14,19 @@ class Compose:
         return x
 
 
+class Resize:
+    def __init__(self, size, antialias=True):
+        self.size = (size, size) if isinstance(size, int) else tuple(size)
+
+    def __call__(self, image):
+        return image.resize(self.size[::-1])
+
+
+class RandomHorizontalFlip:
+    def __call__(self, image):
+        return image
+
+
 class ToTensor:
     def __call__(self, image):
         array = np.asarray(image, dtype=np.float32) / 255.0
