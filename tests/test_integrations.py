@@ -449,7 +449,7 @@ class Tiny(pl.LightningModule):
 
 g = torch.Generator().manual_seed(0)
 data = torch.utils.data.TensorDataset(torch.randn(64, 4, generator=g), torch.randn(64, 1, generator=g))
-logger = TrackerLogger(project="ddp", id="ddp-run", dir=sys.argv[1],
+logger = TrackerLogger(project="ddp", id=sys.argv[2] or None, dir=sys.argv[1],
                        settings={"quiet": True, "stats_sampling_interval": 0.2, "flush_interval": 0.05})
 trainer = pl.Trainer(max_epochs=2, accelerator="cpu", devices=2, strategy="ddp", logger=logger, log_every_n_steps=1,
                      enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
@@ -458,9 +458,11 @@ trainer.fit(Tiny(), torch.utils.data.DataLoader(data, batch_size=8))
 
 
 @pytest.mark.slow
-def test_lightning_ddp_keeps_every_ranks_system_metrics_and_console_with_a_label(store, tmp_path):
+@pytest.mark.parametrize("given_id", ["ddp-run", ""], ids=["id-given", "id-from-rank-0"])
+def test_lightning_ddp_keeps_every_ranks_system_metrics_and_console_with_a_label(given_id, store, tmp_path):
     """Real DDP (two CPU processes, gloo): rank 0 logs the metrics, and rank 1 joins the same run
-    in shared mode, its system metrics and console lines labelled rank_1."""
+    in shared mode, its system metrics and console lines labelled rank_1; without an id given,
+    rank 0 hands its run's id to rank 1."""
     import subprocess
     import sys
 
@@ -468,14 +470,15 @@ def test_lightning_ddp_keeps_every_ranks_system_metrics_and_console_with_a_label
 
     script = tmp_path / "ddp_fit.py"
     script.write_text(DDP_SCRIPT)
-    out = subprocess.run([sys.executable, str(script), str(store)], cwd=tmp_path, env=python_env(),
+    out = subprocess.run([sys.executable, str(script), str(store), given_id], cwd=tmp_path, env=python_env(),
                          capture_output=True, text=True, timeout=240)
     assert out.returncode == 0, out.stderr[-4000:]
-    run = tracker.Api(dir=store).run("ddp/ddp-run")
+    (run,) = tracker.Api(dir=store).runs("ddp")
+    assert run.id == (given_id or run.id)
     assert run.config["lr"] == 0.1
     steps, _ = _column(run.history(), "train/loss")
     assert steps == list(range(8))  # 64 samples / 2 ranks / batch 8 = 4 steps an epoch, logged by rank 0 only
-    system = tracker.Api(dir=store).sql("SELECT DISTINCT key FROM system WHERE run_id = 'ddp-run'")["key"].tolist()
+    system = tracker.Api(dir=store).sql("SELECT DISTINCT key FROM system WHERE run_id = ?", [run.id])["key"].tolist()
     assert any(k.startswith("rank_0/") for k in system) and any(k.startswith("rank_1/") for k in system)
     streams = {r["stream"] for r in run.logs(n=None) if "batch" in r["text"]}
     assert streams == {"rank_0/stdout", "rank_1/stdout"}

@@ -85,6 +85,7 @@ class TrackerLoggerCore:
         self._init_kwargs = kwargs
         self._checkpoint_callback: Any = None
         self._logged: dict[str, float] = {}  # checkpoint path -> the mtime it was logged at
+        self._id_shared = False  # the run id was given to every DDP rank (see save)
 
     # --- Lightning's logger interface ------------------------------------------------------
     @property
@@ -115,7 +116,7 @@ class TrackerLoggerCore:
         or ``TRACKER_RUN_ID`` / ``WANDB_RUN_ID`` set for the job), this process joins rank 0's run in
         ``mode="shared"`` with the label ``rank_<r>``: its system metrics and console lines are kept
         in the run beside rank 0's. Its metrics are not logged (rank 0 logs the trainer's)."""
-        if self._experiment is not None:
+        if self._experiment is not None and not isinstance(self._experiment, _NoRun):
             return self._experiment
         run_id = self._id or os.environ.get("TRACKER_RUN_ID") or os.environ.get("WANDB_RUN_ID")
         if not run_id:
@@ -205,6 +206,32 @@ class TrackerLoggerCore:
         if _rank() != 0:
             return
         self.experiment.watch(model, log=log, log_freq=log_freq, log_graph=log_graph)
+
+    def save(self) -> None:
+        """Lightning calls this on every rank once the process group is set up (after logging the
+        hyperparameters): the first time, rank 0 gives its run's id to the other ranks (one
+        ``broadcast_object_list``), so that they join the run with their labels even when no id
+        was given."""
+        super_save = getattr(super(), "save", None)
+        if super_save is not None:
+            super_save()
+        if self._id_shared:
+            return
+        self._id_shared = True
+        if os.environ.get("TRACKER_RUN_ID") or os.environ.get("WANDB_RUN_ID"):
+            return  # every rank knows it already
+        try:
+            import torch.distributed as dist
+        except ImportError:
+            return
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+            return
+        rank = dist.get_rank()
+        box = [getattr(self.experiment, "id", None) if rank == 0 else None]
+        dist.broadcast_object_list(box, src=0)
+        if rank != 0 and box[0]:
+            self._id = str(box[0])
+            self._rank_run(rank)
 
     def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
         """Checkpoints as model artifacts: every one at once with ``log_model="all"`` (or when the
