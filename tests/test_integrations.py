@@ -258,6 +258,9 @@ def test_keras_callback_logs_epochs_batches_the_model_tree_and_checkpoints(store
     rows = {r["name"]: r for r in graph["modules"]}
     assert rows["hidden"]["type"] == "Dense" and rows["hidden"]["total_params"] == 4 * 8 + 8
     assert rows["hidden"]["output_shape"] == [None, 8] and rows["(model)"]["total_params"] == 49
+    from tracker.ui.model_view import tree_html
+
+    assert "(None, 8)" in tree_html(graph)  # the Model tab shows the batch dimension as Keras does
     api = tracker.Api(dir=store)
     best = api.artifact(f"keras/model-{run.id}:best")
     assert best.metadata["monitor"] == "val_loss"

@@ -31,8 +31,9 @@ def _count(n: Any) -> str:
 def _shape(shape: Any) -> str:
     if shape is None:
         return ""
-    if isinstance(shape, list) and all(isinstance(x, int) for x in shape):
-        return "(" + ", ".join(map(str, shape)) + ")"
+    if isinstance(shape, list) and all(isinstance(x, int) or x is None for x in shape):
+        # a dimension not known until the data comes (Keras's batch): None, as Keras's summary shows it
+        return "(" + ", ".join("None" if x is None else str(x) for x in shape) + ")"
     if isinstance(shape, list):
         return "[" + ", ".join(_shape(s) for s in shape) + "]"
     if isinstance(shape, dict):
