@@ -15,6 +15,14 @@ if ! command -v chromium >/dev/null 2>&1; then  # browser tests run Debian's chr
     exit 1
   fi
 fi
+if ! command -v java >/dev/null 2>&1; then  # Spark's test (tests/test_engines.py) runs pyspark on a JRE
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+  else
+    echo "the Spark test needs a JRE: sudo apt-get install openjdk-17-jre-headless" >&2
+    exit 1
+  fi
+fi
 .venv/bin/ruff check tracker tests bench
 .venv/bin/mypy
 .venv/bin/lint-imports --no-cache
