@@ -21,10 +21,11 @@ SCRIPT = textwrap.dedent("""
     run = wandb.init(project="ddp", id="shared1", dir=store, settings=settings,
                      config={"lr": 0.1, "world": 4} if rank == 0 else None)
     assert run.primary == (rank == 0)
-    for step in range(20):
+    for step in range(20 + 7 * rank):  # each process its own number of segments (a flush a step)
         run.log({f"rank{rank}/loss": 1.0 / (step + 1) + rank, "epoch": step // 5})
         print(f"rank {rank} step {step}")
-        time.sleep(0.03)
+        run.flush()
+        time.sleep(0.01)
     if rank == 0:
         run.summary["best"] = 0.5
         time.sleep(1.0)  # the others finish first, as DDP ranks usually do
@@ -50,16 +51,17 @@ def test_four_processes_write_one_run_with_labels(tmp_path):
     assert run.summary["best"] == 0.5 and "ignored" not in run.summary
     history = run.history()
     for rank in range(4):
+        n = 20 + 7 * rank
         points = history.dropna(subset=[f"rank{rank}/loss"])
-        assert points["_step"].tolist() == list(range(20)), rank  # every process's own steps, none lost
-        assert points[f"rank{rank}/loss"].tolist() == pytest.approx([1 / (s + 1) + rank for s in range(20)])
+        assert points["_step"].tolist() == list(range(n)), rank  # every process's own steps, none lost
+        assert points[f"rank{rank}/loss"].tolist() == pytest.approx([1 / (s + 1) + rank for s in range(n)])
     system = tracker.Api(dir=store).sql("SELECT DISTINCT key FROM system WHERE run_id = 'shared1'")["key"].tolist()
     for rank in range(4):
         assert any(k.startswith(f"rank_{rank}/") for k in system), (rank, system)
     lines = run.logs(n=None)
     for rank in range(4):
         mine = [r["text"] for r in lines if r["stream"] == f"rank_{rank}/stdout"]
-        assert mine == [f"rank {rank} step {s}" for s in range(20)], rank
+        assert mine == [f"rank {rank} step {s}" for s in range(20 + 7 * rank)], rank
     assert run.metadata.get("label") == "rank_0"  # the primary's own facts
 
 

@@ -203,3 +203,23 @@ def test_strict_mode_raises_a_writer_failure_at_the_next_log(make_run, monkeypat
         return False
 
     wait_until(log_raises_it, message="a log() that raises the writer thread's failure")
+
+
+def test_the_finish_compaction_never_spans_a_segment_it_does_not_merge(tmp_path):
+    """A resumed run: the first session left a merge and two small segments, the second a merge and
+    one small one; the finish merges only small segments next to each other (a merge named 4..14
+    would have hidden the second session's 6..13 from every reader)."""
+    import os
+
+    settings = {"quiet": True, "strict": True, "disable_stats": True, "console": "off", "compaction_fanin": 4}
+    store = tmp_path / "store"
+    for steps, resume in ((6, None), (9, "allow")):
+        run = tracker.init(project="p", id="r", dir=store, resume=resume, settings=settings, reinit="create_new")
+        for i in range(steps):
+            run.log({"x": float(i)})
+            run.flush()
+        run.finish()
+    names = sorted(os.listdir(store / "p" / "r" / "scalars"))
+    history = tracker.Api(dir=store).run("p/r").history(keys=["x"])
+    assert history["_step"].tolist() == list(range(15)), names
+    assert history["x"].tolist() == [float(i) for i in range(6)] + [float(i) for i in range(9)]

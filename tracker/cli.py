@@ -156,6 +156,20 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0 if results else 1
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    from tracker.sync import sync
+
+    if bool(args.to) == bool(args.source):
+        raise UsageError("tracker sync takes --to DEST (from this store) or --from SRC (into this store)")
+    local = _api(args).root
+    src, dst = (local, args.to) if args.to else (args.source, local)
+    result = sync(src, dst, project=args.project, delete=not args.keep, progress=not args.no_progress)
+    print(f"synced {src} -> {dst}: {result.copied} files copied ({result.bytes / 1e6:.1f} MB), "
+          f"{result.unchanged} already there, {result.removed} replaced segments removed, "
+          f"{len(result.runs)} runs updated")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "tensorboard":
         from tracker.importers.tensorboard import export_tensorboard
@@ -259,6 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dest", nargs="?", default=None, help="output folder (same as --out)")
     p.add_argument("--format", choices=(*EXPORT_FORMATS, "tensorboard"), default="parquet")
     p.add_argument("--out", default=None, help="output folder (default PROJECT-export)")
+    p = add("sync", cmd_sync, "copy runs and artifacts that changed to another store (--to) or from one (--from): "
+            "a folder, file:// or s3://bucket/prefix")
+    p.add_argument("--to", default=None, help="the destination store (from this one)")
+    p.add_argument("--from", dest="source", default=None, help="the source store (into this one)")
+    p.add_argument("--project", default=None, help="only this project's runs and artifacts")
+    p.add_argument("--keep", action="store_true", help="keep segments the source merged away (default: removed)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p = add("import", cmd_import, "import runs of W&B (offline runs), TensorBoard (a log folder) or MLflow "
             "(a mlruns/ folder or a sqlite:/// URI)")
     p.add_argument("tool", choices=("wandb", "tensorboard", "mlflow"))

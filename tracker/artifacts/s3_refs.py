@@ -13,8 +13,6 @@ warning. ``download`` reads the objects again.
 from __future__ import annotations
 
 import hashlib
-import os
-from urllib.parse import urlparse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,19 +23,10 @@ CHUNK = 1 << 20
 
 
 def filesystem() -> Any:
-    """An S3 file system configured from the standard AWS environment."""
-    import pyarrow.fs as pafs
+    """An S3 file system configured from the standard AWS environment (see :mod:`tracker.store.remote`)."""
+    from tracker.store.remote import s3_filesystem
 
-    kwargs: dict[str, Any] = {}
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    if endpoint:
-        parsed = urlparse(endpoint if "://" in endpoint else f"https://{endpoint}")
-        kwargs["endpoint_override"] = parsed.netloc + parsed.path.rstrip("/")
-        kwargs["scheme"] = parsed.scheme or "https"
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if region:
-        kwargs["region"] = region
-    return pafs.S3FileSystem(**kwargs)
+    return s3_filesystem()
 
 
 def split(uri: str) -> str:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 #: Points per segment written at a flush, and per batch when merging: bounds the writer's memory.
 SEGMENT_POINTS = 1 << 18
+SEQ_BLOCK = 10**7  # sequence numbers a writer of a shared run claims for itself (see StreamWriter.claim_block)
 
 
 class StreamWriter:
@@ -43,6 +44,7 @@ class StreamWriter:
         self.pending_points = 0
         self.written_points = 0
         self.next_seq = self._first_free_seq()
+        self.shared = False  # see claim_block
         # own segments by level: level L holds merges of fanin**L level-0 segments
         self.levels: list[list[tuple[int, int, str]]] = [[]]
         self.on_batch: Callable[[dict[str, Any], segments.KeyTable], None] | None = None
@@ -51,6 +53,23 @@ class StreamWriter:
         #: merge only this writer's segments at the end (a shared run: other processes write the
         #: same stream now, and their segments are theirs to merge)
         self.own_only = False
+
+    def claim_block(self) -> None:
+        """In a shared run: take a block of sequence numbers of this writer's own, so that its
+        segments' ranges never overlap another live writer's (a reader takes a segment whose range
+        lies inside another's as merged into it). Blocks of ``SEQ_BLOCK`` numbers are claimed by
+        creating ``.seqblock-<n>`` exclusively (no lock: a clash takes the next block)."""
+        os.makedirs(self.dir, exist_ok=True)
+        n = max(1, -(-self._first_free_seq() // SEQ_BLOCK))
+        while True:
+            try:
+                fd = os.open(os.path.join(self.dir, f".seqblock-{n}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                n += 1
+                continue
+            os.close(fd)
+            self.next_seq = n * SEQ_BLOCK
+            return
 
     def _first_free_seq(self) -> int:
         seqs = [p[1] for n in layout.list_segments(self.dir) if (p := layout.parse_segment(n))]
@@ -147,12 +166,19 @@ class StreamWriter:
             m4.remove_orphan_pyramids(self.dir, names)
         if len(names) <= self.fanin:
             return
-        parsed = [(p[0], p[1], n) for n in names if (p := layout.parse_segment(n))]
-        small = [f for f in parsed if f[1] - f[0] + 1 < self.fanin]
-        if len(small) < 2:
-            return
-        merged = self._merge(small)
-        self.levels = [[], [merged]]
+        parsed = sorted((p[0], p[1], n) for n in names if (p := layout.parse_segment(n)))
+        # runs of small segments next to each other: a merge is named by its whole range, and readers
+        # take a range as covering every segment inside it, so a merge must never span a segment it
+        # does not contain (an earlier session's merge between two sessions' small segments)
+        groups: list[list[tuple[int, int, str]]] = [[]]
+        for seg in parsed:
+            if seg[1] - seg[0] + 1 < self.fanin:
+                groups[-1].append(seg)
+            elif groups[-1]:
+                groups.append([])
+        merged = [self._merge(g) for g in groups if len(g) >= 2]
+        if merged:
+            self.levels = [[], merged]
 
     def _merge(self, files: list[tuple[int, int, str]]) -> tuple[int, int, str]:
         """Stream ``files`` into one segment named by their whole range, then delete them.
@@ -266,6 +292,13 @@ class RunWriter:
         for stream in self.streams.values():
             stream.on_problem = reporter.background_problem
             stream.own_only = shared
+            if shared:
+                try:
+                    stream.claim_block()
+                except OSError as exc:  # an unwritable store: said once by the first write too
+                    reporter.background_problem(("seq-block",), f"no sequence block claimed in {stream.dir} "
+                                                f"({exc.strerror or exc}): segments of other processes may hide "
+                                                "this one's")
         self.dropped_points = 0
         self._wake = threading.Event()
         self._closing = False
