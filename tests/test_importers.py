@@ -184,6 +184,8 @@ for lr in (0.1, 0.01):
         for step in range(5):
             mlflow.log_metric("loss", lr / (step + 1), step=step)
         mlflow.log_metric("auc", 0.8, step=4)
+        for sample in range(3):  # what log_system_metrics=True writes
+            mlflow.log_metric("system/cpu_utilization_percentage", 10.0 + sample, step=sample)
         with open("model.txt", "w") as fh:
             fh.write("weights")
         mlflow.log_artifact("model.txt", artifact_path="model")
@@ -215,6 +217,10 @@ def test_mlflow_runs_import_from_a_file_store_and_a_sqlite_database(kind, store,
     assert history["_step"].tolist() == [0, 1, 2, 3, 4]
     assert history["loss"].tolist() == pytest.approx([0.1 / (s + 1) for s in range(5)])
     assert run.summary["auc"] == 0.8 and run.summary["loss"] == pytest.approx(0.02)
+    assert "system/cpu_utilization_percentage" not in run.history().columns
+    cpu = api.sql("SELECT step, value FROM system WHERE run_id = ? AND key = 'cpu_utilization_percentage' "
+                  "ORDER BY step", [ids[0]])
+    assert cpu["value"].tolist() == [10.0, 11.0, 12.0]
     assert "model/model.txt" in {f["name"] for f in run.files()}
     broken = [r for r in api.runs("churn") if r.name == "broken"]
     assert broken and broken[0].state == "failed"

@@ -8,7 +8,8 @@ time, state (``FINISHED`` -> finished, ``FAILED`` -> failed, ``KILLED`` -> kille
 crashed unless recent), user and source. Params become the config (numbers and booleans as such:
 MLflow stores every param as text), metrics the history at their steps with their timestamps (one
 row per step, at the step's latest timestamp), the latest value of each metric the summary, the
-description (``mlflow.note.content``) the notes, user tags run tags (``key:value``, and the config's
+description (``mlflow.note.content``) the notes, MLflow's system metrics (``system/*``, from
+``log_system_metrics``) the system metrics, user tags run tags (``key:value``, and the config's
 ``mlflow_tags`` key), and the run's artifacts (when they are local files) its files. Deleted runs
 and experiments (``lifecycle_stage = deleted``) are left out.
 """
@@ -102,13 +103,19 @@ def _finish(src: SourceRun, points: list[tuple[str, float, float, int]], status:
     src.ended_at = end_ms / 1000 if isinstance(end_ms, (int, float)) and end_ms else None
     by_step: dict[int, list[Any]] = {}
     latest: dict[str, tuple[int, float, float]] = {}
+    system: dict[int, list[Any]] = {}
     for key, value, ts, step in points:
+        if key.startswith("system/"):  # MLflow's system metrics (log_system_metrics): the system stream
+            sample = system.setdefault(int(step), [ts / 1000, {}])
+            sample[1][key[len("system/"):]] = value
+            continue
         row = by_step.setdefault(int(step), [0.0, {}])
         row[0] = max(row[0], ts / 1000)
         row[1][key] = value
         if key not in latest or (step, ts) >= latest[key][:2]:
             latest[key] = (step, ts, value)
     src.summary.update({k: v[2] for k, v in latest.items()})
+    src.system = [(n, at, values) for n, (at, values) in sorted(system.items())]
     ordered = sorted(by_step.items())
     src.rows = lambda: ((step, at, data) for step, (at, data) in ordered)
     if artifacts and os.path.isdir(artifacts):
