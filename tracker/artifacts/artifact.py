@@ -407,7 +407,7 @@ class Artifact:
 
         prefix = s3_refs.split(uri)
         try:
-            fs = s3_refs.filesystem()
+            fs = s3_refs.s3_filesystem()
             found = s3_refs.list_objects(fs, uri, max_objects)
             if not found:
                 raise UsageError(f"add_reference: no object at or under {uri}")

@@ -14,19 +14,14 @@ from __future__ import annotations
 
 import hashlib
 
+from tracker.store.remote import s3_filesystem
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
 CHUNK = 1 << 20
-
-
-def filesystem() -> Any:
-    """An S3 file system configured from the standard AWS environment (see :mod:`tracker.store.remote`)."""
-    from tracker.store.remote import s3_filesystem
-
-    return s3_filesystem()
 
 
 def split(uri: str) -> str:
@@ -69,7 +64,7 @@ def digest(fs: Any, path: str, size: int, mtime: Any, checksum: bool,
 
 def fetch(uri: str, dest: str) -> str:
     """Copy the object at ``uri`` to the path ``dest``; the SHA-256 of what was written."""
-    fs = filesystem()
+    fs = s3_filesystem()
     h = hashlib.sha256()
     with fs.open_input_stream(split(uri)) as stream, open(dest, "wb") as out:
         while chunk := stream.read(CHUNK):

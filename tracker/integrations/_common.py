@@ -100,6 +100,17 @@ def log_model_file(run: Any, path: str, name: str, aliases: list[str], metadata:
     return run.log_artifact(artifact, aliases=aliases)
 
 
+def log_saved_model(run: Any, filename: str, save: Callable[[str], Any], metadata: dict[str, Any]) -> Any:
+    """Save a model with ``save(path)`` into a temporary folder as ``filename`` and log that file as
+    the ``model-<run id>`` artifact (alias ``latest``)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="tracker-model-") as folder:
+        path = os.path.join(folder, filename)
+        save(path)
+        return log_model_file(run, path, f"model-{run.id}", ["latest"], metadata)
+
+
 def importance_plot(names: list[str], values: list[float], title: str = "Feature Importance") -> Any:
     """A bar chart of feature importances, largest first (``tracker.plot.bar``)."""
     from tracker.media import Table

@@ -20,13 +20,10 @@ W&B's names: ``wandb_callback`` and ``log_summary`` (also ``tracker.lightgbm.*``
 
 from __future__ import annotations
 
-import os
-import tempfile
-
 from tracker.integrations._common import (
     guarded,
     importance_plot,
-    log_model_file,
+    log_saved_model,
     plain_params,
     require,
     run_or_init,
@@ -99,11 +96,8 @@ def _log_summary(booster: Any, feature_importance: bool, save_model_checkpoint: 
         if names:
             run.log({"Feature Importance": importance_plot(names, values)}, commit=False)
     if save_model_checkpoint:
-        with tempfile.TemporaryDirectory(prefix="tracker-lgb-") as folder:
-            path = os.path.join(folder, "model.txt")
-            booster.save_model(path)
-            log_model_file(run, path, f"model-{run.id}", ["latest"],
-                           {"framework": "lightgbm", "num_trees": int(booster.num_trees())})
+        log_saved_model(run, "model.txt", booster.save_model,
+                        {"framework": "lightgbm", "num_trees": int(booster.num_trees())})
     run.flush()
 
 

@@ -23,10 +23,8 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 
-from tracker.integrations._common import guarded, importance_plot, log_model_file, require, run_or_init
+from tracker.integrations._common import guarded, importance_plot, log_saved_model, require, run_or_init
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -117,11 +115,8 @@ class TrackerCallback(xgb.callback.TrainingCallback):  # type: ignore[misc, name
                                                                 f"Feature Importance ({self.importance_type})")},
                         commit=False)
         if self.log_model:
-            with tempfile.TemporaryDirectory(prefix="tracker-xgb-") as folder:
-                path = os.path.join(folder, "model.json")
-                model.save_model(path)
-                log_model_file(run, path, f"model-{run.id}", ["latest"],
-                               {"framework": "xgboost", "num_boosted_rounds": int(model.num_boosted_rounds())})
+            log_saved_model(run, "model.json", model.save_model,
+                            {"framework": "xgboost", "num_boosted_rounds": int(model.num_boosted_rounds())})
         run.flush()
         return model
 
