@@ -126,3 +126,15 @@ def test_watch_histograms_stay_off_the_media_tab(make_run, store):
     view = MediaView(tracker.Api(dir=store).run(run.path))
     view.refresh()
     assert list(view.key.options) == ["my/hist"]  # watch's and look-alikes go to the Model tab
+
+
+def test_a_recorded_layer_tree_and_a_watched_model_keep_their_own_graphs(make_run, store):
+    """log_model_tree (a Keras summary) then watch: two graphs, neither overwriting the other."""
+    run = make_run()
+    run.log_model_tree("Sequential", [{"name": "(model)", "type": "Sequential", "depth": 0, "params": 0,
+                                       "total_params": 5, "trainable_params": 5, "output_shape": None}])
+    run.watch(_model(), log=None)
+    run.finish()
+    graphs = tracker.Api(dir=store).run(run.path).model_graphs()
+    assert [g["index"] for g in graphs] == [0, 1]
+    assert graphs[0]["modules"][0]["total_params"] == 5 and graphs[1]["log"] is None  # the tree, then the model

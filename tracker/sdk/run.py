@@ -884,7 +884,7 @@ class Run:
                     continue
                 if any(w.model is model for w in self._watched):
                     continue
-                index = idx + items.index(model) if idx is not None else len(self._watched)
+                index = idx + items.index(model) if idx is not None else len(self._watched) + self._trees
                 prefix = "" if len(items) == 1 and not self._watched else f"graph_{index}."
                 watched = watching.Watched(model, index, log, log_freq, prefix,
                                            emit=lambda data: self.log(data, commit=False),
