@@ -87,6 +87,7 @@ def test_sync_one_project_to_a_bucket_and_back(tmp_path, monkeypatch):
 
 
 def test_sync_needs_one_direction(tmp_path):
-    assert cli.main(["sync", "--dir", str(tmp_path)]) == 2
+    assert cli.main(["sync", "--to", str(tmp_path / "a"), "--from", str(tmp_path / "b"), "--dir", str(tmp_path)]) == 2
+    assert cli.main(["sync", "--dir", str(tmp_path)]) == 0  # a local store: no spool to upload
     with pytest.raises(tracker.UsageError, match="a store is"):
         sync(tmp_path, "gs://elsewhere", progress=False)

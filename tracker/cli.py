@@ -159,14 +159,34 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     from tracker.sync import sync
 
-    if bool(args.to) == bool(args.source):
-        raise UsageError("tracker sync takes --to DEST (from this store) or --from SRC (into this store)")
-    local = _api(args).root
+    if args.to and args.source:
+        raise UsageError("tracker sync takes --to DEST (from this store) or --from SRC (into this store), not both")
+    if not args.to and not args.source:
+        return _upload_leftovers(args)
+    local = _api(args).uri
     src, dst = (local, args.to) if args.to else (args.source, local)
     result = sync(src, dst, project=args.project, delete=not args.keep, progress=not args.no_progress)
     print(f"synced {src} -> {dst}: {result.copied} files copied ({result.bytes / 1e6:.1f} MB), "
           f"{result.unchanged} already there, {result.removed} replaced segments removed, "
           f"{len(result.runs)} runs updated")
+    return 0
+
+
+def _upload_leftovers(args: argparse.Namespace) -> int:
+    """``tracker sync`` alone: upload what dead processes on this host left in their spools for
+    this store's bucket (see tracker.store.spool)."""
+    from tracker.settings import Settings
+    from tracker.store.spool import upload_leftovers
+
+    settings = Settings.load()
+    root = (settings.copy(dir=args.dir) if args.dir else settings).root()
+    if not root.startswith("s3://"):
+        print(f"{root} is a local store: nothing is spooled for it (tracker sync --to DEST copies it)")
+        return 0
+    runs = upload_leftovers(root)
+    for run in runs:
+        print(f"uploaded {run} to {root}")
+    print(f"{len(runs)} run(s) left by ended processes uploaded to {root}")
     return 0
 
 
@@ -274,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=(*EXPORT_FORMATS, "tensorboard"), default="parquet")
     p.add_argument("--out", default=None, help="output folder (default PROJECT-export)")
     p = add("sync", cmd_sync, "copy runs and artifacts that changed to another store (--to) or from one (--from): "
-            "a folder, file:// or s3://bucket/prefix")
+            "a folder, file:// or s3://bucket/prefix; with neither, upload what ended processes left in "
+            "their spools for this store's bucket")
     p.add_argument("--to", default=None, help="the destination store (from this one)")
     p.add_argument("--from", dest="source", default=None, help="the source store (into this one)")
     p.add_argument("--project", default=None, help="only this project's runs and artifacts")

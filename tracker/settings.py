@@ -243,6 +243,7 @@ class Settings:
     ignore_globs: tuple[str, ...] = setting((), "globs, relative to the run's `files/`: files that match are not copied by `run.save`")
     primary: bool = setting(True, "with `mode='shared'`: False for a process that adds to the run its primary process started (`init(id=...)`, W&B's `x_primary`): it writes its own history, media, system metrics and console lines (labelled with `label`), never the config, summary or final state")
     shared_wait: float = setting(60.0, "with `mode='shared'` and `primary=False`: seconds `init` waits for the primary process to create the run", gt=0, unit="seconds")
+    upload_timeout: float = setting(60.0, "with an `s3://` store: seconds `finish` waits for the bucket to take the last files (what is left stays in the spool for `tracker sync`)", gt=0, unit="seconds")
     label: str | None = setting(None, "a label of this process, recorded with the run (W&B's `x_label`)")
     alert_command: str | None = setting(None, "a shell command run for each alert sent by `run.alert`, with `TRACKER_ALERT_TITLE`, `_TEXT`, `_LEVEL`, `_RUN`, `_RUN_DIR` and `_STEP` in its environment (see [logging.md](logging.md))")
     env_vars: tuple[str, ...] = setting((), "names or globs of environment variables recorded in the `Environment` config group (none by default: it may hold secrets)")
@@ -299,7 +300,9 @@ class Settings:
         return out
 
     def root(self) -> str:
-        """The store root as an absolute path."""
+        """The store root: an absolute path, or ``s3://bucket/prefix`` for an object store."""
+        if self.dir and self.dir.lower().startswith("s3://"):
+            return "s3://" + self.dir[5:].strip("/")
         return os.path.realpath(os.path.expanduser(self.dir or "tracker-runs"))
 
     @property

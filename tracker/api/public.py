@@ -37,13 +37,16 @@ class Api:
         settings = Settings.load()
         if dir is not None:
             settings = settings.copy(dir=os.fspath(dir))
-        self.root: str = settings.root()
         self._settings = settings
         #: The store's query object: the one reader every part of tracker reads through.
-        self.query = Query.at(self.root)
+        self.query = Query.at(settings.root())
+        #: The store's folder (for an ``s3://`` root, the local mirror readers read).
+        self.root: str = self.query.root
+        #: The root as given: the folder, or ``s3://bucket/prefix``.
+        self.uri: str = self.query.uri
 
     def __repr__(self) -> str:
-        return f"<tracker.Api {self.root}>"
+        return f"<tracker.Api {self.uri}>"
 
     def projects(self) -> list[str]:
         """The project names in the store."""
@@ -97,7 +100,7 @@ class Api:
         project, run_id = layout.parse_run_path(path)
         doc = self.query.run_doc(project, run_id)
         if doc is None:
-            raise RunNotFoundError(f"no run {project}/{run_id} in {self.root}")
+            raise RunNotFoundError(f"no run {project}/{run_id} in {self.uri}")
         return Run(self, doc)
 
     # --- artifacts -------------------------------------------------------------------------
@@ -110,6 +113,7 @@ class Api:
         from tracker.artifacts import registry
         from tracker.artifacts.artifact import load
 
+        self.query.refresh_artifacts()
         project, coll, version = registry.resolve(self.root, name, None)
         art = load(self.root, project, coll, version)
         if type is not None and art.type != type:
@@ -121,6 +125,7 @@ class Api:
         from tracker.artifacts import registry
         from tracker.artifacts.artifact import load
 
+        self.query.refresh_artifacts()
         project, coll, _ = registry.parse_ref(name, None)
         cdir = registry.collection_dir(self.root, project, coll)
         out = [load(self.root, project, coll, v) for v in registry.committed_versions(cdir)]
@@ -130,6 +135,7 @@ class Api:
         """Collections with their type, version count and aliases."""
         from tracker.artifacts import registry
 
+        self.query.refresh_artifacts()
         out = []
         for proj, coll in registry.list_collections(self.root, project):
             cdir = registry.collection_dir(self.root, proj, coll)
@@ -425,6 +431,7 @@ class Run:
 
     def files(self) -> list[dict[str, Any]]:
         """The run's files (``diff.patch``, ``requirements.txt``, saved code, ...): name, size, path."""
+        self._api.query.refresh_run(self.dir)
         base = os.path.join(self.dir, "files")
         out = []
         for folder, _, names in os.walk(base):
@@ -445,6 +452,7 @@ class Run:
         Raises:
             UsageError: the name escapes the folder (``../``) or names no file.
         """
+        self._api.query.refresh_run(self.dir)
         base = os.path.realpath(os.path.join(self.dir, "files"))
         path = os.path.realpath(os.path.join(base, name))
         if os.path.commonpath([base, path]) != base or not os.path.isfile(path):

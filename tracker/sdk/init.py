@@ -178,6 +178,10 @@ def init(
         return run_d
 
     root = s.root()
+    remote: _Remote | None = None
+    if root.startswith("s3://"):
+        remote = _Remote(s, root, project_name, branch_from)
+        s, root = remote.settings, remote.spool
     try:
         layout.ensure_store(root)
     except OSError as exc:
@@ -191,6 +195,8 @@ def init(
         run = _branch(s, root, project_name, cfg, cfg_group, *branch_from)
     else:
         run = _create_or_resume(s, root, project_name, cfg, cfg_group)
+    if remote is not None:
+        remote.start(run)
     state.add(run, make_current)
     hooks.install()
     from tracker.context import RunContext
@@ -198,7 +204,8 @@ def init(
     run.start_context(RunContext)
     if not s.quiet:
         verb = "resumed" if run.resumed else "started"
-        print(f"tracker: {verb} run {run.name} ({run.path}) in {root}", file=sys.stderr)
+        where = f"{remote.uri} (spooled in {root})" if remote is not None else root
+        print(f"tracker: {verb} run {run.name} ({run.path}) in {where}", file=sys.stderr)
         unused = sorted(set(s.recorded) - {"fork_from", "resume_from"})
         if unused:
             print("tracker: W&B settings with no meaning in a local store, recorded with the run: "
@@ -345,6 +352,100 @@ def _new_run(
     return run
 
 
+class _Remote:
+    """What ``init`` does for a store whose root is ``s3://...`` (see :mod:`tracker.store.spool`): the
+    run is written into a spool folder of its own and uploaded by a thread. A run that is resumed,
+    rewound or forked from is first copied from the bucket into the spool; a new run's id is claimed
+    in the bucket (a conditional write) so two hosts never make the same run."""
+
+    def __init__(self, s: Settings, uri: str, project: str, branch_from: tuple[str, str, int] | None) -> None:
+        from tracker.store import spool
+        from tracker.store.bucket import Bucket
+
+        self.uri = uri
+        self.spool = spool.new_spool(uri)
+        self.bucket = Bucket(uri)
+        # names every process of the store must take once (a shared run's sequence blocks): in the bucket
+        layout.set_claimer(self.spool, lambda key: self.bucket.create(key, b""))
+        self.pulled = False
+        self.settings = s
+        self.available = True
+        self._leftovers()
+        try:
+            import obstore  # noqa: F401
+        except ImportError:
+            from tracker.store.bucket import missing_client_message
+
+            self.available = False
+            _warn(s, f"{missing_client_message()}; the run is written to {self.spool} and `tracker sync` uploads it later")
+            return
+        try:
+            self._prepare(s, project, branch_from)
+        except (RunExistsError, RunNotFoundError, UsageError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the bucket did not answer: the run goes on locally
+            _warn(s, f"cannot reach {uri} ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}); "
+                     f"the run is written to {self.spool} and uploaded when the bucket answers")
+
+    def _prepare(self, s: Settings, project: str, branch_from: tuple[str, str, int] | None) -> None:
+        from tracker.store import spool
+
+        if s.mode == "shared" and not s.primary:
+            return  # an attached process writes only its own files; it finds the run in the bucket
+        if branch_from is not None:
+            if not spool.pull_run(self.bucket, project, branch_from[1], self.spool):
+                raise RunNotFoundError(f"run {project}/{branch_from[1]} does not exist in {self.uri}")
+            self.pulled = branch_from[0] == "rewind"
+            if self.pulled:
+                return
+        run_id = s.run_id
+        if run_id is None and s.resume == "auto" and branch_from is None:
+            reader = Query.at(self.uri)
+            reader.runs(project)
+            found = _latest_resumable(reader.root, project)
+            run_id = found.id if found is not None else None
+        if run_id is not None and self.bucket.head(f"{project}/{run_id}/{layout.RUN_FILE}") is not None:
+            if s.resume in (None, "never") or branch_from is not None:
+                raise RunExistsError(f"run {project}/{run_id} already exists in {self.uri}; pass resume='allow' "
+                                     "(or 'must') to continue it, or another id")
+            self.pulled = spool.pull_run(self.bucket, project, run_id, self.spool)
+            return
+        if s.resume == "must":
+            return  # reported by the look-up in the spool: no such run
+        if run_id is None:
+            run_id = names.new_run_id()
+        while not spool.claim_run(self.bucket, project, run_id, {"host": layout.HOSTNAME, "pid": os.getpid()}):
+            if s.run_id is not None:
+                raise RunExistsError(f"run {project}/{run_id} was just created in {self.uri} by another process")
+            run_id = names.new_run_id()
+        self.settings = s.copy(run_id=run_id)
+
+    def _leftovers(self) -> None:
+        """Upload, in the background, what processes that died on this host left for this bucket."""
+        import threading
+
+        from tracker.store import spool
+
+        def run() -> None:
+            try:
+                spool.upload_leftovers(self.uri)
+            except Exception:  # noqa: BLE001 - `tracker sync` says why; init never fails for it
+                pass
+
+        threading.Thread(target=run, name="tracker-leftovers", daemon=True).start()
+
+    def start(self, run: Run) -> None:
+        """Start the run's uploader (nothing to start when the client is missing)."""
+        from tracker.store.spool import Uploader
+
+        uploader = Uploader(self.spool, self.bucket, run.project, run.id,
+                            interval=max(1.0, self.settings.flush_interval * 2),
+                            problem=lambda message: run.report_background_problem("upload", message))
+        if self.pulled:
+            uploader.assume_uploaded()
+        run.publish_with(uploader, start=self.available)
+
+
 def _attach(s: Settings, root: str, project: str, cfg: dict[str, Any]) -> Run:
     """A non-primary process of a ``mode="shared"`` run: the run its primary process made (waited
     for up to ``shared_wait`` seconds: ranks start in any order), written alongside it."""
@@ -352,10 +453,11 @@ def _attach(s: Settings, root: str, project: str, cfg: dict[str, Any]) -> Run:
         raise UsageError("mode='shared' with primary=False (W&B's x_primary=False) adds to a run another process "
                          "started: pass its id, tracker.init(id=..., mode='shared', settings={'primary': False})")
     deadline = time.monotonic() + s.shared_wait
-    existing = Query.at(root).run_doc(project, s.run_id)
+    lookup = s.root() if s.root().startswith("s3://") else root  # a bucket: the run is there, not in the spool
+    existing = Query.at(lookup).run_doc(project, s.run_id)
     while existing is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-        existing = Query.at(root).run_doc(project, s.run_id)
+        time.sleep(0.1 if lookup == root else 0.5)
+        existing = Query.at(lookup).run_doc(project, s.run_id)
     if existing is None:
         raise RunNotFoundError(f"mode='shared': run {project}/{s.run_id} was not created by its primary process "
                                f"within {s.shared_wait:g} s (shared_wait) in {root}")

@@ -149,6 +149,7 @@ class Run:
         self._media: Any = None  # tracker.media.base.MediaEncoder, made at the first media logged
         self._context: Any = None  # tracker.context.RunContext: init() starts it (start_context)
         self._trees = 0  # model trees recorded by log_model_tree
+        self._uploader: Any = None  # tracker.store.spool.Uploader: an s3:// store (publish_with)
         self._write_record()
         self._try_write_status(durable=False)
         for kind, message in problems or ():
@@ -681,16 +682,36 @@ class Run:
             self._context.stop()  # last system sample and console lines go out with the final flush
         self._writer.close()
         self._try_write_status(durable=True)
+        if self._uploader is not None:
+            self._finish_upload()
         _state.forget(self)
         for line in self._reporter.repeats_summary():
             self._reporter.background_problem(("repeat", line), line)
         if not (quiet if quiet is not None else self._settings.quiet):
             print(
                 f"tracker: run {self.name} ({self.path}) {state} after {self._step} steps; "
-                f"stored in {self.dir}",
+                f"stored in {self._uploader.bucket.uri + '/' + self.path if self._uploader is not None else self.dir}",
                 file=sys.stderr,
             )
         self._reporter.raise_pending()
+
+    def _finish_upload(self) -> None:
+        """The last upload of an ``s3://`` run, in the foreground for up to ``upload_timeout`` s."""
+        up = self._uploader
+        if not up.started:  # no client: nothing was uploaded
+            self._reporter.background_problem(("upload", "finish"), (
+                f"the run was not uploaded to {up.bucket.uri}; it is kept in {up.spool}: `tracker sync` uploads it"))
+            return
+        try:
+            if up.close(timeout=self._settings.upload_timeout):
+                return
+            left = len(up.pending())
+            self._reporter.background_problem(("upload", "finish"), (
+                f"{left} file(s) of the run could not be uploaded to {up.bucket.uri} within "
+                f"{self._settings.upload_timeout:g} s (upload_timeout; last error: {up.last_error}); they are kept in "
+                f"{up.spool}: `tracker sync` uploads them (so does the next init on this host)"))
+        except Exception as exc:  # noqa: BLE001 - tracking never stops the program it tracks
+            self._reporter.background_problem(("upload", "finish"), f"the last upload failed: {exc!r}")
 
     def __enter__(self) -> Run:
         return self
@@ -980,6 +1001,23 @@ class Run:
         watching.write_tree_record(os.path.join(self._paths.files_dir, "model", f"graph_{index}.json"),
                                    {"index": index, "type": str(model_type), "log": None, "log_freq": None,
                                     "modules": modules}, self._reporter.background_problem)
+
+    def report_background_problem(self, kind: str, message: str) -> None:
+        """Report a problem found off the user's thread (the uploader): warned once per ``kind``;
+        under ``strict`` raised by the next call on the user's thread."""
+        self._reporter.background_problem(("reported", kind), message)
+
+    def publish_with(self, uploader: Any, start: bool = True) -> None:
+        """Have ``uploader`` (a :class:`tracker.store.spool.Uploader`) copy this run's files from the
+        spool it is written to into the bucket; ``finish`` waits for its last pass."""
+        self._uploader = uploader
+        if start:
+            uploader.start()
+
+    @property
+    def uploader(self) -> Any:
+        """The run's uploader when its store is an object store (None for a local store)."""
+        return self._uploader
 
     def report_problem(self, kind: str, message: str) -> None:
         """Report a tracking problem found by code driving this run (an integration's callback):

@@ -26,6 +26,7 @@ from tracker.errors import SchemaError, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 #: Version of the on-disk layout and segment schema; see docs/store.md for upgrades.
@@ -337,6 +338,43 @@ def read_changes(root: str, project: str, after_ns: int = 0) -> dict[str, int] |
             if t > out.get(run_id, 0):
                 out[run_id] = t
     return out
+
+
+#: Store roots whose names are claimed elsewhere (a spool of an ``s3://`` root claims in the bucket).
+_claimers: dict[str, Callable[[str], bool]] = {}
+
+
+def set_claimer(root: str, claim: Callable[[str], bool] | None) -> None:
+    """Have names under ``root`` claimed by ``claim(key relative to root)`` (True: claimed, False:
+    taken) instead of by creating the file exclusively (None: back to local files)."""
+    key = os.path.realpath(root)
+    if claim is None:
+        _claimers.pop(key, None)
+    else:
+        _claimers[key] = claim
+
+
+def claim_name(root: str, path: str) -> bool:
+    """Claim a name once among every process writing the store: True when this call took it,
+    False when another already had. Locally an exclusive create; for a spool, the claimer set
+    with :func:`set_claimer` (a conditional write in the bucket).
+
+    Raises:
+        OSError: the name could not be claimed either way (an unwritable store, an unreachable bucket).
+    """
+    claim = _claimers.get(os.path.realpath(root)) if _claimers else None
+    if claim is not None:
+        rel = os.path.relpath(path, root).replace(os.sep, "/")
+        try:
+            return claim(rel)
+        except Exception as exc:  # noqa: BLE001 - the client's errors, as an OSError for the caller
+            raise OSError(f"cannot claim {rel}: {exc}") from exc
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    os.close(fd)
+    return True
 
 
 def read_json(path: str | os.PathLike[str], floats: bool = False) -> dict[str, Any] | None:

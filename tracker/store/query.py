@@ -27,7 +27,7 @@ import threading
 
 from tracker import _json
 from tracker.errors import UsageError
-from tracker.store import layout, m4, segments
+from tracker.store import bucket, layout, m4, segments
 from tracker.store.index import RunDoc, RunsIndex
 
 TYPE_CHECKING = False
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
     import numpy as np
     import pyarrow as pa
+
+    from tracker.store.mirror import Mirror
 
     T = TypeVar("T")
 
@@ -139,8 +141,10 @@ class Query:
     _by_root: dict[str, Query] = {}
     _by_root_lock = threading.Lock()
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, remote: Mirror | None = None) -> None:
         self.root = root
+        #: For an ``s3://`` root: the mirror that ``root`` (a local folder) is the copy of.
+        self.remote = remote
         self._con: Any = None
         self._lock = threading.Lock()
         self._meta: dict[str, Footer] = {}  # immutable segment -> its footer
@@ -150,13 +154,38 @@ class Query:
 
     @classmethod
     def at(cls, root: str | os.PathLike[str]) -> Query:
-        """The query object of a store root (one per root and process)."""
-        key = os.path.realpath(os.fspath(root))
+        """The query object of a store root (one per root and process): a folder, or
+        ``s3://bucket/prefix`` (read through a local :class:`~tracker.store.mirror.Mirror`)."""
+        remote = bucket.is_uri(root)
+        key = bucket.normalize(os.fspath(root)) if remote else os.path.realpath(os.fspath(root))
         with cls._by_root_lock:
             q = cls._by_root.get(key)
             if q is None:
-                q = cls._by_root[key] = cls(key)
+                if remote:
+                    from tracker.store.mirror import Mirror
+
+                    mirror = Mirror(key)
+                    q = cls._by_root[key] = cls(mirror.root, mirror)
+                    cls._by_root[os.path.realpath(mirror.root)] = q
+                else:
+                    q = cls._by_root[key] = cls(key)
             return q
+
+    @property
+    def uri(self) -> str:
+        """The root as given: ``s3://...`` for an object store, else the folder."""
+        return self.remote.uri if self.remote is not None else self.root
+
+    def refresh_run(self, run_dir: str) -> None:
+        """Bring a run's files (media, saved files, model trees) up to date before they are opened:
+        for an ``s3://`` root, fetch into the mirror what is new; nothing for a folder."""
+        if self.remote is not None and (ids := self.remote.run_of(run_dir)) is not None:
+            self.remote.refresh_files(*ids)
+
+    def refresh_artifacts(self) -> None:
+        """Bring the artifact registry up to date (an ``s3://`` root: fetch what is new)."""
+        if self.remote is not None:
+            self.remote.refresh_prefix("_artifacts")
 
     # --- DuckDB -----------------------------------------------------------------------------------
     def connection(self) -> Any:
@@ -209,6 +238,10 @@ class Query:
     def stream_files(self, run_dir: str, stream: str = "scalars") -> StreamFiles:
         """The live segments of a run's stream (full paths) and their pyramids."""
         folder = stream_dir(run_dir, stream)
+        if self.remote is not None and (ids := self.remote.run_of(run_dir)) is not None:
+            self.remote.refresh_stream(*ids, os.path.basename(folder))
+            if os.path.basename(folder) == "media":
+                self.remote.refresh_files(*ids)  # the media files the rows point at
         try:
             names = os.listdir(folder)
         except (FileNotFoundError, NotADirectoryError):
@@ -628,6 +661,8 @@ class Query:
     # --- run documents ----------------------------------------------------------------------------
     def projects(self) -> list[str]:
         """Project names in the store, sorted."""
+        if self.remote is not None:
+            self.remote.refresh_projects()
         return self.index.projects()
 
     def tag_colours(self, project: str) -> dict[str, str]:
@@ -651,23 +686,32 @@ class Query:
             colours.pop(str(tag), None)
         else:
             colours[str(tag)] = colour.lower()
-        layout.write_json_atomic(os.path.join(folder, layout.TAG_COLOURS_FILE), colours)
+        if self.remote is not None:
+            self.remote.put(f"{project}/{layout.TAG_COLOURS_FILE}", layout.dumps(colours).encode())
+        else:
+            layout.write_json_atomic(os.path.join(folder, layout.TAG_COLOURS_FILE), colours)
         return colours
 
     def run_doc(self, project: str, run_id: str) -> RunDoc | None:
         """One run's document, read now from its side files; None when there is no such run."""
+        if self.remote is not None:
+            self.remote.refresh_run(project, run_id)
         return self.index.read_doc(project, run_id)
 
     def status(self, run_dir: str) -> dict[str, Any] | None:
         """A run's ``status.json`` read now (None when unreadable)."""
+        if self.remote is not None and (ids := self.remote.run_of(run_dir)) is not None:
+            self.remote.refresh_run(*ids)
         return layout.read_json(os.path.join(run_dir, layout.STATUS_FILE))
 
     def metadata(self, run_dir: str) -> dict[str, Any]:
         """A run's captured context (``metadata.json``: host, program, git, packages)."""
+        self.refresh_run(run_dir)
         return layout.read_json(os.path.join(run_dir, "metadata.json")) or {}
 
     def model_graphs(self, run_dir: str) -> list[dict[str, Any]]:
         """The module trees of the models a run watched (``files/model/graph_<idx>.json``), by index."""
+        self.refresh_run(run_dir)
         folder = os.path.join(run_dir, "files", "model")
         try:
             names = sorted(n for n in os.listdir(folder) if n.startswith("graph_") and n.endswith(".json"))
@@ -678,6 +722,7 @@ class Query:
 
     def alerts(self, run_dir: str) -> list[dict[str, Any]]:
         """A run's alerts (``alerts.jsonl``), oldest first; a line still being written is skipped."""
+        self.refresh_run(run_dir)
         try:
             with open(os.path.join(run_dir, layout.ALERTS_FILE), encoding="utf-8") as fh:
                 lines = fh.read().split("\n")
@@ -701,6 +746,8 @@ class Query:
         projects = self.projects() if project is None else [project]
         out: list[RunDoc] = []
         for name in projects:
+            if self.remote is not None:
+                self.remote.refresh_project(name)
             out.extend(self.index.project(name).docs())
         return out
 
@@ -708,6 +755,8 @@ class Query:
         """What a poller of one project needs from one look at the store: the runs changed after
         ``since`` (see :meth:`changed_since`) and how many runs the project holds (a client that
         sees the count drop knows runs were deleted)."""
+        if self.remote is not None:
+            self.remote.refresh_project(project)
         index = self.index.project(project)
         changed = index.changed_since(since)
         return changed, index.count()
@@ -718,6 +767,8 @@ class Query:
         projects = self.projects() if project is None else [project]
         out: list[RunDoc] = []
         for name in projects:
+            if self.remote is not None:
+                self.remote.refresh_project(name)
             out.extend(self.index.project(name).changed_since(since))
         return out
 

@@ -61,15 +61,10 @@ class StreamWriter:
         creating ``.seqblock-<n>`` exclusively (no lock: a clash takes the next block)."""
         os.makedirs(self.dir, exist_ok=True)
         n = max(1, -(-self._first_free_seq() // SEQ_BLOCK))
-        while True:
-            try:
-                fd = os.open(os.path.join(self.dir, f".seqblock-{n}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                n += 1
-                continue
-            os.close(fd)
-            self.next_seq = n * SEQ_BLOCK
-            return
+        root = os.path.dirname(os.path.dirname(os.path.dirname(self.dir)))  # <root>/<project>/<run>/<stream>
+        while not layout.claim_name(root, os.path.join(self.dir, f".seqblock-{n}")):
+            n += 1
+        self.next_seq = n * SEQ_BLOCK
 
     def _first_free_seq(self) -> int:
         seqs = [p[1] for n in layout.list_segments(self.dir) if (p := layout.parse_segment(n))]
