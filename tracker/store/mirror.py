@@ -41,8 +41,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from typing import Any
 
-#: Seconds of clock difference between hosts tolerated by incremental marker listings.
-SKEW = 120.0
+#: Seconds of clock difference between hosts tolerated by incremental marker listings (a marker
+#: is named by the uploader's clock when it reaches the bucket).
+SKEW = 30.0
 #: Seconds between full listings (which also see deletions and merges).
 FULL_EVERY = 30.0
 #: Seconds during which a refresh of the same thing is not repeated.
@@ -50,7 +51,10 @@ MIN_INTERVAL = 0.5
 #: Downloads made at once.
 PARALLEL = 16
 _STREAMS = ("scalars", "system", "console")
-_SIDE = ("run.json", "status.json", "summary.json", "summary-state.json", "metadata.json", "alerts.jsonl")
+#: A run's side files a run table reads (the rest come when the run is opened).
+_SIDE = ("run.json", "status.json", "summary.json")
+#: Every side file of a run: what opening it fetches.
+_RUN_FILES = (*_SIDE, "summary-state.json", "metadata.json", "alerts.jsonl")
 
 
 def mirror_dir(uri: str) -> str:
@@ -79,8 +83,14 @@ class Mirror:
                 fh.write(self.uri + "\n")
         self._lock = threading.RLock()
         self._last: dict[Any, float] = {}  # what was refreshed -> when (monotonic)
-        self._full: dict[Any, float] = {}  # what was last listed whole -> when
+        self._full: dict[Any, float] = {}  # what was last listed whole -> when (Unix time)
         self._newest: dict[str, str] = {}  # project -> newest marker name seen
+        self._state_file = os.path.join(self.root, ".mirror-state.json")
+        state = layout.read_json(self._state_file) or {}
+        if isinstance(state.get("newest"), dict) and isinstance(state.get("full"), dict):
+            # what an earlier process of this host listed: a new process starts incremental too
+            self._newest = {str(k): str(v) for k, v in state["newest"].items()}
+            self._full = {("project", str(k)): float(v) for k, v in state["full"].items()}
         self._etags: dict[str, str] = {}  # key -> ETag of the copy in the mirror (mutable files)
         self._writers: dict[tuple[str, str, str], dict[str, str]] = {}  # stream -> writer -> last key
         self._warned = False
@@ -110,7 +120,15 @@ class Mirror:
                                   f"last read into {self.root}", TrackerWarning, stacklevel=4)
 
     def _due_full(self, what: Any) -> bool:
-        return time.monotonic() - self._full.get(what, -1e9) >= FULL_EVERY
+        return time.time() - self._full.get(what, -1e9) >= FULL_EVERY
+
+    def _save_state(self) -> None:
+        state = {"newest": self._newest,
+                 "full": {k[1]: v for k, v in self._full.items() if isinstance(k, tuple) and k[0] == "project"}}
+        try:
+            layout.write_json_atomic(self._state_file, state)
+        except OSError:
+            pass  # a read-only cache: the next process lists in full
 
     def _fetch(self, keys: Iterable[str]) -> None:
         """Download objects into the mirror (several at once); one that vanished is skipped."""
@@ -188,7 +206,7 @@ class Mirror:
         elif project not in self._newest:
             self._newest[project] = f"{0:020d}."
         if full:
-            self._full[("project", project)] = time.monotonic()
+            self._full[("project", project)] = time.time()
             runs: set[str] = set(self.bucket.folders(project))
             pdir = os.path.join(self.root, project)
             for name in os.listdir(pdir):
@@ -198,11 +216,13 @@ class Mirror:
                         _unlink(os.path.join(local_dir, old))
             unmarked = [r for r in runs if r not in remote and r not in have and not r.startswith(".")]
             self._fetch(f"{project}/{r}/{f}" for r in unmarked for f in _SIDE)  # a store without markers
+        if full or changed:
+            self._save_state()
 
     def refresh_run(self, project: str, run_id: str) -> None:
         """Fetch one run's side files now (a look-up by id)."""
         def run() -> None:
-            self._fetch(f"{project}/{run_id}/{f}" for f in _SIDE)
+            self._fetch(f"{project}/{run_id}/{f}" for f in _RUN_FILES)
         self._guard(("run", project, run_id), run)
 
     # --- streams ----------------------------------------------------------------------------------
@@ -236,7 +256,7 @@ class Mirror:
                 want.append(e.key)
         self._fetch(want)
         if full:
-            self._full[what] = time.monotonic()
+            self._full[what] = time.time()
             present = {e.key[len(prefix) + 1:] for e in entries}
             for base, _, names in os.walk(folder):
                 for n in names:

@@ -107,6 +107,7 @@ class Uploader:
         self.interval = interval
         self._problem = problem
         self._sent: dict[str, tuple[int, int]] = {}
+        self._marker: str | None = None  # the run's change marker this uploader published last
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -198,8 +199,20 @@ class Uploader:
     def _pass(self) -> None:
         local = self._local()
         todo = sorted((_phase(k), k) for k, v in local.items() if self._sent.get(k) != v)
+        marker_prefix = f"{self.project}/{layout.CHANGES_DIR}/"
         for _, key in todo:
             path = os.path.join(self.spool, *key.split("/"))
+            if key.startswith(marker_prefix):
+                # the marker is named by the time it reaches the bucket, not the time it was made
+                # locally: a reader listing the markers after the newest it saw (less the clock
+                # skew) finds one published late (after an outage) all the same
+                published = f"{marker_prefix}{time.time_ns():020d}.{self.run_id}"
+                self.bucket.put(published, b"")
+                if self._marker is not None:
+                    self.bucket.delete(self._marker)
+                self._marker = published
+                self._sent[key] = local[key]
+                continue
             if key.startswith("_artifacts/collections/") and key.endswith(".json") and "/versions/v" in key:
                 if key not in self._sent and not self._claim_version(key, path):
                     self._sent[key] = local[key]
@@ -215,8 +228,8 @@ class Uploader:
         for key in sorted(gone, key=_phase):
             parts = key.split("/")
             stream_file = len(parts) >= 4 and parts[2] in _STREAMS
-            if stream_file or (len(parts) > 1 and parts[1] == layout.CHANGES_DIR):
-                self.bucket.delete(key)  # a segment merged into one uploaded above; an older marker
+            if stream_file:
+                self.bucket.delete(key)  # a segment merged into one uploaded above
             del self._sent[key]
 
     def _claim_version(self, key: str, path: str) -> bool:
