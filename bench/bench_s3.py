@@ -131,8 +131,8 @@ def listing(uri: str, n: int, env: dict[str, str]) -> None:
     api = tracker.Api(uri)
     api.runs("many")
     make_runs_extra = 10
-    from tracker.store.bucket import Bucket
     from tracker.store import layout
+    from tracker.store.bucket import Bucket
 
     b = Bucket(uri)
     for i in range(make_runs_extra):

@@ -463,3 +463,127 @@ def test_polars_reads_the_bucket(bucket_store):
                                    if f.path.endswith("/run.json"))])
     got = history.join(runs, on="run_id").group_by("lr").agg(pl.col("best").max())
     assert dict(zip(got["lr"].to_list(), got["best"].to_list(), strict=True)) == pytest.approx(expected)
+
+
+def test_artifact_versions_are_numbered_once_across_processes(bucket_uri, tmp_path):
+    """Two writers (two spools) log versions of one collection: the numbers are claimed in the
+    bucket; a third run uses ``:latest`` from the bucket and the use is recorded there."""
+    for k in range(2):
+        f = tmp_path / f"data{k}.txt"
+        f.write_text(f"version {k}")
+        with tracker.init(dir=bucket_uri, project="a", settings=SETTINGS, reinit="create_new") as run:
+            art = tracker.Artifact("data", type="dataset")
+            art.add_file(str(f), name="data.txt")
+            run.log_artifact(art, aliases=[f"take{k}"])
+    with tracker.init(dir=bucket_uri, project="a", settings=SETTINGS, reinit="create_new") as user:
+        got = user.use_artifact("data:latest")
+        assert got.version == "v1"
+        folder = got.download(root=str(tmp_path / "dl"))
+        assert open(os.path.join(folder, "data.txt")).read() == "version 1"
+        assert user.use_artifact("data:take0").version == "v0"
+    api = tracker.Api(bucket_uri)
+    assert [a.version for a in api.artifact_versions("a/data")] == ["v0", "v1"]
+    assert api.artifact("a/data:take1").version == "v1"
+    assert [r.id for r in api.artifact("a/data:v1").used_by()] == [user.id]
+
+
+def test_the_run_page_reads_the_bucket_live(bucket_uri):
+    from tracker.ui.panel import RunPanel
+
+    run = tracker.init(dir=bucket_uri, project="ui", config={"lr": 0.1}, settings=SETTINGS)
+    for i in range(100):
+        run.log({"train/loss": 1.0 / (i + 1)})
+    print("hello from a bucket")
+    run.log({"img": tracker.Image(__import__("numpy").full((8, 6, 3), 200, dtype="uint8"))})
+    run.flush()
+    run.uploader.pass_once()
+    panel = RunPanel(tracker.Api(bucket_uri).run(run.path))  # what a notebook on another host shows
+    assert panel.wait_ready()
+    src = panel.charts.charts["train/loss"].sources[run.path]
+    assert len(src.data["x"]) == 100
+    assert "running" in panel.header.value and "lr" in panel.overview_html.value
+    for i in range(100, 150):
+        run.log({"train/loss": 1.0 / (i + 1)})
+    run.flush()
+    run.uploader.pass_once()
+    time.sleep(0.6)  # past the mirror's refresh interval
+    assert panel.refresh() is True
+    assert len(src.data["x"]) == 150
+    run.finish()
+    time.sleep(0.6)
+    assert panel.refresh() is False and "finished" in panel.header.value
+    assert "hello from a bucket" in "".join(c.value for c in panel.logs.children[1].children)
+    assert "requirements.txt" in panel.files_html.value
+    assert set(panel.media.items) == {"img"}
+    assert panel.errors == []
+    page = run.display(hidden=True)  # the writer's own page: read from the bucket too
+    assert page.wait_ready() and "finished" in page.header.value
+
+
+def test_magics_and_sql_over_a_bucket(bucket_uri, tmp_path, monkeypatch):
+    import sys
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    with tracker.init(dir=bucket_uri, project="m", config={"lr": 0.5}, settings=SETTINGS) as run:
+        for i in range(20):
+            run.log({"acc": i / 20})
+    monkeypatch.setenv("TRACKER_DIR", bucket_uri)
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    hooks = sys.displayhook, sys.excepthook
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    InteractiveShell.clear_instance()
+    try:
+        shell = InteractiveShell.instance(config=config, colors="nocolor")
+        shell.run_line_magic("load_ext", "tracker")
+        runs = shell.run_line_magic("tracker", "runs m --filter config.lr > 0.1")
+        assert [r.id for r in runs] == [run.id]
+        assert tracker.sql("SELECT max(value) AS best FROM history WHERE key = 'acc'")["best"].tolist() == [0.95]
+    finally:
+        InteractiveShell.clear_instance()
+        sys.displayhook, sys.excepthook = hooks
+
+
+def test_the_next_init_on_the_host_uploads_what_a_dead_process_left(bucket_uri, tmp_path):
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    env = python_env(**{**_aws_env(os.environ["AWS_ENDPOINT_URL"], tmp_path), "AWS_ENDPOINT_URL": dead})
+    proc = subprocess.Popen([PYTHON, str(script), bucket_uri], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "flushed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    with tracker.init(dir=bucket_uri, project="other", settings=SETTINGS) as run:
+        run.log({"x": 1})
+    api = tracker.Api(bucket_uri)
+
+    def uploaded() -> bool:
+        try:
+            return len(api.run("k/victim").history(keys=["i"])) == 200
+        except tracker.errors.RunNotFoundError:
+            return False
+
+    wait_until(uploaded, message="the dead process's run uploaded by the next init's background pass")
+    assert api.run("k/victim").state == "crashed"
+
+
+def test_a_silent_writer_on_another_host_reads_crashed(bucket_uri):
+    """Any host derives the state from the heartbeat: a writer elsewhere that stopped beating
+    (a lost node) reads ``crashed`` once its heartbeat is older than the timeout."""
+    from tracker.store import layout
+    from tracker.store.bucket import Bucket
+
+    b = Bucket(bucket_uri)
+    for run_id, beat in (("alive", time.time()), ("lost", time.time() - 3600)):
+        b.put(f"h/{run_id}/run.json", layout.dumps({"id": run_id, "project": "h", "name": run_id,
+                                                    "created_at": time.time() - 4000, "config": {}}).encode())
+        b.put(f"h/{run_id}/status.json", layout.dumps({"state": "running", "host": "node-17", "pid": 4242,
+                                                       "heartbeat_at": beat, "heartbeat_interval": 10}).encode())
+        b.put(f"h/{layout.CHANGES_DIR}/{time.time_ns():020d}.{run_id}", b"")
+    states = {r.id: r.state for r in tracker.Api(bucket_uri).runs("h")}
+    assert states == {"alive": "running", "lost": "crashed"}

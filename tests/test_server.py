@@ -127,7 +127,42 @@ def store_dir(request: pytest.FixtureRequest) -> Path:
     """The store a test's server reads: ``polled`` when the test asks for it, else the shared one."""
     if "polled" in request.fixturenames:
         return request.getfixturevalue("polled")  # type: ignore[no-any-return]
+    if "s3_store" in request.fixturenames:
+        return request.getfixturevalue("s3_store")  # type: ignore[no-any-return]
     return request.getfixturevalue("shared")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def s3_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A store whose root is a bucket on a moto S3 server on loopback: one finished run with a file
+    and an image, one running run (its writer still in this process)."""
+    pytest.importorskip("obstore")
+    boto3 = pytest.importorskip("boto3")
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    for key, value in {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "testing",
+                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+                       "TRACKER_SPOOL": str(tmp_path / "spool"), "TRACKER_CACHE": str(tmp_path / "cache")}.items():
+        monkeypatch.setenv(key, value)
+    boto3.client("s3", endpoint_url=f"http://{host}:{port}").create_bucket(Bucket="team")
+    uri = "s3://team/store"
+    (tmp_path / "notes.txt").write_text("hello\n")
+    run = tracker.init(dir=uri, project="cloud", id="c1", config={"lr": 0.1}, settings=QUIET, reinit="create_new")
+    for i in range(500):
+        run.log({"loss": 1.0 / (i + 1)})
+    run.log({"img": tracker.Image(np.zeros((4, 4, 3), "uint8"))})
+    run.save(str(tmp_path / "notes.txt"), base_path=str(tmp_path), policy="now")
+    run.finish()
+    live = tracker.init(dir=uri, project="cloud", id="c2", settings=QUIET, reinit="create_new")
+    live.log({"loss": 1.0})
+    live.flush()
+    live.uploader.pass_once()
+    yield uri
+    live.finish()
+    server.stop()
 
 
 async def get(jp_fetch: Any, *parts: str, **params: Any) -> Any:
@@ -466,3 +501,22 @@ async def test_store_dir_from_command_line(jp_configurable_serverapp, tmp_path):
     app = jp_configurable_serverapp(config={"ServerApp": {"jpserver_extensions": {"tracker.server": True}}},
                                     argv=[f"--TrackerExtension.store_dir={tmp_path / 'cli'}"])
     assert app.web_app.settings["tracker"].root == str(tmp_path / "cli")
+
+
+async def test_the_endpoints_read_a_bucket(s3_store, jp_fetch, http_server_client, jp_auth_header):
+    """store_dir = s3://...: every route reads the bucket through the local mirror."""
+    body = await get(jp_fetch, "projects")
+    assert body["projects"][0]["name"] == "cloud" and body["projects"][0]["runs"] == 2
+    assert body["projects"][0]["running"] == 1
+    runs = (await get(jp_fetch, "projects", "cloud", "runs"))["runs"]
+    assert {r["id"]: r["state"] for r in runs} == {"c1": "finished", "c2": "running"}
+    s = (await get(jp_fetch, "runs", "cloud", "c1", "history", keys="loss", samples="8000"))["series"]["loss"]
+    assert s["n"] == 500 and s["y"][0] == 1.0
+    listing = {f["name"] for f in (await get(jp_fetch, "runs", "cloud", "c1", "files"))["files"]}
+    assert "notes.txt" in listing and any(n.startswith("media/image/") for n in listing)
+    response = await jp_fetch("tracker", "api", "runs", "cloud", "c1", "files", "notes.txt")
+    assert response.body == b"hello\n"
+    items = (await get(jp_fetch, "runs", "cloud", "c1", "media"))["items"]
+    assert [m["key"] for m in items] == ["img"]
+    response = await http_server_client.fetch(items[0]["url"], headers=jp_auth_header)
+    assert response.headers["Content-Type"] == "image/png" and response.body.startswith(b"\x89PNG")

@@ -140,8 +140,15 @@ def commit_version(cdir: str, info: dict[str, Any]) -> int:
     with open(draft, "w") as fh:
         fh.write(layout.dumps({"pid": pid, "pid_start": layout.process_start_ticks(pid),
                                "host": layout.HOSTNAME, "time": time.time()}))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(cdir))))
+    remote = layout.source_of(root) != root  # a spool of an s3:// root: numbers are claimed in the bucket
     while True:
         claim = os.path.join(vdir, f"v{n}.claim")
+        if remote:
+            if not layout.claim_name(root, claim):  # If-None-Match: the number is another process's
+                n += 1
+                continue
+            break
         try:
             os.link(draft, claim)
         except FileExistsError:

@@ -367,6 +367,7 @@ class _Remote:
         self.bucket = Bucket(uri)
         # names every process of the store must take once (a shared run's sequence blocks): in the bucket
         layout.set_claimer(self.spool, lambda key: self.bucket.create(key, b""))
+        layout.set_source(self.spool, uri)  # what the run reads (artifacts it uses): the bucket
         self.pulled = False
         self.settings = s
         self.available = True

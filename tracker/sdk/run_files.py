@@ -91,17 +91,36 @@ class FilesAndArtifacts:
         """See :meth:`tracker.sdk.run.Run.use_artifact`."""
         from tracker.artifacts import registry
         from tracker.artifacts.artifact import Artifact, commit, load, record_use
+        from tracker.errors import ArtifactNotFoundError
+        from tracker.store import layout
+        from tracker.store.query import Query
 
+        use_recorded = False
         if isinstance(artifact_or_name, Artifact):
             artifact = artifact_or_name
             if artifact.is_draft():
                 commit(artifact, self._paths.root, self.project, None, None, aliases)
         else:
-            project, name, version = registry.resolve(self._paths.root, artifact_or_name, self.project)
-            artifact = load(self._paths.root, project, name, version)
+            source = layout.source_of(self._paths.root)
+            reader = Query.at(source)  # an s3:// store: its mirror, brought up to date
+            reader.refresh_artifacts()
+            try:
+                project, name, version = registry.resolve(reader.root, artifact_or_name, self.project)
+            except ArtifactNotFoundError:
+                if reader.root == self._paths.root:
+                    raise
+                # logged by this process and not uploaded yet: in the spool
+                project, name, version = registry.resolve(self._paths.root, artifact_or_name, self.project)
+                reader = Query.at(self._paths.root)
+            artifact = load(reader.root, project, name, version)
+            if reader.root != self._paths.root:  # the use is recorded in the spool, uploaded with the run
+                registry.record_consumer(registry.collection_dir(self._paths.root, project, name), version,
+                                         self.run_path)
+                use_recorded = True
         if type is not None and artifact.type != type:
             raise UsageError(f"artifact {artifact.qualified_name} has type {artifact.type!r}, not {type!r}")
-        record_use(artifact, self.run_path)  # committed above
+        if not use_recorded:
+            record_use(artifact, self.run_path)  # committed above
         self._lineage("used", artifact.qualified_name)
         return artifact
 

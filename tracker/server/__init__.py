@@ -40,6 +40,8 @@ class TrackerExtension(Configurable):
             from tracker.settings import Settings
 
             configured = Settings.load(cwd=folder).dir or "tracker-runs"
+        if configured.lower().startswith("s3://"):
+            return "s3://" + configured[5:].strip("/")  # an object store: read through its local mirror
         return os.path.realpath(os.path.join(folder, os.path.expanduser(configured)))
 
 

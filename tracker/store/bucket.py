@@ -58,6 +58,16 @@ class Entry:
         return f"Entry({self.key!r}, {self.size}, {self.etag!r})"
 
 
+#: Writes made by this process per root URI: a reader of the same process that sees the count move
+#: looks again at once instead of waiting out its refresh interval (it reads its own writes).
+_writes: dict[str, int] = {}
+
+
+def writes(uri: str) -> int:
+    """How many writes this process made to the root ``uri`` so far."""
+    return _writes.get(uri, 0)
+
+
 class Bucket:
     """A store root in an object store: keys are relative to the root's prefix. Thread-safe."""
 
@@ -82,6 +92,8 @@ class Bucket:
 
     def _count(self, kind: str, n: int = 1) -> None:
         self.requests[kind] = self.requests.get(kind, 0) + n
+        if kind in ("put", "delete"):
+            _writes[self.uri] = _writes.get(self.uri, 0) + n
 
     # --- objects ----------------------------------------------------------------------------------
     def get(self, key: str) -> bytes | None:

@@ -354,6 +354,20 @@ def set_claimer(root: str, claim: Callable[[str], bool] | None) -> None:
         _claimers[key] = claim
 
 
+#: Spool folders of ``s3://`` roots: spool -> the root's URI (what readers of the spool's run read).
+_sources: dict[str, str] = {}
+
+
+def set_source(spool: str, uri: str) -> None:
+    """Say that ``spool`` is a local spool of the store ``uri`` (see :func:`source_of`)."""
+    _sources[os.path.realpath(spool)] = uri
+
+
+def source_of(root: str) -> str:
+    """The store a root stands for: for a spool, the ``s3://`` URI it is uploaded to; else the root."""
+    return _sources.get(os.path.realpath(root), root) if _sources else root
+
+
 def claim_name(root: str, path: str) -> bool:
     """Claim a name once among every process writing the store: True when this call took it,
     False when another already had. Locally an exclusive create; for a spool, the claimer set

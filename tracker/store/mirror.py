@@ -34,6 +34,7 @@ import warnings
 
 from tracker.store import layout
 from tracker.store.bucket import Bucket
+from tracker.store.bucket import writes as bucket_writes
 from tracker.store.spool import cache_home
 
 TYPE_CHECKING = False
@@ -83,6 +84,7 @@ class Mirror:
                 fh.write(self.uri + "\n")
         self._lock = threading.RLock()
         self._last: dict[Any, float] = {}  # what was refreshed -> when (monotonic)
+        self._seen_writes: dict[Any, int] = {}  # what was refreshed -> this process's writes then
         self._full: dict[Any, float] = {}  # what was last listed whole -> when (Unix time)
         self._newest: dict[str, str] = {}  # project -> newest marker name seen
         self._state_file = os.path.join(self.root, ".mirror-state.json")
@@ -102,9 +104,11 @@ class Mirror:
         warned about once and the mirror's copy is read."""
         now = time.monotonic()
         with self._lock:
-            if now - self._last.get(what, -1e9) < interval:
-                return
+            seen = bucket_writes(self.uri)
+            if now - self._last.get(what, -1e9) < interval and self._seen_writes.get(what) == seen:
+                return  # looked a moment ago, and this process wrote nothing to the bucket since
             self._last[what] = now
+            self._seen_writes[what] = seen
             try:
                 fn()
             except OSError:

@@ -217,6 +217,11 @@ class Uploader:
                 if key not in self._sent and not self._claim_version(key, path):
                     self._sent[key] = local[key]
                     continue
+            if key.startswith("_artifacts/objects/") and key not in self._sent:
+                there = self.bucket.head(key)  # content-addressed: the same name is the same bytes
+                if there is not None and there.size == local[key][0]:
+                    self._sent[key] = local[key]
+                    continue
             try:
                 size = self.bucket.put_file(key, path)
             except FileNotFoundError:
@@ -228,8 +233,9 @@ class Uploader:
         for key in sorted(gone, key=_phase):
             parts = key.split("/")
             stream_file = len(parts) >= 4 and parts[2] in _STREAMS
-            if stream_file:
-                self.bucket.delete(key)  # a segment merged into one uploaded above
+            alias = key.startswith("_artifacts/collections/") and "/aliases/" in key
+            if stream_file or alias:
+                self.bucket.delete(key)  # a segment merged into one uploaded above; an alias removed
             del self._sent[key]
 
     def _claim_version(self, key: str, path: str) -> bool:

@@ -70,9 +70,12 @@ def _render_live(live: Any, how: str, **kwargs: Any) -> Any:
     """The page of a run this process is writing: read back through the read API, with ``live``
     taking the edits (notes, tags, properties) while it runs."""
     from tracker.api.public import Api
+    from tracker.store import layout
     from tracker.ui import panel
 
-    root = os.path.dirname(os.path.dirname(live.dir))  # <root>/<project>/<run_id>
+    # <root>/<project>/<run_id>; a run spooled for an s3:// store is read from the bucket (its
+    # spool goes away once uploaded)
+    root = layout.source_of(os.path.dirname(os.path.dirname(live.dir)))
     if how == "ipython":
         return live.display()  # flushes first, and a page that cannot show only warns
     run = Api(dir=root).run(live.path)
