@@ -587,3 +587,34 @@ def test_a_silent_writer_on_another_host_reads_crashed(bucket_uri):
         b.put(f"h/{layout.CHANGES_DIR}/{time.time_ns():020d}.{run_id}", b"")
     states = {r.id: r.state for r in tracker.Api(bucket_uri).runs("h")}
     assert states == {"alive": "running", "lost": "crashed"}
+
+
+def test_edits_from_a_reader_reach_the_bucket(bucket_uri, tmp_path):
+    """A finished run's tags and notes, an artifact's aliases and metadata, edited through the read
+    API of one host, are read by another (a fresh mirror)."""
+    f = tmp_path / "w.txt"
+    f.write_text("weights")
+    with tracker.init(dir=bucket_uri, project="e", settings=SETTINGS) as run:
+        run.log({"x": 1})
+        art = tracker.Artifact("model", type="model")
+        art.add_file(str(f))
+        run.log_artifact(art)
+    api = tracker.Api(bucket_uri)
+    api.run(f"e/{run.id}").set(tags=["keep"], notes="the good one")
+    model = api.artifact("e/model:v0")
+    model.aliases.append("prod")
+    model.metadata["acc"] = 0.9
+    model.save()
+    # another host: a process with a mirror of its own
+    check = textwrap.dedent(f"""
+        import tracker
+        api = tracker.Api({bucket_uri!r})
+        got = api.run("e/{run.id}")
+        assert got.tags == ["keep"] and got.notes == "the good one", (got.tags, got.notes)
+        prod = api.artifact("e/model:prod")
+        assert prod.version == "v0" and prod.metadata["acc"] == 0.9, (prod.version, prod.metadata)
+        print("ok")
+    """)
+    env = python_env(**{**_aws_env(os.environ["AWS_ENDPOINT_URL"], tmp_path), "TRACKER_CACHE": str(tmp_path / "other")})
+    done = subprocess.run([PYTHON, "-c", check], env=env, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "ok", done.stderr[-3000:]

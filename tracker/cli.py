@@ -260,6 +260,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
     from tracker.artifacts.gc import collect
 
     api = _api(args)
+    api.query.refresh_artifacts()  # an s3:// store: every version and object in the mirror first
     result = collect(api.root, apply=args.apply)
     verb = "removed" if args.apply else "would remove (dry run; --apply to remove)"
     for name in result["expired_versions"]:

@@ -803,7 +803,7 @@ class Run:
             )
         d = self._doc
         paths = layout.RunPaths(os.path.dirname(os.path.dirname(d.dir)), d.project, d.id)
-        layout.write_run_file(paths, paths.run_file, self._record if record is None else record)
+        self._api.query.write_run_file(paths, paths.run_file, self._record if record is None else record)
 
     def set(
         self,

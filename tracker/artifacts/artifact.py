@@ -708,7 +708,11 @@ class Artifact:
                 raise UsageError("save(): give a project, or call it while a run is active")
             from tracker.settings import Settings
 
-            return self._commit(Settings.load().root(), project, None, None, None)
+            root = Settings.load().root()
+            if root.startswith("s3://"):
+                raise UsageError(f"save() with no active run writes to a local store; the store is {root}: "
+                                 "log the artifact from a run (tracker.init(...).log_artifact(artifact))")
+            return self._commit(root, project, None, None, None)
         cdir = self._cdir()
         info = registry.read_version(cdir, self._version)  # type: ignore[arg-type]
         if info is None:

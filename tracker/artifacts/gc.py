@@ -7,6 +7,7 @@ import time
 
 from tracker.artifacts import registry
 from tracker.artifacts.objects import ObjectStore
+from tracker.store import layout
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ def collect(root: str, apply: bool = False, now: float | None = None) -> dict[st
         size += st.st_size
         if apply:
             os.unlink(path)
+            layout.published(root, path)  # a mirror of an s3:// root: removed from the bucket too
     temps = 0
     for path in store.temporary_files():  # copies cut short by a kill, older than the grace period
         try:

@@ -140,7 +140,7 @@ def commit_version(cdir: str, info: dict[str, Any]) -> int:
     with open(draft, "w") as fh:
         fh.write(layout.dumps({"pid": pid, "pid_start": layout.process_start_ticks(pid),
                                "host": layout.HOSTNAME, "time": time.time()}))
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(cdir))))
+    root = _root_of(cdir)
     remote = layout.source_of(root) != root  # a spool of an s3:// root: numbers are claimed in the bucket
     while True:
         claim = os.path.join(vdir, f"v{n}.claim")
@@ -171,13 +171,22 @@ def commit_version(cdir: str, info: dict[str, Any]) -> int:
     return n
 
 
+def _root_of(cdir: str) -> str:
+    """The store root of a collection folder (``<root>/_artifacts/collections/<project>/<name>``)."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(cdir))))
+
+
 def rewrite_version(cdir: str, version: int, info: dict[str, Any]) -> None:
     """Replace a committed version's document (metadata, description, tags, ttl edits)."""
-    layout.write_json_atomic(os.path.join(_versions_dir(cdir), f"v{version}.json"), info)
+    path = os.path.join(_versions_dir(cdir), f"v{version}.json")
+    layout.write_json_atomic(path, info)
+    layout.published(_root_of(cdir), path)
 
 
 def delete_version(cdir: str, version: int) -> None:
-    os.unlink(os.path.join(_versions_dir(cdir), f"v{version}.json"))
+    path = os.path.join(_versions_dir(cdir), f"v{version}.json")
+    os.unlink(path)
+    layout.published(_root_of(cdir), path)
 
 
 def aliases(cdir: str) -> dict[str, int]:
@@ -209,14 +218,18 @@ def set_alias(cdir: str, alias: str, version: int) -> None:
         raise UsageError(f"alias {alias!r} looks like a version; aliases may not be v<N>")
     adir = os.path.join(cdir, "aliases")
     os.makedirs(adir, exist_ok=True)
-    layout.write_json_atomic(os.path.join(adir, f"{alias}.json"), {"version": version, "time": time.time()})
+    path = os.path.join(adir, f"{alias}.json")
+    layout.write_json_atomic(path, {"version": version, "time": time.time()})
+    layout.published(_root_of(cdir), path)
 
 
 def remove_alias(cdir: str, alias: str) -> None:
+    path = os.path.join(cdir, "aliases", f"{alias}.json")
     try:
-        os.unlink(os.path.join(cdir, "aliases", f"{alias}.json"))
+        os.unlink(path)
     except FileNotFoundError:
-        pass
+        return
+    layout.published(_root_of(cdir), path)
 
 
 def record_consumer(cdir: str, version: int, run_path: str) -> None:

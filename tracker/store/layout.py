@@ -368,6 +368,38 @@ def source_of(root: str) -> str:
     return _sources.get(os.path.realpath(root), root) if _sources else root
 
 
+#: Mirrors of ``s3://`` roots: mirror -> how a file written in it reaches the bucket.
+_publishers: dict[str, Callable[[str, bytes | None], None]] = {}
+
+
+def set_publisher(root: str, publish: Callable[[str, bytes | None], None]) -> None:
+    """Have files written under ``root`` by :func:`published` sent on with ``publish(key, bytes)``
+    (``None``: the file was removed): a reader's edits to a mirror go to its bucket."""
+    _publishers[os.path.realpath(root)] = publish
+
+
+def published(root: str, path: str) -> None:
+    """Say that ``path`` under ``root`` was just written (or removed): for a mirror of an ``s3://``
+    root, send it to the bucket; nothing for a local store.
+
+    Raises:
+        OSError: the bucket did not take it (the edit is not saved there).
+    """
+    publish = _publishers.get(os.path.realpath(root)) if _publishers else None
+    if publish is None:
+        return
+    rel = os.path.relpath(path, root).replace(os.sep, "/")
+    try:
+        with open(path, "rb") as fh:
+            data: bytes | None = fh.read()
+    except FileNotFoundError:
+        data = None
+    try:
+        publish(rel, data)
+    except Exception as exc:  # noqa: BLE001 - the client's errors, as an OSError for the caller
+        raise OSError(f"cannot save {rel} to the bucket: {exc}") from exc
+
+
 def claim_name(root: str, path: str) -> bool:
     """Claim a name once among every process writing the store: True when this call took it,
     False when another already had. Locally an exclusive create; for a spool, the claimer set

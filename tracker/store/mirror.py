@@ -97,6 +97,7 @@ class Mirror:
         self._writers: dict[tuple[str, str, str], dict[str, str]] = {}  # stream -> writer -> last key
         self._warned = False
         self._pool: Any = None
+        layout.set_publisher(self.root, self._publish)  # a reader's edits go to the bucket
 
     # --- the guard --------------------------------------------------------------------------------
     def _guard(self, what: Any, fn: Callable[[], Any], interval: float = MIN_INTERVAL) -> None:
@@ -301,6 +302,24 @@ class Mirror:
                     want.append(e.key)
             self._fetch(want)
         self._guard(("prefix", prefix), run, interval=2.0)
+
+    def publish_run_file(self, project: str, run_id: str, name: str) -> None:
+        """Send a side file written in the mirror to the bucket, then a new change marker for the
+        run (the mirror's own marker of it is the same name)."""
+        with open(os.path.join(self.root, project, run_id, name), "rb") as fh:
+            self.bucket.put(f"{project}/{run_id}/{name}", fh.read())
+        folder = os.path.join(self.root, project, layout.CHANGES_DIR)
+        mine = [n for n in os.listdir(folder) if n[21:] == run_id and n[:20].isdigit()]
+        newest = max(mine, default=None)
+        if newest is not None:
+            self.bucket.put(f"{project}/{layout.CHANGES_DIR}/{newest}", b"")
+
+    def _publish(self, key: str, data: bytes | None) -> None:
+        """A file a reader wrote in the mirror (an artifact alias, a version's edits) to the bucket."""
+        if data is None:
+            self.bucket.delete(key)
+        else:
+            self.bucket.put(key, data)
 
     def put(self, key: str, data: bytes) -> None:
         """Write an object to the bucket and the mirror (a tag's colour set from a reader)."""

@@ -182,6 +182,14 @@ class Query:
         if self.remote is not None and (ids := self.remote.run_of(run_dir)) is not None:
             self.remote.refresh_files(*ids)
 
+    def write_run_file(self, paths: layout.RunPaths, path: str, obj: Any) -> None:
+        """Replace a run's side file from a reader (an edit of a finished run's name, notes, tags):
+        in the folder, or for an ``s3://`` root in the bucket (and the mirror), with the run's
+        change marker after it."""
+        layout.write_run_file(paths, path, obj)
+        if self.remote is not None:
+            self.remote.publish_run_file(paths.project, paths.run_id, os.path.basename(path))
+
     def refresh_artifacts(self) -> None:
         """Bring the artifact registry up to date (an ``s3://`` root: fetch what is new)."""
         if self.remote is not None:
