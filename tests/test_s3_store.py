@@ -618,3 +618,19 @@ def test_edits_from_a_reader_reach_the_bucket(bucket_uri, tmp_path):
     env = python_env(**{**_aws_env(os.environ["AWS_ENDPOINT_URL"], tmp_path), "TRACKER_CACHE": str(tmp_path / "other")})
     done = subprocess.run([PYTHON, "-c", check], env=env, capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
+def test_credentials_from_a_profile(bucket_uri, tmp_path, monkeypatch):
+    """No keys in the environment, a named profile in a credentials file (boto3 reads it)."""
+    pytest.importorskip("boto3")
+    from tracker.store.bucket import Bucket
+
+    creds = tmp_path / "credentials"
+    creds.write_text("[team]\naws_access_key_id = fromprofile\naws_secret_access_key = secret\n")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    monkeypatch.setenv("AWS_PROFILE", "team")
+    b = Bucket(bucket_uri)
+    b.put("p/hello.txt", b"hi")
+    assert b.get("p/hello.txt") == b"hi"
