@@ -387,6 +387,16 @@ def test_wrap_mode_in_process_restores_the_streams(make_run, store, capsys):
     assert "captured line" in [r["text"] for r in tracker.Api(dir=store).run(run.path).logs()]
 
 
+def test_trackers_own_lines_are_not_the_runs_output(store, capsys):
+    """The "started run" line (and the closing one) are shown, not stored as the program's output."""
+    run = tracker.init(project="ctx", dir=store, settings={"quiet": False, "strict": True, "console": "wrap"})
+    print("the program's line")
+    run.finish()
+    assert "tracker: started run" in capsys.readouterr().err
+    texts = [r["text"] for r in tracker.Api(dir=store).run(run.path).logs()]
+    assert texts == ["the program's line"]
+
+
 def test_host_gpu_facts_from_a_fake_nvml():
     from tracker.context.host import host_info
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sys
 from dataclasses import dataclass, field
 
 TYPE_CHECKING = False
@@ -113,59 +112,26 @@ def write_run(src: SourceRun, root: str, force: bool = False, strict: bool = Fal
     return Imported(f"{project}/{run_id}", status, rows, src.source, list(src.notes_for_user))
 
 
-class RunProgress:
-    """A bar over runs: tqdm's when installed, else a line on stderr redrawn in place."""
-
-    def __init__(self, total: int, desc: str, enabled: bool = True) -> None:
-        self.total, self.desc, self.done, self.enabled = total, desc, 0, enabled and total > 0
-        self._tqdm: Any = None
-        if self.enabled:
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:
-                tqdm = None
-            if tqdm is not None:
-                self._tqdm = tqdm(total=total, desc=desc, unit="run", leave=True)
-
-    def step(self, label: str) -> None:
-        self.done += 1
-        if not self.enabled:
-            return
-        if self._tqdm is not None:
-            self._tqdm.set_postfix_str(label[-40:], refresh=False)
-            self._tqdm.update(1)
-            return
-        width = 24
-        filled = int(width * self.done / self.total)
-        sys.stderr.write(f"\r{self.desc} [{'#' * filled}{'-' * (width - filled)}] {self.done}/{self.total} {label[-40:]:<40}")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self._tqdm is not None:
-            self._tqdm.close()
-        elif self.enabled:
-            sys.stderr.write("\n")
-
-
 def write_all(sources: list[Any], root: str, desc: str, force: bool, progress: bool,
               read: Callable[[Any], SourceRun]) -> list[Imported]:
     """Read and write each source (``read(source)`` makes its :class:`SourceRun`), with a bar.
     A source that cannot be read is reported (one warning each) and the others go on."""
     from tracker._report import warn_user
+    from tracker.artifacts.progress import items_bar
     from tracker.convert import describe_exception
 
     out = []
-    bar = RunProgress(len(sources), desc, progress)
+    bar = items_bar(len(sources), desc, "run", progress)
     try:
         for source in sources:
             try:
                 src = read(source)
             except (OSError, ValueError, KeyError) as exc:
                 warn_user(f"tracker import: {source} could not be read ({describe_exception(exc)}): skipped")
-                bar.step(str(source))
+                bar.update(1, str(source))
                 continue
             out.append(write_run(src, root, force))
-            bar.step(out[-1].path)
+            bar.update(1, out[-1].path)
     finally:
         bar.close()
     return out

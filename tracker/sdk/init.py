@@ -201,8 +201,7 @@ def init(
     hooks.install()
     from tracker.context import RunContext
 
-    run.start_context(RunContext)
-    if not s.quiet:
+    if not s.quiet:  # said before the console capture starts: tracker's own lines are not the run's output
         verb = "resumed" if run.resumed else "started"
         where = f"{remote.uri} (spooled in {root})" if remote is not None else root
         print(f"tracker: {verb} run {run.name} ({run.path}) in {where}", file=sys.stderr)
@@ -210,6 +209,7 @@ def init(
         if unused:
             print("tracker: W&B settings with no meaning in a local store, recorded with the run: "
                   + ", ".join(unused), file=sys.stderr)
+    run.start_context(RunContext)
     return run
 
 
