@@ -525,3 +525,19 @@ def test_a_resumed_run_numbers_its_console_lines_and_system_samples_after_the_fi
     assert len(numbers) == len(set(numbers))
     steps = [row["_step"] for row in run.history(stream="system", pandas=False)]
     assert len(steps) >= 2 and len(steps) == len(set(steps))  # a sample a session at least, none overwritten
+
+
+def test_without_an_nvidia_driver_pynvml_is_not_imported():
+    """No driver library: NVML is known absent with one dlopen, before ~30 ms of pynvml import
+    (paid inside finish by a short run)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libnvidia-ml.so.1")
+        pytest.skip("this machine has an NVIDIA driver")
+    except OSError:
+        pass
+    code = ("import sys; from tracker.context.system import load_nvml; "
+            "assert load_nvml() is None; assert 'pynvml' not in sys.modules; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=python_env(), timeout=60)
+    assert out.stdout.strip() == "ok", out.stderr
