@@ -232,10 +232,11 @@ KILLED = textwrap.dedent("""
 """)
 
 
-def test_kill_9_then_sync_reads_crashed_with_everything_flushed(bucket_uri, tmp_path):
+def _kill_a_spooling_writer(bucket_uri: str, tmp_path) -> str:
+    """Run :data:`KILLED` with its bucket unreachable (a closed port: everything stays in its spool),
+    kill it with -9 once it flushed; returns what it printed on stderr."""
     script = tmp_path / "killed.py"
     script.write_text(KILLED)
-    # the child's bucket is unreachable (a closed port): everything stays in its spool
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"
@@ -244,7 +245,11 @@ def test_kill_9_then_sync_reads_crashed_with_everything_flushed(bucket_uri, tmp_
                             stderr=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "flushed"
     os.kill(proc.pid, signal.SIGKILL)
-    _, err = proc.communicate(timeout=30)
+    return proc.communicate(timeout=30)[1]
+
+
+def test_kill_9_then_sync_reads_crashed_with_everything_flushed(bucket_uri, tmp_path):
+    err = _kill_a_spooling_writer(bucket_uri, tmp_path)
     assert "cannot reach" in err or "cannot upload" in err  # said, not silent
     assert not any(k.startswith("k/victim/scalars/") for k in _keys(bucket_uri))
     assert cli.main(["sync", "--dir", bucket_uri]) == 0  # uploads what the dead process left
@@ -547,17 +552,7 @@ def test_magics_and_sql_over_a_bucket(bucket_uri, tmp_path, monkeypatch):
 
 
 def test_the_next_init_on_the_host_uploads_what_a_dead_process_left(bucket_uri, tmp_path):
-    script = tmp_path / "killed.py"
-    script.write_text(KILLED)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
-    env = python_env(**{**_aws_env(os.environ["AWS_ENDPOINT_URL"], tmp_path), "AWS_ENDPOINT_URL": dead})
-    proc = subprocess.Popen([PYTHON, str(script), bucket_uri], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "flushed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.communicate(timeout=30)
+    _kill_a_spooling_writer(bucket_uri, tmp_path)
     with tracker.init(dir=bucket_uri, project="other", settings=SETTINGS) as run:
         run.log({"x": 1})
     api = tracker.Api(bucket_uri)

@@ -23,12 +23,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from tracker.store import layout
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
 SMALL = 1 << 20  # files up to this size are compared by content
-SIDE_FILES = ("run.json", "summary.json", "summary-state.json", "status.json", "metadata.json")
 
 
 @dataclass
@@ -71,14 +72,6 @@ def _listing(fs: Any, base: str, roots: list[str]) -> dict[str, tuple[int, float
     return out
 
 
-def _phase(rel: str) -> int:
-    """0: data (objects, segments, media, files), 1: artifact versions and aliases, 2: side files."""
-    parts = rel.split("/")
-    if parts[0] == "_artifacts" and len(parts) > 1 and parts[1] == "collections":
-        return 1
-    return 2 if parts[-1] in SIDE_FILES or parts[-1].endswith(".jsonl") else 0
-
-
 def _project_objects(fs: Any, base: str, rels: dict[str, tuple[int, float]], project: str) -> list[str]:
     """The object files the project's artifact versions use."""
     import json
@@ -119,7 +112,7 @@ def sync(src: str | os.PathLike[str], dst: str | os.PathLike[str], project: str 
         if have is not None and _same(sfs, f"{sbase}/{rel}", dfs, f"{dbase}/{rel}", rel, size, mtime, have):
             result.unchanged += 1
         else:
-            todo.append((_phase(rel), rel, size, mtime))
+            todo.append((layout.copy_order(rel), rel, size, mtime))
     todo.sort()
     made: set[str] = set()
     with _bar(bar, sum(t[2] for t in todo), f"syncing to {os.fspath(dst)}", progress) as update:
@@ -142,20 +135,12 @@ def sync(src: str | os.PathLike[str], dst: str | os.PathLike[str], project: str 
     return result
 
 
-def _immutable(rel: str) -> bool:
-    """Files whose name is never given to other content: segments and pyramids (unique names),
-    artifact objects and logged media (named by their SHA-256)."""
-    parts = rel.split("/")
-    return (parts[-1].startswith("seg-") or parts[:2] == ["_artifacts", "objects"]
-            or (len(parts) > 4 and parts[2:4] == ["files", "media"]))
-
-
 def _same(sfs: Any, src: str, dfs: Any, dst: str, rel: str, size: int, mtime: float,
           have: tuple[int, float]) -> bool:
     """Whether ``dst`` already holds what ``src`` holds."""
     if have[0] != size:
         return False
-    if _immutable(rel):
+    if layout.immutable(rel):
         return True
     if size <= SMALL:  # side files and other small ones: their bytes (a heartbeat keeps the size)
         with sfs.open_input_stream(src) as a, dfs.open_input_stream(dst) as b:

@@ -431,7 +431,7 @@ class Run:
 
     def files(self) -> list[dict[str, Any]]:
         """The run's files (``diff.patch``, ``requirements.txt``, saved code, ...): name, size, path."""
-        self._api.query.refresh_run(self.dir)
+        self._api.query.refresh_files(self.dir)
         base = os.path.join(self.dir, "files")
         out = []
         for folder, _, names in os.walk(base):
@@ -452,7 +452,7 @@ class Run:
         Raises:
             UsageError: the name escapes the folder (``../``) or names no file.
         """
-        self._api.query.refresh_run(self.dir)
+        self._api.query.refresh_files(self.dir)
         base = os.path.realpath(os.path.join(self.dir, "files"))
         path = os.path.realpath(os.path.join(base, name))
         if os.path.commonpath([base, path]) != base or not os.path.isfile(path):

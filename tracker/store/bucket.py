@@ -196,6 +196,14 @@ class Bucket:
         return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in res["common_prefixes"])
 
 
+def aws_endpoint_and_region() -> tuple[str | None, str | None]:
+    """The S3 endpoint (``AWS_ENDPOINT_URL_S3``, else ``AWS_ENDPOINT_URL``) and region
+    (``AWS_REGION``, else ``AWS_DEFAULT_REGION``) from the environment, each None when unset."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    return endpoint or None, region or None
+
+
 def _make_store(bucket: str, prefix: str, timeout: float) -> Any:
     from datetime import timedelta
     from urllib.parse import urlparse
@@ -203,10 +211,9 @@ def _make_store(bucket: str, prefix: str, timeout: float) -> Any:
     from obstore.store import S3Store
 
     config: Any = {}
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    endpoint, region = aws_endpoint_and_region()
     if endpoint:
         config["endpoint"] = endpoint.rstrip("/")
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if region:
         config["region"] = region
     client: Any = {"timeout": timedelta(seconds=timeout),

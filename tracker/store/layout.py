@@ -368,6 +368,31 @@ def source_of(root: str) -> str:
     return _sources.get(os.path.realpath(root), root) if _sources else root
 
 
+#: A run's JSON side files: each replaced whole by the run's one writer.
+SIDE_FILES = (RUN_FILE, SUMMARY_FILE, SUMMARY_STATE_FILE, STATUS_FILE, "metadata.json")
+
+
+def copy_order(key: str) -> int:
+    """In what order a file (its path relative to the root, with ``/``) is copied to another store
+    so that a reader of that store never sees a file before what it refers to: data (0: artifact
+    objects, segments, media, saved files), artifact versions and aliases (1), side files and
+    ``.jsonl`` logs (2), change markers (3)."""
+    parts = key.split("/")
+    if len(parts) > 1 and parts[1] == CHANGES_DIR:
+        return 3
+    if parts[0] == "_artifacts" and len(parts) > 1 and parts[1] == "collections":
+        return 1
+    return 2 if parts[-1] in SIDE_FILES or parts[-1].endswith(".jsonl") else 0
+
+
+def immutable(key: str) -> bool:
+    """Whether a file (its path relative to the root) never changes once written: segments and their
+    pyramids (unique names), artifact objects and logged media (named by their SHA-256)."""
+    parts = key.split("/")
+    return (parse_segment(parts[-1]) is not None or parts[:2] == ["_artifacts", "objects"]
+            or (len(parts) > 4 and parts[2:4] == ["files", "media"]))
+
+
 #: Mirrors of ``s3://`` roots: mirror -> how a file written in it reaches the bucket.
 _publishers: dict[str, Callable[[str, bytes | None], None]] = {}
 

@@ -33,7 +33,7 @@ import time
 import warnings
 
 from tracker.store import layout
-from tracker.store.bucket import Bucket
+from tracker.store.bucket import Bucket, Entry
 from tracker.store.bucket import writes as bucket_writes
 from tracker.store.spool import cache_home
 
@@ -53,21 +53,14 @@ MIN_INTERVAL = 0.5
 PARALLEL = 16
 _STREAMS = ("scalars", "system", "console")
 #: A run's side files a run table reads (the rest come when the run is opened).
-_SIDE = ("run.json", "status.json", "summary.json")
-#: Every side file of a run: what opening it fetches.
-_RUN_FILES = (*_SIDE, "summary-state.json", "metadata.json", "alerts.jsonl")
+_SIDE = (layout.RUN_FILE, layout.STATUS_FILE, layout.SUMMARY_FILE)
+#: Every side file of a run, and its alerts: what opening it fetches.
+_RUN_FILES = (*layout.SIDE_FILES, layout.ALERTS_FILE)
 
 
 def mirror_dir(uri: str) -> str:
     base = os.environ.get("TRACKER_CACHE") or os.path.join(cache_home(), "tracker")
     return os.path.join(base, "mirror", hashlib.sha1(uri.encode()).hexdigest()[:16])
-
-
-def _immutable(key: str) -> bool:
-    parts = key.split("/")
-    name = parts[-1]
-    return (layout.parse_segment(name) is not None or "m4" in parts[:-1]
-            or parts[:2] == ["_artifacts", "objects"] or (len(parts) > 4 and parts[2:4] == ["files", "media"]))
 
 
 class Mirror:
@@ -166,6 +159,13 @@ class Mirror:
             except FileNotFoundError:
                 os.makedirs(os.path.dirname(target), exist_ok=True)
 
+    def _wanted(self, entry: Entry) -> bool:
+        """Whether a listed object must be fetched: missing from the mirror, or (a file that may
+        change) listed with an ETag other than the copy's."""
+        if not os.path.exists(os.path.join(self.root, *entry.key.split("/"))):
+            return True
+        return not layout.immutable(entry.key) and self._etags.get(entry.key) != entry.etag
+
     # --- projects and runs ------------------------------------------------------------------------
     def refresh_projects(self) -> None:
         def run() -> None:
@@ -195,14 +195,15 @@ class Mirror:
                     remote[run_id] = name
         local_dir = os.path.join(self.root, project, layout.CHANGES_DIR)
         os.makedirs(local_dir, exist_ok=True)
-        have: dict[str, str] = {}
+        markers: dict[str, list[str]] = {}  # run -> its markers in the mirror (listed once)
         for n in os.listdir(local_dir):
             if n[:20].isdigit() and n[20:21] == ".":
-                have[n[21:]] = max(n, have.get(n[21:], ""))
+                markers.setdefault(n[21:], []).append(n)
+        have = {run_id: max(names) for run_id, names in markers.items()}
         changed = [r for r, n in remote.items() if n > have.get(r, "")]
         self._fetch(f"{project}/{r}/{f}" for r in changed for f in _SIDE)
         for run_id in changed:  # the marker after the files it announces
-            for old in [n for n in os.listdir(local_dir) if n[21:] == run_id]:
+            for old in markers.pop(run_id, []):
                 _unlink(os.path.join(local_dir, old))
             with open(os.path.join(local_dir, remote[run_id]), "wb"):
                 pass
@@ -217,7 +218,7 @@ class Mirror:
             for name in os.listdir(pdir):
                 if not name.startswith(".") and name not in runs and os.path.isdir(os.path.join(pdir, name)):
                     shutil.rmtree(os.path.join(pdir, name), ignore_errors=True)  # deleted from the bucket
-                    for old in [n for n in os.listdir(local_dir) if n[21:] == name]:
+                    for old in markers.pop(name, []):
                         _unlink(os.path.join(local_dir, old))
             unmarked = [r for r in runs if r not in remote and r not in have and not r.startswith(".")]
             self._fetch(f"{project}/{r}/{f}" for r in unmarked for f in _SIDE)  # a store without markers
@@ -253,11 +254,7 @@ class Mirror:
             if parsed is not None and "/" not in rel:
                 if e.key > writers.get(parsed[2], ""):
                     writers[parsed[2]] = e.key
-            local = os.path.join(folder, *rel.split("/"))
-            if _immutable(e.key):
-                if not os.path.exists(local):
-                    want.append(e.key)
-            elif self._etags.get(e.key) != e.etag or not os.path.exists(local):
+            if self._wanted(e):
                 want.append(e.key)
         self._fetch(want)
         if full:
@@ -281,26 +278,14 @@ class Mirror:
             rel = e.key[len(prefix) + 1:]
             if rel.split("/", 1)[0] in _STREAMS or rel.rsplit("/", 1)[-1].startswith("."):
                 continue  # segments: fetched when a stream is read; claims are not data
-            local = os.path.join(self.root, *e.key.split("/"))
-            if _immutable(e.key):
-                if not os.path.exists(local):
-                    want.append(e.key)
-            elif self._etags.get(e.key) != e.etag or not os.path.exists(local):
+            if self._wanted(e):
                 want.append(e.key)
         self._fetch(want)
 
     def refresh_prefix(self, prefix: str) -> None:
         """Fetch everything new or changed under a prefix (``_artifacts``: versions, aliases, objects)."""
         def run() -> None:
-            want = []
-            for e in self.bucket.listing(prefix):
-                local = os.path.join(self.root, *e.key.split("/"))
-                if _immutable(e.key):
-                    if not os.path.exists(local):
-                        want.append(e.key)
-                elif self._etags.get(e.key) != e.etag or not os.path.exists(local):
-                    want.append(e.key)
-            self._fetch(want)
+            self._fetch(e.key for e in self.bucket.listing(prefix) if self._wanted(e))
         self._guard(("prefix", prefix), run, interval=2.0)
 
     def publish_run_file(self, project: str, run_id: str, name: str) -> None:

@@ -28,7 +28,7 @@ import threading
 from tracker import _json
 from tracker.errors import UsageError
 from tracker.store import bucket, layout, m4, segments
-from tracker.store.index import RunDoc, RunsIndex
+from tracker.store.index import ProjectIndex, RunDoc, RunsIndex
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -176,7 +176,7 @@ class Query:
         """The root as given: ``s3://...`` for an object store, else the folder."""
         return self.remote.uri if self.remote is not None else self.root
 
-    def refresh_run(self, run_dir: str) -> None:
+    def refresh_files(self, run_dir: str) -> None:
         """Bring a run's files (media, saved files, model trees) up to date before they are opened:
         for an ``s3://`` root, fetch into the mirror what is new; nothing for a folder."""
         if self.remote is not None and (ids := self.remote.run_of(run_dir)) is not None:
@@ -714,12 +714,12 @@ class Query:
 
     def metadata(self, run_dir: str) -> dict[str, Any]:
         """A run's captured context (``metadata.json``: host, program, git, packages)."""
-        self.refresh_run(run_dir)
+        self.refresh_files(run_dir)
         return layout.read_json(os.path.join(run_dir, "metadata.json")) or {}
 
     def model_graphs(self, run_dir: str) -> list[dict[str, Any]]:
         """The module trees of the models a run watched (``files/model/graph_<idx>.json``), by index."""
-        self.refresh_run(run_dir)
+        self.refresh_files(run_dir)
         folder = os.path.join(run_dir, "files", "model")
         try:
             names = sorted(n for n in os.listdir(folder) if n.startswith("graph_") and n.endswith(".json"))
@@ -730,7 +730,7 @@ class Query:
 
     def alerts(self, run_dir: str) -> list[dict[str, Any]]:
         """A run's alerts (``alerts.jsonl``), oldest first; a line still being written is skipped."""
-        self.refresh_run(run_dir)
+        self.refresh_files(run_dir)
         try:
             with open(os.path.join(run_dir, layout.ALERTS_FILE), encoding="utf-8") as fh:
                 lines = fh.read().split("\n")
@@ -754,18 +754,14 @@ class Query:
         projects = self.projects() if project is None else [project]
         out: list[RunDoc] = []
         for name in projects:
-            if self.remote is not None:
-                self.remote.refresh_project(name)
-            out.extend(self.index.project(name).docs())
+            out.extend(self._project_index(name).docs())
         return out
 
     def poll(self, since: float, project: str) -> tuple[list[RunDoc], int]:
         """What a poller of one project needs from one look at the store: the runs changed after
         ``since`` (see :meth:`changed_since`) and how many runs the project holds (a client that
         sees the count drop knows runs were deleted)."""
-        if self.remote is not None:
-            self.remote.refresh_project(project)
-        index = self.index.project(project)
+        index = self._project_index(project)
         changed = index.changed_since(since)
         return changed, index.count()
 
@@ -775,10 +771,14 @@ class Query:
         projects = self.projects() if project is None else [project]
         out: list[RunDoc] = []
         for name in projects:
-            if self.remote is not None:
-                self.remote.refresh_project(name)
-            out.extend(self.index.project(name).changed_since(since))
+            out.extend(self._project_index(name).changed_since(since))
         return out
+
+    def _project_index(self, project: str) -> ProjectIndex:
+        """The runs index of a project; for an ``s3://`` root, after the mirror fetched what changed."""
+        if self.remote is not None:
+            self.remote.refresh_project(project)
+        return self.index.project(project)
 
 
 # --- helpers --------------------------------------------------------------------------------------

@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 OWNER_FILE = "owner.json"
-SIDE_FILES = ("run.json", "summary.json", "summary-state.json", "status.json", "metadata.json")
 _STREAMS = ("scalars", "system", "console", "media")
 
 
@@ -83,16 +82,6 @@ def _walk(root: str, top: str) -> dict[str, tuple[int, int]]:
                 continue
             out[f"{rel_folder}/{n}"] = (st.st_size, st.st_mtime_ns)
     return out
-
-
-def _phase(key: str) -> int:
-    """Upload order: data (0), artifact versions and aliases (1), side files (2), markers (3)."""
-    parts = key.split("/")
-    if len(parts) > 1 and parts[1] == layout.CHANGES_DIR:
-        return 3
-    if parts[0] == "_artifacts" and len(parts) > 1 and parts[1] == "collections":
-        return 1
-    return 2 if parts[-1] in SIDE_FILES or parts[-1].endswith(".jsonl") else 0
 
 
 class Uploader:
@@ -198,7 +187,7 @@ class Uploader:
 
     def _pass(self) -> None:
         local = self._local()
-        todo = sorted((_phase(k), k) for k, v in local.items() if self._sent.get(k) != v)
+        todo = sorted((layout.copy_order(k), k) for k, v in local.items() if self._sent.get(k) != v)
         marker_prefix = f"{self.project}/{layout.CHANGES_DIR}/"
         for _, key in todo:
             path = os.path.join(self.spool, *key.split("/"))
@@ -230,7 +219,7 @@ class Uploader:
             self.uploaded_files += 1
             self.uploaded_bytes += size
         gone = [k for k in self._sent if k not in local]
-        for key in sorted(gone, key=_phase):
+        for key in sorted(gone, key=layout.copy_order):
             parts = key.split("/")
             stream_file = len(parts) >= 4 and parts[2] in _STREAMS
             alias = key.startswith("_artifacts/collections/") and "/aliases/" in key
