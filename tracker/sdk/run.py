@@ -50,8 +50,9 @@ _PLAIN = PLAIN_TYPES
 _now = time.time
 
 #: Rows queued before the logging thread converts them itself: a loop that logs faster than the
-#: writer thread keeps up must not grow memory without bound.
-_QUEUE_LIMIT = 20_000
+#: writer thread keeps up must not grow memory without bound (a row of 10 values is ~1 KB of
+#: Python objects and ~0.3 KB as columns).
+_QUEUE_LIMIT = 5_000
 #: Steps are int64 in the store: a step at or beyond this is refused (with a warning).
 _MAX_STEP = 2**62
 
@@ -306,7 +307,7 @@ class Run:
                             self._append((self._step, _now(), pending))
                             self._step += 1
                             if len(self._queue) > _QUEUE_LIMIT:
-                                self._writer.drain()  # backpressure: rows as columns take ~5x less memory
+                                self._writer.relieve()  # backpressure: rows as columns take ~5x less memory
                             return
                     elif step.__class__ is int and step >= self._step and (commit is None or commit.__class__ is bool):
                         if step > self._step:
@@ -323,7 +324,7 @@ class Run:
                             self._append((self._step, _now(), pending))
                             self._step += 1
                         if len(self._queue) > _QUEUE_LIMIT:
-                            self._writer.drain()
+                            self._writer.relieve()
                         return
         self._log_general(data, step, commit)
 
@@ -508,7 +509,7 @@ class Run:
         self._append((self._step, _now() if self._clock is None else self._clock, row))
         self._step += 1
         if len(self._queue) > _QUEUE_LIMIT:
-            self._writer.drain()
+            self._writer.relieve()
 
     def define_metric(
         self,

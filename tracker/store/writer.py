@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 #: Points per segment written at a flush, and per batch when merging: bounds the writer's memory.
 SEGMENT_POINTS = 1 << 18
+#: Seconds the logging thread waits at most for the writer thread's imports (see RunWriter.relieve).
+WARM_UP_WAIT = 10.0
 SEQ_BLOCK = 10**7  # sequence numbers a writer of a shared run claims for itself (see StreamWriter.claim_block)
 
 
@@ -114,13 +116,14 @@ class StreamWriter:
         seq = self.next_seq
         name = layout.segment_name(seq, seq, self.writer_id)
         if self.pyramids and table.num_rows >= m4.MIN_POINTS:  # a big flush: readers skip its raw rows
-            pyramid = m4.PyramidBuilder()
-            for batch in table.to_batches():
-                pyramid.add(batch)
-            ptable = pyramid.table()
-            if ptable is not None:
-                os.makedirs(self.dir, exist_ok=True)
-                m4.write_pyramid(ptable, m4.pyramid_path(self.dir, name))
+            pyramid = m4.PyramidBuilder(m4.pyramid_path(self.dir, name))
+            try:
+                pyramid.add_columns(self.keys.names, cols["key"], cols["kind"], cols["step"], cols["time"],
+                                    cols["value"])
+                pyramid.finish()
+            except BaseException:
+                pyramid.abort()
+                raise
         segments.write_segment(table, self.dir, name, durable=durable)
         self.next_seq += 1
         self.levels[0].append((seq, seq, name))
@@ -189,7 +192,7 @@ class StreamWriter:
         final = os.path.join(self.dir, name)
         tmp = os.path.join(self.dir, f".{name}.tmp")
         writer = None
-        pyramid = m4.PyramidBuilder() if self.pyramids else None
+        pyramid = m4.PyramidBuilder(m4.pyramid_path(self.dir, name)) if self.pyramids else None
         try:
             for _, _, fname in sorted(files):
                 pf = pq.ParquetFile(os.path.join(self.dir, fname))
@@ -197,7 +200,9 @@ class StreamWriter:
                 from_points = pyramid is not None and not os.path.exists(own)
                 if pyramid is not None and not from_points:
                     pyramid.add_pyramid(own)
-                for batch in pf.iter_batches(batch_size=SEGMENT_POINTS):
+                # a row group at a time, on this thread: memory bounded by a row group, whatever
+                # the size of the files merged
+                for batch in pf.iter_batches(batch_size=segments.ROW_GROUP, use_threads=False):
                     if writer is None:
                         writer = pq.ParquetWriter(
                             tmp,
@@ -215,19 +220,21 @@ class StreamWriter:
             else:  # every input held no rows (steps logged with no values): an empty segment
                 schema = pq.read_schema(os.path.join(self.dir, sorted(files)[0][2]))
                 pq.write_table(schema.empty_table(), tmp)
-            table = pyramid.table() if pyramid is not None else None
-            if table is not None:  # published first: a reader that sees the segment sees its pyramid
-                m4.write_pyramid(table, m4.pyramid_path(self.dir, name))
+            if pyramid is not None:  # published first: a reader that sees the segment sees its pyramid
+                pyramid.finish()
             os.replace(tmp, final)
         except BaseException:
             if writer is not None:
                 writer.close()
+            if pyramid is not None:
+                pyramid.abort()
             _unlink(tmp)
             raise
         for _, _, fname in files:
             if fname != name:
                 _unlink(os.path.join(self.dir, fname))
                 _unlink(m4.pyramid_path(self.dir, fname))
+        release_memory()
         return (lo, hi, name)
 
 
@@ -241,6 +248,15 @@ def warm_up() -> None:
         import pyarrow.parquet  # noqa: F401
     except Exception:  # noqa: BLE001, S110 - said by the flush that needs them
         pass
+
+
+def release_memory() -> None:
+    """Give back the memory Arrow's allocator kept from a merge's buffers: mimalloc and jemalloc keep
+    freed pages for reuse, and the next merge is minutes away, so a long run would otherwise carry
+    its largest merge's buffers as resident memory to its end (~0.1 ms)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def _unlink(path: str) -> None:
@@ -296,7 +312,10 @@ class RunWriter:
                                                 "this one's")
         self.dropped_points = 0
         self._wake = threading.Event()
+        #: set once the writer thread has imported what it writes with (or the run is closing)
+        self.ready = threading.Event()
         self._closing = False
+        self._closed_ok: bool | None = None  # what the thread's last flush and merges returned
         self._store_ok = True
         self._thread = threading.Thread(
             target=self._loop, name=f"tracker-writer-{paths.run_id}", daemon=True
@@ -314,13 +333,35 @@ class RunWriter:
         return self.streams[stream].queue
 
     def _loop(self) -> None:
-        warm_up()
+        try:
+            warm_up()
+        finally:
+            self.ready.set()
         while not self._closing:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
             if self._closing:
                 break
             self.flush()
+        # the last flush and merges on this thread too: its allocator arena already holds buffers of
+        # that size (on the thread that calls close, they took ~20 MB more at the end of a long run)
+        self._closed_ok = self._finish()
+
+    def relieve(self) -> None:
+        """Called by the logging thread when its queue is long: convert the queued rows here.
+
+        Before the writer thread has its imports, start it if it is not yet (the run's context
+        starts it ~50 ms after ``init``) and wait for them instead (at most :data:`WARM_UP_WAIT`
+        seconds, once): alone, numpy and pyarrow import in ~0.15 s, but with a logging loop
+        competing for the GIL it takes several times that, and rows converted meanwhile pile up as
+        columns that nothing can write yet (the start of a fast run was its peak of memory).
+        """
+        if not self.ready.is_set():
+            self.start()
+            if self._thread.is_alive():
+                self.ready.wait(WARM_UP_WAIT)
+            self.ready.set()  # waited once: never again
+        self.drain()
 
     def drain(self) -> None:
         """Convert queued rows to columns now (so summaries are current); no file is written.
@@ -398,11 +439,22 @@ class RunWriter:
             )
 
     def close(self) -> bool:
-        """Stop the thread, write everything, and merge each stream into one segment."""
+        """Stop the thread, write everything, and merge each stream's small segments (see
+        :meth:`StreamWriter.compact_all`); the thread does that last work itself when it runs."""
         self._closing = True
+        self.ready.set()
         self._wake.set()
+        ok = None
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join()
+            ok = self._closed_ok
+        if ok is None:  # no thread ran (a run shorter than its start), or it died
+            return self._finish()
+        if any(stream.queue for stream in self.streams.values()):  # appended while it finished
+            ok = self.flush() and ok
+        return ok
+
+    def _finish(self) -> bool:
         ok = self.flush()
         if ok:
             with self.lock:
