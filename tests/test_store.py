@@ -223,3 +223,92 @@ def test_the_finish_compaction_never_spans_a_segment_it_does_not_merge(tmp_path)
     history = tracker.Api(dir=store).run("p/r").history(keys=["x"])
     assert history["_step"].tolist() == list(range(15)), names
     assert history["x"].tolist() == [float(i) for i in range(6)] + [float(i) for i in range(9)]
+
+
+def test_a_pyramid_is_built_in_bounded_pieces_and_each_level_covers_every_point(tmp_path, monkeypatch):
+    """However many points a segment has, the pyramid builder holds a bounded number of M4 rows per
+    level (it writes them in pieces); each written level, reduced, is the M4 of all the points at
+    that level's bucket width (pieces of a bucket merge), and the top level has at most
+    TOP_BUCKETS buckets per key."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from tracker.store import m4
+
+    monkeypatch.setattr(m4, "HOLD_ROWS", 64)
+    monkeypatch.setattr(m4, "POINT_CHUNK", 1000)
+    rng = np.random.default_rng(7)
+    n, keys = 90_000, 3
+    step = np.repeat(np.arange(n // keys), keys)
+    key = np.tile(np.arange(keys), n // keys)
+    value = rng.normal(size=n)
+    value[rng.random(n) < 0.01] = np.nan
+    time_ = step * 0.5
+    held_most = 0
+    spill = m4.PyramidBuilder._spill
+
+    def watching(self, level):
+        nonlocal held_most
+        held_most = max(held_most, *self.held_rows)
+        return spill(self, level)
+
+    monkeypatch.setattr(m4.PyramidBuilder, "_spill", watching)
+    path = str(tmp_path / "m4" / "seg.parquet")
+    builder = m4.PyramidBuilder(path)
+    builder.add_columns(["a", "b", "c"], key, np.zeros(n, np.int8), step, time_, value)
+    assert builder.finish()
+    # a spill happens at 64 rows: the level held at most that plus one chunk's rows
+    assert held_most < 64 + 1000 // m4.bucket_width(0) * keys + keys
+    t = pq.read_table(path)
+    level = t.column("level").to_numpy()
+    assert pq.ParquetFile(path).metadata.num_row_groups > level.max() + 1  # levels written in pieces
+    names = t.column("key").to_pylist()
+    for lv in range(int(level.max()) + 1):
+        at = np.flatnonzero(level == lv)
+        got = {c: t.column(c).to_numpy()[at] for c in m4.AGG_COLUMNS if c != "key"}
+        got["key"] = np.array([["a", "b", "c"].index(names[i]) for i in at])
+        got = m4.reduce(got)
+        want = m4.reduce(m4.from_points(key, step, time_, value, step // m4.bucket_width(lv)))
+        for c in m4.AGG_COLUMNS:
+            np.testing.assert_array_equal(got[c], want[c], err_msg=f"level {lv}, {c}")
+        if lv == level.max():
+            assert np.bincount(got["key"]).max() <= m4.TOP_BUCKETS
+
+
+def test_the_logging_thread_waits_for_the_writer_imports_rather_than_pile_up_columns(make_run, monkeypatch):
+    """A loop that fills the queue before the writer thread has imported numpy and pyarrow waits
+    for it (once), instead of converting rows that nothing can write yet."""
+    from tracker.store import writer
+
+    warm = writer.warm_up
+
+    def slow_warm_up():
+        time.sleep(0.3)
+        warm()
+
+    monkeypatch.setattr(writer, "warm_up", slow_warm_up)
+    converted_before_ready = []
+    to_columns = segments.rows_to_columns
+    run_writer: list[writer.RunWriter] = []
+
+    def watching(items, *args, **kwargs):
+        if run_writer and not run_writer[0].ready.is_set():
+            converted_before_ready.append(len(items))
+        return to_columns(items, *args, **kwargs)
+
+    monkeypatch.setattr(segments, "rows_to_columns", watching)
+    make = writer.RunWriter.__init__
+
+    def remember(self, *args, **kwargs):
+        make(self, *args, **kwargs)
+        run_writer.append(self)
+
+    monkeypatch.setattr(writer.RunWriter, "__init__", remember)
+    run = make_run(settings={"flush_interval": 60.0})
+    t0 = time.perf_counter()
+    for i in range(30_000):
+        run.log({"a": i * 0.5, "b": 1.0})
+    assert time.perf_counter() - t0 > 0.2  # it waited for the imports
+    assert converted_before_ready == []
+    run.finish()
+    assert len(tracker.Api(dir=run.settings.root()).run(run.path).history()) == 30_000
