@@ -54,6 +54,28 @@ def available(tool: str, args: argparse.Namespace) -> bool:
     return subprocess.run([python_for(tool, args), "-c", code], env=env(), capture_output=True).returncode == 0
 
 
+def make_checkout() -> str | None:
+    """A small git checkout (one commit, a script, an uncommitted change) that every measurement
+    runs in, as training runs do: context capture then records the commit and the diff, for every
+    tool that does that. None (and the workers run in their output folder) without git."""
+    where = tempfile.mkdtemp(prefix="bench-checkout-")
+    script = Path(where) / "train.py"
+    script.write_text("".join(f"# line {i}: the training script of this benchmark\n" for i in range(200)))
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "-c", "init.defaultBranch=main"]
+    try:
+        for cmd in (["init", "-q"], ["add", "train.py"], ["commit", "-qm", "a commit to record"]):
+            subprocess.run([*git, *cmd], cwd=where, check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        shutil.rmtree(where, ignore_errors=True)
+        return None
+    with script.open("a") as fh:
+        fh.write("# an uncommitted change, recorded as the run's diff\n")
+    return where
+
+
+CHECKOUT: str | None = None
+
+
 def worker(tool: str, task: str, steps: int, keys: int, args: argparse.Namespace, out: str | None = None) -> dict:
     own = out is None
     out = out or tempfile.mkdtemp(prefix=f"bench-{tool}-")
@@ -61,7 +83,7 @@ def worker(tool: str, task: str, steps: int, keys: int, args: argparse.Namespace
         try:
             proc = subprocess.run(
                 [python_for(tool, args), str(HERE / "workers.py"), tool, task, str(steps), str(keys), out],
-                env=env(), capture_output=True, text=True, timeout=args.timeout, cwd=out,
+                env=env(), capture_output=True, text=True, timeout=args.timeout, cwd=CHECKOUT or out,
             )
         except subprocess.TimeoutExpired:
             return {"error": f"over {args.timeout:.0f} s"}
@@ -102,12 +124,16 @@ def main() -> None:
                     help="keep the figures of tools not measured this time from the --json file")
     args = ap.parse_args()
 
+    global CHECKOUT
+    CHECKOUT = make_checkout()
     tools = [t for t in args.tools.split(",") if t]
     missing = [t for t in tools if not available(t, args)]
     tools = [t for t in tools if t not in missing]
     print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"workload: {args.steps} steps x {args.keys} keys; per-call figures over {args.calls} calls; "
           f"medians of {args.repeat} fresh processes")
+    print("each measurement runs inside a git checkout (context capture records its commit and diff)"
+          if CHECKOUT else "git is missing: measurements run outside a git checkout")
     if missing:
         print(f"not installed here (skipped): {', '.join(missing)}")
     figures: dict[str, dict] = {}
@@ -145,7 +171,8 @@ def main() -> None:
         if reads:
             f["read"] = {k: med(reads, k) for k in reads[0]} if "error" not in reads[0] else reads[0]
         if tool == "tracker":
-            f["rss_growth"] = worker(tool, "rss", args.steps * 10, args.keys, args)
+            grown = [worker(tool, "rss", args.steps * 10, args.keys, args) for _ in range(repeat)]
+            f["rss_growth"] = {k: med(grown, k) for k in grown[0]} if "error" not in grown[0] else grown[0]
             warm = [worker(tool, "e2e_warm", args.steps, args.keys, args) for _ in range(repeat)]
             f["e2e_warm"] = {k: med(warm, k) for k in warm[0]} if "error" not in warm[0] else warm[0]
         if tool != "floor":
@@ -213,11 +240,15 @@ def main() -> None:
     if "tracker" in figures:
         g = figures["tracker"]["rss_growth"]
         if "error" not in g:
+            short = value("tracker", "e2e", "peak_rss_mb")
             print(f"tracker RSS as the run grows ({args.steps * 10} steps x {args.keys} keys): "
                   f"{g['rss_at_10pct_mb']:.0f} MB at 10%, {g['peak_rss_mb']:.0f} MB at 100% "
-                  f"({g['points_per_s']:,.0f} points/s, {g['disk_bytes'] / 1e6:.1f} MB on disk)")
+                  f"({g['points_per_s']:,.0f} points/s, {g['disk_bytes'] / 1e6:.1f} MB on disk)"
+                  + (f"; its peak is {g['peak_rss_mb'] / short:.2f}x the {args.steps}-step run's" if short else ""))
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "figures": figures, "python_pass_ms": baseline}, indent=2))
+    if CHECKOUT:
+        shutil.rmtree(CHECKOUT, ignore_errors=True)
 
 
 if __name__ == "__main__":

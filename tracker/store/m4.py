@@ -39,7 +39,7 @@ TOP_BUCKETS = 64
 MIN_POINTS = 1 << 16
 #: M4 rows a pyramid builder holds per level before writing them, and points reduced at a time:
 #: what bounds its memory (see :class:`PyramidBuilder`).
-HOLD_ROWS = 1 << 14
+HOLD_ROWS = 1 << 12
 POINT_CHUNK = 1 << 16
 POINTS = ("0", "1", "l", "h")
 AGG_COLUMNS = ("key", "bucket", "n", *(f"{c}{p}" for p in POINTS for c in "stv"))
