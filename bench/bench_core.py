@@ -171,6 +171,8 @@ def main() -> None:
         if reads:
             f["read"] = {k: med(reads, k) for k in reads[0]} if "error" not in reads[0] else reads[0]
         if tool == "tracker":
+            stalls = [worker(tool, "stall", args.steps * 3, args.keys, args) for _ in range(repeat)]
+            f["stall"] = {k: med(stalls, k) for k in stalls[0]} if "error" not in stalls[0] else stalls[0]
             grown = [worker(tool, "rss", args.steps * 10, args.keys, args) for _ in range(repeat)]
             f["rss_growth"] = {k: med(grown, k) for k in grown[0]} if "error" not in grown[0] else grown[0]
             warm = [worker(tool, "e2e_warm", args.steps, args.keys, args) for _ in range(repeat)]
@@ -245,6 +247,11 @@ def main() -> None:
                   f"{g['rss_at_10pct_mb']:.0f} MB at 10%, {g['peak_rss_mb']:.0f} MB at 100% "
                   f"({g['points_per_s']:,.0f} points/s, {g['disk_bytes'] / 1e6:.1f} MB on disk)"
                   + (f"; its peak is {g['peak_rss_mb'] / short:.2f}x the {args.steps}-step run's" if short else ""))
+        st = figures["tracker"].get("stall", {})
+        if st and "error" not in st:
+            print(f"tracker's longest log calls ({args.steps * 3} steps x {args.keys} keys, every call timed): "
+                  f"99.9th percentile {st['p999_us']:.0f} µs, longest {st['max_ms']:.0f} ms, "
+                  f"{st['over_10ms']:.0f} calls over 10 ms")
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "figures": figures, "python_pass_ms": baseline}, indent=2))
     if CHECKOUT:

@@ -9,7 +9,8 @@ dvclive, aim. Tasks:
 - ``e2e_warm``: the same in a process that has already imported numpy and pyarrow,
 - ``init``: from before init to the first log returning (ms), after the library is imported,
 - ``read``: reading the run written by ``e2e`` back into a pandas DataFrame (ms),
-- ``rss``: peak RSS after 10% and after 100% of the steps (is memory flat as the run grows?).
+- ``rss``: peak RSS after 10% and after 100% of the steps (is memory flat as the run grows?),
+- ``stall``: every call of an e2e-like loop timed: the 99.9th percentile and the longest call.
 """
 
 from __future__ import annotations
@@ -307,6 +308,27 @@ def e2e(tool: Tool, steps: int, nkeys: int, rss_checkpoints: bool = False, with_
     return out
 
 
+def stall(tool: Tool, steps: int, nkeys: int) -> dict:
+    """The longest waits a fast loop meets: every call of an e2e-like loop timed (what the
+    backpressure, the writer's imports and merges cost the caller at the worst moment)."""
+    keys = [f"train/metric_{i}" for i in range(nkeys)]
+    pc = time.perf_counter_ns
+    samples = []
+    append = samples.append
+    tool.init()
+    log = tool.log
+    for step in range(steps):
+        data = {k: step * 0.001 + j for j, k in enumerate(keys)}
+        t0 = pc()
+        log(step, data)
+        append(pc() - t0)
+    tool.finish()
+    samples.sort()
+    n = len(samples)
+    return {"p999_us": samples[int(n * 0.999)] / 1e3, "max_ms": samples[-1] / 1e6,
+            "over_10ms": sum(x > 10_000_000 for x in samples)}
+
+
 def main() -> None:
     name, task, steps, nkeys, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
     tool = TOOLS[name](out)
@@ -327,6 +349,8 @@ def main() -> None:
         import pyarrow.parquet  # noqa: F401
 
         result = e2e(tool, steps, nkeys)
+    elif task == "stall":
+        result = stall(tool, steps, nkeys)
     elif task == "rss":
         result = e2e(tool, steps, nkeys, rss_checkpoints=True)
     elif task == "init":
