@@ -260,8 +260,16 @@ class Publish:
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc_type is None:
-            os.replace(self.tmp, self.final)
-            return
+            self.commit()
+        else:
+            self.discard()
+
+    def commit(self) -> None:
+        """Rename the written ``tmp`` to ``final`` (for a file written over several calls)."""
+        os.replace(self.tmp, self.final)
+
+    def discard(self) -> None:
+        """Remove ``tmp`` if it was written."""
         try:
             os.unlink(self.tmp)
         except OSError:

@@ -310,15 +310,15 @@ class PyramidBuilder:
         if self.held_rows[level] >= max(HOLD_ROWS, len(self.names) << LEVEL_SHIFT):
             self._spill(level)
 
-    def _spill(self, level: int) -> dict[str, Any]:
-        """Write the rows ``level`` holds and hand their reduction to the level above; returns them."""
+    def _spill(self, level: int) -> None:
+        """Write the rows ``level`` holds and hand their reduction to the level above."""
         import numpy as np
 
         rows = reduce(concat(self.held[level]))
         self.held[level] = []
         self.held_rows[level] = 0
         if not len(rows["n"]):
-            return rows
+            return
         self._write(level, rows)
         count = np.bincount(rows["key"], minlength=len(self.names))
         seen = self.per_key[level]
@@ -330,7 +330,6 @@ class PyramidBuilder:
             self.held_rows.append(0)
             self.per_key.append(None)
         self._push(level + 1, reduce(rows, rows["bucket"] >> LEVEL_SHIFT))
-        return rows
 
     def _write(self, level: int, rows: dict[str, Any]) -> None:
         import numpy as np
@@ -369,17 +368,17 @@ class PyramidBuilder:
             level += 1
         self._writer.close()
         self._writer = None
-        self._publish.__exit__(None, None, None)
+        self._publish.commit()
         return True
 
     def abort(self) -> None:
-        """Drop the pyramid written so far."""
-        if self._writer is not None:
-            try:
+        """Drop the pyramid written so far (nothing once it is published)."""
+        try:
+            if self._writer is not None:
                 self._writer.close()
-            finally:
-                self._writer = None
-                self._publish.__exit__(RuntimeError, None, None)
+        finally:
+            self._writer = None
+            self._publish.discard()
 
 
 def remove_orphan_pyramids(stream_dir: str, live: list[str]) -> None:
