@@ -103,3 +103,37 @@ def test_the_fast_path_keeps_the_general_paths_semantics(tmp_path_factory, ops):
         histories.append([{k: v for k, v in row.items() if k not in ("_timestamp", "_runtime")}
                           for row in tracker.Api(dir=store).run(run.path).scan_history()])
     assert histories[0] == histories[1]
+
+
+class _Key(str):
+    """A str subclass: the fast path leaves such keys to the general path, even once the same
+    text was seen as a plain key."""
+
+
+keyed_calls = st.lists(st.dictionaries(
+    st.sampled_from(["a", "b", "é", "bad\udc80", "train/loss", _Key("a"), _Key("z")]),
+    st.one_of(st.floats(allow_nan=False), st.integers(-5, 5), st.text("xyz", max_size=3), st.none(), st.booleans()),
+    max_size=4,
+), min_size=1, max_size=20)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=keyed_calls)
+def test_the_fast_paths_key_memory_keeps_the_general_paths_semantics(tmp_path_factory, monkeypatch, ops):
+    """Keys the fast path remembers as plain (and forgets past its limit: 2 here), non-ASCII keys,
+    str-subclass keys and every plain value type: a plain dict stores what the general path stores."""
+    from tracker.sdk import run as run_module
+
+    monkeypatch.setattr(run_module, "_KNOWN_KEYS", 2)
+    store = tmp_path_factory.mktemp("keys")
+    histories = []
+    for kind in (dict, _NotADict):
+        run = tracker.init(project="p", dir=store, reinit="create_new", settings={"quiet": True})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TrackerWarning)
+            for data in ops:
+                run.log(kind(data))
+            run.finish()
+        histories.append([{k: v for k, v in row.items() if k not in ("_timestamp", "_runtime")}
+                          for row in tracker.Api(dir=store).run(run.path).scan_history()])
+    assert histories[0] == histories[1]

@@ -53,6 +53,8 @@ _now = time.time
 #: writer thread keeps up must not grow memory without bound (a row of 10 values is ~1 KB of
 #: Python objects and ~0.3 KB as columns).
 _QUEUE_LIMIT = 5_000
+#: Keys the fast path remembers as plain ASCII strs (it forgets them all past this many).
+_KNOWN_KEYS = 100_000
 #: Steps are int64 in the store: a step at or beyond this is refused (with a warning).
 _MAX_STEP = 2**62
 
@@ -87,6 +89,7 @@ class Run:
         self._settings = settings
         self._attached = attached
         self._max_text = settings.max_text_bytes
+        self._plain_keys: set[str] = set()  # keys the fast path has found to be plain ASCII strs
         self._paths = paths
         self._record = record
         self._resumed = resumed
@@ -287,11 +290,18 @@ class Run:
         """
         if self._fast and data.__class__ is dict:
             limit = self._max_text
+            known = self._plain_keys
             for k, v in data.items():
-                if v.__class__ not in _PLAIN or k.__class__ is not str or not k.isascii():
-                    break
-                if v.__class__ is str and (len(v) > limit or not v.isascii()):
-                    break  # too long, or text the general path must check (lone surrogates): it says why
+                c = v.__class__
+                if c is not float:
+                    if c not in _PLAIN or (c is str and (len(v) > limit or not v.isascii())):
+                        break  # not plain, or text the general path must check (long, lone surrogates)
+                if k not in known:  # a key seen before is a plain ASCII str: one set lookup
+                    if k.__class__ is not str or not k.isascii():
+                        break
+                    if len(known) >= _KNOWN_KEYS:  # keys made afresh each call (f"loss_{step}")
+                        known.clear()
+                    known.add(k)
             else:
                 if "_step" not in data and "_runtime" not in data and "_timestamp" not in data:
                     # the general path's semantics (see _log_checked), for what training loops pass:
