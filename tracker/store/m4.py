@@ -15,7 +15,9 @@ of one point. NaN values never win the lowest/highest place unless a bucket hold
 Pyramid files: for ``<stream>/seg-<lo>-<hi>-<writer>.parquet`` the compactor writes
 ``<stream>/m4/seg-<lo>-<hi>-<writer>.parquet`` *before* the segment is renamed into place, so a reader
 that sees a segment also sees its pyramid. Level ``L`` holds buckets of ``2 ** (BASE_SHIFT + LEVEL_SHIFT * L)``
-steps, per key, for the numeric points (kinds 0-2) of the segment.
+steps, per key, for the numeric points (kinds 0-2) of the segment. A level is written in pieces
+(row groups of one level each, see :class:`PyramidBuilder`), so a bucket may be two rows: readers
+reduce them like any M4 rows.
 """
 
 from __future__ import annotations
