@@ -259,7 +259,7 @@ class PyramidBuilder:
             codes, step, time, value = codes[idx], step[idx], time[idx], value[idx]
         if len(step) == 0:
             return
-        remap = np.fromiter(map(self._code, names), dtype=np.int64, count=len(names))
+        remap = self._remap(names)
         self.points += len(step)
         for lo in range(0, len(step), POINT_CHUNK):
             hi = lo + POINT_CHUNK
@@ -287,14 +287,19 @@ class PyramidBuilder:
             keycol = batch.column(batch.schema.get_field_index("key"))
             if not hasattr(keycol, "dictionary"):
                 keycol = keycol.dictionary_encode()
-            remap = np.fromiter(map(self._code, keycol.dictionary.to_pylist()), dtype=np.int64,
-                                count=len(keycol.dictionary))
+            remap = self._remap(keycol.dictionary.to_pylist())
             agg = {c: array_numpy(batch.column(batch.schema.get_field_index(c)),
                                   np.float64 if c[0] in "tv" else np.int64, np.nan if c[0] in "tv" else 0)[keep]
                    for c in AGG_COLUMNS if c != "key"}
             agg["key"] = remap[array_numpy(keycol.indices, np.int32, 0)[keep]]
             self.points += int(agg["n"].sum())
             self._push(0, agg)
+
+    def _remap(self, names: list[str]) -> np.ndarray:
+        """This pyramid's code of each of ``names`` (a segment's or an input pyramid's key table)."""
+        import numpy as np
+
+        return np.fromiter(map(self._code, names), dtype=np.int64, count=len(names))
 
     def _code(self, name: str) -> int:
         code = self.codes.get(name)
